@@ -1,0 +1,35 @@
+// Package cdrstore keeps call detail records (CDRs) in one bbolt file, with
+// the indexes that let them be found by transaction ID, by phone number and
+// by conversation, and forgotten again.
+//
+// # Overview
+//
+// A [Store] holds any number of workspaces (tenants), each a nested bucket
+// with its records, indexes, audit log and auxiliary buckets, so that one
+// workspace's queries cannot reach another's records. Records are keyed by
+// started_at·id: CDRs arrive nearly in time order, so ingest appends at the
+// right edge of the tree and a retention sweep cuts a prefix.
+//
+// All reads and writes run inside a [Tx], handed out by [Store.View] and
+// [Store.Update]. [Tx.Put] and [Tx.Delete] maintain every index from the
+// difference between the old and the new record, so after a commit no index
+// can disagree with the records; [Store.Check] verifies that.
+//
+// Range queries ([Tx.ByNumber], [Tx.ByTime], [Tx.ByConversation]) return
+// iter.Seq2[Record, error], are bounded by a [Query] (time range, limit)
+// and resume from an opaque cursor ([Record.Cursor]).
+//
+// The on-disk format is described byte by byte in docs/format.md.
+//
+// # Caveats
+//
+// bbolt is copy-on-write: the old bytes of a rewritten or deleted record
+// stay in the file's free pages until they are reused. Code that must
+// prove erasure has to remove them (see the redaction package's scrub).
+//
+// A Tx is not safe for concurrent use; a Store is. Only one write
+// transaction runs at a time.
+//
+// No error of this package holds a phone number, a message body or a
+// transcript: numbers in keys are masked.
+package cdrstore

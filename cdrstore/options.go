@@ -1,0 +1,86 @@
+package cdrstore
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Options configures a Store. The zero value of each field means its
+// default; see DefaultOptions.
+type Options struct {
+	// Now returns the current time. Default: time.Now. The store uses it
+	// for created-at stamps; callers use Store.Now for theirs.
+	Now func() time.Time
+
+	// Logger receives operational messages, none holding a number or a
+	// body. Default: discard.
+	Logger *slog.Logger
+
+	// LockTimeout bounds how long Open waits for another process to release
+	// the file. Open returns ErrLocked when it expires. Default: 5s.
+	LockTimeout time.Duration
+
+	// ReadOnly opens the file with a shared lock. Writes return ErrReadOnly.
+	// The file must exist and be in the current format.
+	ReadOnly bool
+
+	// NoSync skips fsync on commit. Only for tests and throwaway stores: a
+	// crash may lose or corrupt committed data. Default: false.
+	NoSync bool
+
+	// SubjectKey is the HMAC key that pseudonymises subjects in the audit
+	// log and the opt-out list, at least 16 bytes. When nil, a random
+	// 32-byte key is generated on creation and kept in the store's meta
+	// bucket, which protects nothing from someone who holds the file;
+	// production deployments should pass a key kept elsewhere. A store
+	// created with one key refuses to open with another (ErrKeyMismatch).
+	SubjectKey []byte
+
+	// InitialMmapSize is passed to bbolt: the initial size of the memory
+	// map, in bytes, to avoid remapping while readers are open. Default: 0
+	// (bbolt grows the map as needed).
+	InitialMmapSize int
+}
+
+// DefaultOptions returns a fresh Options holding every default.
+func DefaultOptions() *Options {
+	return &Options{
+		Now:         time.Now,
+		Logger:      slog.New(slog.DiscardHandler),
+		LockTimeout: 5 * time.Second,
+	}
+}
+
+// withDefaults returns a copy of o with zero fields filled, or an error
+// naming the first invalid field.
+func (o *Options) withDefaults() (Options, error) {
+	d := DefaultOptions()
+	if o == nil {
+		return *d, nil
+	}
+	c := *o
+	if c.Now == nil {
+		c.Now = d.Now
+	}
+	if c.Logger == nil {
+		c.Logger = d.Logger
+	}
+	if c.LockTimeout == 0 {
+		c.LockTimeout = d.LockTimeout
+	}
+	switch {
+	case c.LockTimeout < 0:
+		return c, fmt.Errorf("cdrstore: options: LockTimeout %v is negative", c.LockTimeout)
+	case c.SubjectKey != nil && len(c.SubjectKey) < 16:
+		return c, fmt.Errorf("cdrstore: options: SubjectKey of %d bytes, need at least 16", len(c.SubjectKey))
+	case c.InitialMmapSize < 0:
+		return c, errors.New("cdrstore: options: InitialMmapSize is negative")
+	}
+	c.SubjectKey = append([]byte(nil), c.SubjectKey...)
+	if o.SubjectKey == nil {
+		c.SubjectKey = nil
+	}
+	return c, nil
+}

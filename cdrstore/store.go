@@ -1,0 +1,330 @@
+package cdrstore
+
+import (
+	"cmp"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cdrvault/cdrvault/audit"
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// On-disk format versions (meta/format, u32be). Numbers are explicit and
+// never reused.
+const (
+	// FormatV1 is the first format: workspaces as nested buckets, records
+	// keyed by started_at·id, indexes by_id, by_number, by_conversation.
+	FormatV1 uint32 = 1
+
+	// FormatMinSupported is the oldest format Open accepts.
+	FormatMinSupported = FormatV1
+	// FormatNewest is the format new stores are created in.
+	FormatNewest = FormatV1
+)
+
+// migrations[v] upgrades a store from format v to v+1 inside one write
+// transaction. A test checks that every version from FormatMinSupported up
+// to FormatNewest-1 has one.
+var migrations = map[uint32]func(*bolt.Tx) error{}
+
+// Store is a CDR store backed by one bbolt file. A Store is safe for
+// concurrent use by multiple goroutines; a Tx is not.
+type Store struct {
+	path string
+	opts Options
+
+	mu         sync.RWMutex // held shared by transactions, exclusively by Close and file swaps
+	db         *bolt.DB     // nil after Close
+	subjectKey []byte
+	keyInFile  bool
+}
+
+// Open opens the store at path, creating it (and its meta bucket) when it
+// does not exist, unless opts.ReadOnly is set. A nil opts means
+// DefaultOptions(). Open returns ErrLocked when another process holds the
+// file past opts.LockTimeout, ErrUnsupportedFormat for a file written by a
+// newer version, and an error matching ErrCorrupt when the file is not a
+// valid store.
+func Open(path string, opts *Options) (*Store, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{path: path, opts: o}
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) boltOptions() *bolt.Options {
+	return &bolt.Options{
+		Timeout:         s.opts.LockTimeout,
+		ReadOnly:        s.opts.ReadOnly,
+		NoSync:          s.opts.NoSync,
+		InitialMmapSize: s.opts.InitialMmapSize,
+		FreelistType:    bolt.FreelistMapType,
+	}
+}
+
+// open opens s.path and checks or initialises its meta bucket.
+func (s *Store) open() error {
+	db, err := bolt.Open(s.path, 0o600, s.boltOptions())
+	if err != nil {
+		return mapOpenError(s.path, err)
+	}
+	if s.opts.ReadOnly {
+		err = db.View(s.checkMeta)
+	} else {
+		err = db.Update(s.initMeta)
+	}
+	if err != nil {
+		db.Close()
+		return err
+	}
+	s.db = db
+	return nil
+}
+
+func mapOpenError(path string, err error) error {
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return fmt.Errorf("cdrstore: open %s: %w", path, ErrLocked)
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum),
+		errors.Is(err, bolterrors.ErrVersionMismatch):
+		return &CorruptionError{Bucket: "(file)", Err: err}
+	}
+	return fmt.Errorf("cdrstore: open %s: %w", path, err)
+}
+
+func (s *Store) initMeta(btx *bolt.Tx) error {
+	meta := btx.Bucket(bucketMeta)
+	if meta == nil {
+		if btx.Bucket(bucketWS) != nil {
+			return &CorruptionError{Bucket: string(bucketMeta), Err: errors.New("missing")}
+		}
+		var err error
+		if meta, err = btx.CreateBucket(bucketMeta); err != nil {
+			return err
+		}
+		if _, err := btx.CreateBucket(bucketWS); err != nil {
+			return err
+		}
+		if err := meta.Put(metaFormat, binary.BigEndian.AppendUint32(nil, FormatNewest)); err != nil {
+			return err
+		}
+		if err := meta.Put(metaCreatedAt, binary.BigEndian.AppendUint64(nil, uint64(s.opts.Now().UnixNano()))); err != nil {
+			return err
+		}
+		key := s.opts.SubjectKey
+		if key == nil {
+			key = make([]byte, 32)
+			rand.Read(key)
+			if err := meta.Put(metaSubjectKey, key); err != nil {
+				return err
+			}
+		}
+		if err := meta.Put(metaSubjectKeyID, keyID(key)); err != nil {
+			return err
+		}
+	}
+	v, err := readFormat(meta)
+	if err != nil {
+		return err
+	}
+	for ; v < FormatNewest; v++ {
+		if err := migrations[v](btx); err != nil {
+			return fmt.Errorf("cdrstore: migrate format %d to %d: %w", v, v+1, err)
+		}
+		if err := meta.Put(metaFormat, binary.BigEndian.AppendUint32(nil, v+1)); err != nil {
+			return err
+		}
+	}
+	return s.loadKey(meta)
+}
+
+func (s *Store) checkMeta(btx *bolt.Tx) error {
+	meta := btx.Bucket(bucketMeta)
+	if meta == nil || btx.Bucket(bucketWS) == nil {
+		return &CorruptionError{Bucket: string(bucketMeta), Err: errors.New("missing: not a cdrvault store")}
+	}
+	v, err := readFormat(meta)
+	if err != nil {
+		return err
+	}
+	if v != FormatNewest {
+		return fmt.Errorf("cdrstore: format %d must be migrated by a read-write open first: %w", v, ErrUnsupportedFormat)
+	}
+	return s.loadKey(meta)
+}
+
+func readFormat(meta *bolt.Bucket) (uint32, error) {
+	raw := meta.Get(metaFormat)
+	if len(raw) != 4 {
+		return 0, &CorruptionError{Bucket: string(bucketMeta), Key: string(metaFormat), Err: fmt.Errorf("value of %d bytes", len(raw))}
+	}
+	v := binary.BigEndian.Uint32(raw)
+	if v > FormatNewest {
+		return 0, fmt.Errorf("cdrstore: format %d is newer than %d: %w", v, FormatNewest, ErrUnsupportedFormat)
+	}
+	if v < FormatMinSupported {
+		return 0, fmt.Errorf("cdrstore: format %d is older than %d: %w", v, FormatMinSupported, ErrUnsupportedFormat)
+	}
+	return v, nil
+}
+
+func keyID(key []byte) []byte {
+	h := sha256.Sum256(key)
+	return h[:8]
+}
+
+func (s *Store) loadKey(meta *bolt.Bucket) error {
+	id := meta.Get(metaSubjectKeyID)
+	if s.opts.SubjectKey != nil {
+		if string(id) != string(keyID(s.opts.SubjectKey)) {
+			return ErrKeyMismatch
+		}
+		s.subjectKey, s.keyInFile = s.opts.SubjectKey, false
+		return nil
+	}
+	key := meta.Get(metaSubjectKey)
+	if key == nil {
+		return fmt.Errorf("cdrstore: the store was created with Options.SubjectKey; pass it: %w", ErrKeyMismatch)
+	}
+	if string(id) != string(keyID(key)) {
+		return &CorruptionError{Bucket: string(bucketMeta), Key: string(metaSubjectKey), Err: errors.New("key does not match its id")}
+	}
+	s.subjectKey, s.keyInFile = slices.Clone(key), true
+	return nil
+}
+
+// Close releases the file. It is idempotent and returns the first error;
+// afterwards every method returns ErrClosed. Close waits for open
+// transactions to finish.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	return err
+}
+
+// Path returns the file the store was opened from.
+func (s *Store) Path() string { return s.path }
+
+// ReadOnly reports whether the store was opened read-only.
+func (s *Store) ReadOnly() bool { return s.opts.ReadOnly }
+
+// Now returns the current time, in UTC, from Options.Now.
+func (s *Store) Now() time.Time { return s.opts.Now().UTC() }
+
+// Logger returns the store's logger.
+func (s *Store) Logger() *slog.Logger { return s.opts.Logger }
+
+// SubjectKeyInFile reports whether the HMAC key that pseudonymises subjects
+// is kept inside the store file (no Options.SubjectKey was given when the
+// store was created). Such a key protects nothing from whoever holds the
+// file.
+func (s *Store) SubjectKeyInFile() bool { return s.keyInFile }
+
+// SubjectHMAC returns the keyed HMAC that stands for subject (a number, an
+// ID) in the audit log and the opt-out list.
+func (s *Store) SubjectHMAC(subject string) []byte {
+	return audit.SubjectHMAC(s.subjectKey, subject)
+}
+
+// View runs fn in a read-only transaction. fn's error is returned.
+func (s *Store) View(fn func(*Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return ErrClosed
+	}
+	return s.db.View(func(btx *bolt.Tx) error { return fn(newTx(s, btx)) })
+}
+
+// Update runs fn in a read-write transaction, committed when fn returns nil
+// and rolled back when it returns an error, which Update returns. Only one
+// write transaction runs at a time.
+func (s *Store) Update(fn func(*Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return ErrClosed
+	}
+	if s.opts.ReadOnly {
+		return ErrReadOnly
+	}
+	return s.db.Update(func(btx *bolt.Tx) error { return fn(newTx(s, btx)) })
+}
+
+// Get returns the record id of workspace ws, or an error matching
+// ErrNotFound.
+func (s *Store) Get(ws, id string) (Record, error) {
+	var r Record
+	err := s.View(func(tx *Tx) error {
+		var err error
+		r, err = tx.Get(ws, id)
+		return err
+	})
+	return r, err
+}
+
+// Put inserts or replaces r in one transaction, with its index entries.
+func (s *Store) Put(r Record) error {
+	return s.Update(func(tx *Tx) error { return tx.Put(r) })
+}
+
+// PutBatch inserts or replaces every record of rs in one transaction: all
+// of them or, on any error, none. Records are written in key order, which
+// keeps ingest at the right edge of the time-ordered tree.
+func (s *Store) PutBatch(rs []Record) error {
+	for i := range rs {
+		if err := rs[i].Validate(); err != nil {
+			return fmt.Errorf("cdrstore: batch record %d: %w", i, err)
+		}
+	}
+	order := make([]int, len(rs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		ra, rb := &rs[a], &rs[b]
+		return cmp.Or(
+			cmp.Compare(ra.Workspace, rb.Workspace),
+			ra.StartedAt.Compare(rb.StartedAt),
+			cmp.Compare(ra.ID, rb.ID),
+		)
+	})
+	return s.Update(func(tx *Tx) error {
+		for _, i := range order {
+			if err := tx.Put(rs[i]); err != nil {
+				return fmt.Errorf("cdrstore: batch record %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Delete removes the record id of workspace ws and its index entries, and
+// returns it. It returns an error matching ErrNotFound when there is none.
+func (s *Store) Delete(ws, id string) (Record, error) {
+	var r Record
+	err := s.Update(func(tx *Tx) error {
+		var err error
+		r, err = tx.Delete(ws, id)
+		return err
+	})
+	return r, err
+}

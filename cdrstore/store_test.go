@@ -1,0 +1,488 @@
+package cdrstore_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/e164"
+	"github.com/cdrvault/cdrvault/internal/storetest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	ada   = e164.MustParse("+2348031234567", "")
+	bob   = e164.MustParse("+447911123456", "")
+	plat  = e164.MustParse("+14155552671", "")
+	t2026 = time.Date(2026, 2, 1, 12, 0, 0, 0, time.UTC)
+)
+
+func sms(id string, at time.Time, to e164.Number, body string) cdrstore.Record {
+	return cdrstore.Record{
+		ID: id, Workspace: "acme", Product: cdrstore.ProductSMS, Direction: cdrstore.Outbound,
+		From: plat, To: to, Body: body, StartedAt: at, Status: "delivered", Price: "0.0065", Currency: "EUR",
+	}
+}
+
+func collect(t *testing.T, s *cdrstore.Store, q func(tx *cdrstore.Tx) func(func(cdrstore.Record, error) bool)) []string {
+	t.Helper()
+	var ids []string
+	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+		for r, err := range q(tx) {
+			if err != nil {
+				return err
+			}
+			ids = append(ids, r.ID)
+		}
+		return nil
+	}))
+	return ids
+}
+
+func TestPutGetDelete(t *testing.T) {
+	s := storetest.Open(t, nil)
+	r := fullRecord()
+	require.NoError(t, s.Put(r))
+	got, err := s.Get("acme", r.ID)
+	require.NoError(t, err)
+	assert.Equal(t, r, got)
+
+	_, err = s.Get("other", r.ID)
+	assert.ErrorIs(t, err, cdrstore.ErrNotFound, "workspaces are isolated")
+	_, err = s.Get("acme", "nope")
+	assert.ErrorIs(t, err, cdrstore.ErrNotFound)
+
+	del, err := s.Delete("acme", r.ID)
+	require.NoError(t, err)
+	assert.Equal(t, r, del)
+	_, err = s.Get("acme", r.ID)
+	assert.ErrorIs(t, err, cdrstore.ErrNotFound)
+	_, err = s.Delete("acme", r.ID)
+	assert.ErrorIs(t, err, cdrstore.ErrNotFound)
+	assert.Empty(t, collect(t, s, func(tx *cdrstore.Tx) func(func(cdrstore.Record, error) bool) {
+		return tx.ByNumber("acme", r.To, cdrstore.Query{})
+	}))
+}
+
+// Put is an upsert: the indexes follow the difference between the old
+// record and the new one.
+func TestPutMaintainsIndexesFromDiff(t *testing.T) {
+	s := storetest.Open(t, nil)
+	r := sms("m1", t2026, ada, "hello")
+	r.ConversationID = "c1"
+	require.NoError(t, s.Put(r))
+
+	byNum := func(n e164.Number) []string {
+		return collect(t, s, func(tx *cdrstore.Tx) func(func(cdrstore.Record, error) bool) {
+			return tx.ByNumber("acme", n, cdrstore.Query{})
+		})
+	}
+	byConv := func(c string) []string {
+		return collect(t, s, func(tx *cdrstore.Tx) func(func(cdrstore.Record, error) bool) {
+			return tx.ByConversation("acme", c, cdrstore.Query{})
+		})
+	}
+	assert.Equal(t, []string{"m1"}, byNum(ada))
+	assert.Equal(t, []string{"m1"}, byNum(plat))
+
+	// The counterparty changes: the old number leaves the index.
+	r.To = bob
+	r.ConversationID = "c2"
+	require.NoError(t, s.Put(r))
+	assert.Empty(t, byNum(ada))
+	assert.Equal(t, []string{"m1"}, byNum(bob))
+	assert.Empty(t, byConv("c1"))
+	assert.Equal(t, []string{"m1"}, byConv("c2"))
+
+	// The number is removed altogether (a redaction).
+	r.To = e164.Number{}
+	require.NoError(t, s.Put(r))
+	assert.Empty(t, byNum(bob))
+	assert.Equal(t, []string{"m1"}, byNum(plat))
+
+	// The record moves in time: every entry follows it.
+	r.To = ada
+	r.StartedAt = t2026.Add(time.Hour)
+	require.NoError(t, s.Put(r))
+	got := collect(t, s, func(tx *cdrstore.Tx) func(func(cdrstore.Record, error) bool) {
+		return tx.ByNumber("acme", ada, cdrstore.Query{Since: t2026.Add(30 * time.Minute)})
+	})
+	assert.Equal(t, []string{"m1"}, got)
+	assert.Equal(t, []string{"m1"}, collect(t, s, func(tx *cdrstore.Tx) func(func(cdrstore.Record, error) bool) {
+		return tx.ByTime("acme", cdrstore.Query{})
+	}))
+	require.NoError(t, s.Check(context.Background()))
+}
+
+func TestQueriesRangeLimitCursor(t *testing.T) {
+	s := storetest.Open(t, nil)
+	var batch []cdrstore.Record
+	for i := range 25 {
+		to := ada
+		if i%5 == 0 {
+			to = bob
+		}
+		batch = append(batch, sms(fmt.Sprintf("m%02d", i), t2026.Add(time.Duration(i)*time.Minute), to, "x"))
+	}
+	require.NoError(t, s.PutBatch(batch))
+
+	var pages [][]string
+	q := cdrstore.Query{Limit: 7}
+	for {
+		var page []string
+		var last cdrstore.Record
+		require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+			for r, err := range tx.ByNumber("acme", ada, q) {
+				require.NoError(t, err)
+				page = append(page, r.ID)
+				last = r
+			}
+			return nil
+		}))
+		if len(page) == 0 {
+			break
+		}
+		pages = append(pages, page)
+		q.Cursor = last.Cursor()
+	}
+	require.Len(t, pages, 3)
+	assert.Len(t, pages[0], 7)
+	assert.Len(t, pages[2], 6)
+	assert.Equal(t, "m01", pages[0][0])
+	assert.Equal(t, "m24", pages[2][5])
+
+	inRange := collect(t, s, func(tx *cdrstore.Tx) func(func(cdrstore.Record, error) bool) {
+		return tx.ByNumber("acme", bob, cdrstore.Query{Since: t2026.Add(5 * time.Minute), Until: t2026.Add(15 * time.Minute)})
+	})
+	assert.Equal(t, []string{"m05", "m10"}, inRange, "since inclusive, until exclusive")
+
+	byTime := collect(t, s, func(tx *cdrstore.Tx) func(func(cdrstore.Record, error) bool) {
+		return tx.ByTime("acme", cdrstore.Query{Since: t2026.Add(23 * time.Minute)})
+	})
+	assert.Equal(t, []string{"m23", "m24"}, byTime)
+
+	// A cursor before Since does not widen the range.
+	first := batch[0]
+	got := collect(t, s, func(tx *cdrstore.Tx) func(func(cdrstore.Record, error) bool) {
+		return tx.ByTime("acme", cdrstore.Query{Since: t2026.Add(24 * time.Minute), Cursor: first.Cursor()})
+	})
+	assert.Equal(t, []string{"m24"}, got)
+
+	err := s.View(func(tx *cdrstore.Tx) error {
+		for _, err := range tx.ByTime("acme", cdrstore.Query{Cursor: "garbage!"}) {
+			return err
+		}
+		return nil
+	})
+	assert.ErrorIs(t, err, cdrstore.ErrInvalidCursor)
+}
+
+// A prefix scan for one number never returns a longer number that starts
+// with it.
+func TestByNumberPrefixBoundary(t *testing.T) {
+	s := storetest.Open(t, nil)
+	short := e164.MustParse("+442079460000", "")
+	require.NoError(t, s.Put(sms("a", t2026, short, "x")))
+	long, err := e164.ParseCanonical("+4420794600001")
+	require.NoError(t, err)
+	require.NoError(t, s.Put(sms("b", t2026, long, "x")))
+	got := collect(t, s, func(tx *cdrstore.Tx) func(func(cdrstore.Record, error) bool) {
+		return tx.ByNumber("acme", short, cdrstore.Query{})
+	})
+	assert.Equal(t, []string{"a"}, got)
+}
+
+// Bad input returns a typed error and writes nothing.
+func TestBadInputWritesNothing(t *testing.T) {
+	s := storetest.Open(t, nil)
+	require.NoError(t, s.Put(sms("keep", t2026, ada, "kept")))
+	var before bytes.Buffer
+	require.NoError(t, s.Dump(&before))
+
+	for _, tc := range []struct {
+		name  string
+		mod   func(r *cdrstore.Record)
+		field string
+	}{
+		{"empty id", func(r *cdrstore.Record) { r.ID = "" }, "id"},
+		{"id over 64 bytes", func(r *cdrstore.Record) { r.ID = strings.Repeat("a", 65) }, "id"},
+		{"id with 0x00", func(r *cdrstore.Record) { r.ID = "a\x00b" }, "id"},
+		{"workspace with 0x00", func(r *cdrstore.Record) { r.Workspace = "ac\x00me" }, "workspace"},
+		{"empty workspace", func(r *cdrstore.Record) { r.Workspace = "" }, "workspace"},
+		{"unknown product", func(r *cdrstore.Record) { r.Product = "fax" }, "product"},
+		{"unknown direction", func(r *cdrstore.Record) { r.Direction = "sideways" }, "direction"},
+		{"missing started_at", func(r *cdrstore.Record) { r.StartedAt = time.Time{} }, "started_at"},
+		{"started_at before 1970", func(r *cdrstore.Record) { r.StartedAt = time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC) }, "started_at"},
+		{"ended before started", func(r *cdrstore.Record) { r.EndedAt = r.StartedAt.Add(-time.Second) }, "ended_at"},
+		{"float price", func(r *cdrstore.Record) { r.Price = "1e-3" }, "price"},
+		{"conversation with 0x00", func(r *cdrstore.Record) { r.ConversationID = "c\x00" }, "conversation_id"},
+		{"bad content retention", func(r *cdrstore.Record) { r.ContentRetention = "forever" }, "content_retention"},
+		{"bad address retention", func(r *cdrstore.Record) { r.AddressRetention = "hash" }, "address_retention"},
+		{"media without url", func(r *cdrstore.Record) { r.Media = []cdrstore.Media{{}} }, "media"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := sms("new", t2026, ada, "secret body 4567")
+			tc.mod(&r)
+			for _, err := range []error{s.Put(r), s.PutBatch([]cdrstore.Record{sms("good", t2026, bob, "fine"), r})} {
+				require.ErrorIs(t, err, cdrstore.ErrInvalidRecord)
+				var ve *cdrstore.ValidationError
+				require.ErrorAs(t, err, &ve)
+				assert.Equal(t, tc.field, ve.Field)
+				assert.NotContains(t, err.Error(), "secret body")
+				assert.NotContains(t, err.Error(), "8031234567")
+			}
+			var after bytes.Buffer
+			require.NoError(t, s.Dump(&after))
+			assert.Equal(t, before.String(), after.String(), "nothing written")
+		})
+	}
+
+	for _, id := range []string{"", strings.Repeat("a", 65), "a\x00"} {
+		_, err := s.Get("acme", id)
+		assert.ErrorIs(t, err, cdrstore.ErrInvalidRecord)
+	}
+	_, err := s.Get("ac\x00me", "keep")
+	assert.ErrorIs(t, err, cdrstore.ErrInvalidRecord)
+	err = s.View(func(tx *cdrstore.Tx) error {
+		for _, err := range tx.ByNumber("acme", e164.Number{}, cdrstore.Query{}) {
+			return err
+		}
+		return nil
+	})
+	assert.ErrorIs(t, err, cdrstore.ErrInvalidRecord)
+}
+
+func TestPutBatchAtomicAndLastWins(t *testing.T) {
+	s := storetest.Open(t, nil)
+	a := sms("dup", t2026, ada, "first")
+	b := sms("dup", t2026.Add(time.Second), bob, "second")
+	require.NoError(t, s.PutBatch([]cdrstore.Record{a, b}))
+	got, err := s.Get("acme", "dup")
+	require.NoError(t, err)
+	assert.Equal(t, "second", got.Body)
+	assert.Empty(t, collect(t, s, func(tx *cdrstore.Tx) func(func(cdrstore.Record, error) bool) {
+		return tx.ByNumber("acme", ada, cdrstore.Query{})
+	}))
+}
+
+func TestReopenAndOptions(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s.db")
+	s, err := cdrstore.Open(path, &cdrstore.Options{NoSync: true})
+	require.NoError(t, err)
+	require.NoError(t, s.Put(fullRecord()))
+	assert.True(t, s.SubjectKeyInFile())
+	h1 := s.SubjectHMAC("+2348031234567")
+
+	// A second opener waits for the lock, then fails with ErrLocked.
+	_, err = cdrstore.Open(path, &cdrstore.Options{LockTimeout: 50 * time.Millisecond, ReadOnly: true})
+	require.ErrorIs(t, err, cdrstore.ErrLocked)
+
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(), "Close is idempotent")
+	_, err = s.Get("acme", "x")
+	require.ErrorIs(t, err, cdrstore.ErrClosed)
+	require.ErrorIs(t, s.Put(fullRecord()), cdrstore.ErrClosed)
+
+	ro, err := cdrstore.Open(path, &cdrstore.Options{ReadOnly: true})
+	require.NoError(t, err)
+	got, err := ro.Get("acme", fullRecord().ID)
+	require.NoError(t, err)
+	assert.Equal(t, fullRecord(), got)
+	assert.Equal(t, h1, ro.SubjectHMAC("+2348031234567"), "the generated key persists")
+	require.ErrorIs(t, ro.Put(fullRecord()), cdrstore.ErrReadOnly)
+	require.NoError(t, ro.Close())
+
+	_, err = cdrstore.Open(path, &cdrstore.Options{SubjectKey: bytes.Repeat([]byte{1}, 32)})
+	require.ErrorIs(t, err, cdrstore.ErrKeyMismatch)
+	_, err = cdrstore.Open(path, &cdrstore.Options{SubjectKey: []byte("short")})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "SubjectKey")
+
+	_, err = cdrstore.Open(filepath.Join(dir, "missing.db"), &cdrstore.Options{ReadOnly: true})
+	require.Error(t, err)
+}
+
+func TestOpenRejectsNewerFormatAndForeignFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s.db")
+	s, err := cdrstore.Open(path, &cdrstore.Options{NoSync: true})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	rawUpdate(t, path, func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("meta")).Put([]byte("format"), binary.BigEndian.AppendUint32(nil, cdrstore.FormatNewest+1))
+	})
+	_, err = cdrstore.Open(path, nil)
+	require.ErrorIs(t, err, cdrstore.ErrUnsupportedFormat)
+	_, err = cdrstore.Open(path, &cdrstore.Options{ReadOnly: true})
+	require.ErrorIs(t, err, cdrstore.ErrUnsupportedFormat)
+
+	// A file that is not bbolt at all.
+	junk := filepath.Join(dir, "junk.db")
+	require.NoError(t, os.WriteFile(junk, bytes.Repeat([]byte("not a store "), 2000), 0o600))
+	_, err = cdrstore.Open(junk, nil)
+	require.ErrorIs(t, err, cdrstore.ErrCorrupt)
+
+	// A bbolt file of another application.
+	other := filepath.Join(dir, "other.db")
+	rawUpdate(t, other, func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("ws")); return err })
+	_, err = cdrstore.Open(other, nil)
+	require.ErrorIs(t, err, cdrstore.ErrCorrupt)
+}
+
+func TestFormatNumbersPinned(t *testing.T) {
+	assert.Equal(t, uint32(1), cdrstore.FormatV1)
+	assert.Equal(t, cdrstore.FormatV1, cdrstore.FormatNewest)
+	assert.Equal(t, cdrstore.FormatV1, cdrstore.FormatMinSupported)
+}
+
+func rawUpdate(t *testing.T, path string, fn func(*bolt.Tx) error) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(fn))
+	require.NoError(t, db.Close())
+}
+
+func wsBucket(tx *bolt.Tx, ws, name string) *bolt.Bucket {
+	return tx.Bucket([]byte("ws")).Bucket([]byte(ws)).Bucket([]byte(name))
+}
+
+// Corrupt bytes on disk give typed errors naming bucket and key, never a
+// panic, and never a plaintext number.
+func TestCorruptionIsTyped(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := cdrstore.Open(path, &cdrstore.Options{NoSync: true})
+	require.NoError(t, err)
+	r := sms("m1", t2026, ada, "hello")
+	require.NoError(t, s.PutBatch([]cdrstore.Record{r, sms("m2", t2026.Add(time.Minute), ada, "there")}))
+	require.NoError(t, s.Close())
+
+	for _, tc := range []struct {
+		name   string
+		break_ func(tx *bolt.Tx) error
+		bucket string
+	}{
+		{"truncated record value", func(tx *bolt.Tx) error {
+			b := wsBucket(tx, "acme", "records")
+			k, v := b.Cursor().First()
+			return b.Put(k, append([]byte(nil), v[:len(v)/2]...))
+		}, "records"},
+		{"flipped record byte", func(tx *bolt.Tx) error {
+			b := wsBucket(tx, "acme", "records")
+			k, v := b.Cursor().First()
+			v = append([]byte(nil), v...)
+			v[1] = 0x7f
+			return b.Put(k, v)
+		}, "records"},
+		{"missing by_number entry", func(tx *bolt.Tx) error {
+			b := wsBucket(tx, "acme", "by_number")
+			k, _ := b.Cursor().First()
+			return b.Delete(k)
+		}, "records"},
+		{"stray by_number entry", func(tx *bolt.Tx) error {
+			b := wsBucket(tx, "acme", "by_number")
+			k, _ := b.Cursor().First()
+			k = append([]byte(nil), k...)
+			k[len(k)-1] = 'x'
+			return b.Put(k, nil)
+		}, "by_number"},
+		{"by_id points elsewhere", func(tx *bolt.Tx) error {
+			return wsBucket(tx, "acme", "by_id").Put([]byte("m1"), make([]byte, 8))
+		}, "by_id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "c.db")
+			raw, err := os.ReadFile(path)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(p, raw, 0o600))
+			rawUpdate(t, p, tc.break_)
+			s, err := cdrstore.Open(p, &cdrstore.Options{NoSync: true})
+			require.NoError(t, err)
+			defer s.Close()
+			err = s.Check(context.Background())
+			require.ErrorIs(t, err, cdrstore.ErrCorrupt)
+			var ce *cdrstore.CorruptionError
+			require.True(t, errors.As(err, &ce))
+			assert.Equal(t, "acme", ce.Workspace)
+			found := false
+			for _, e := range unjoin(err) {
+				if errors.As(e, &ce) && ce.Bucket == tc.bucket {
+					found = true
+				}
+			}
+			assert.True(t, found, "a problem in bucket %s: %v", tc.bucket, err)
+			assert.NotContains(t, err.Error(), "8031234567")
+			// Reads fail with a typed error, or succeed, but never panic.
+			_, _ = s.Get("acme", "m1")
+			_ = s.View(func(tx *cdrstore.Tx) error {
+				for _, err := range tx.ByNumber("acme", ada, cdrstore.Query{}) {
+					if err != nil {
+						assert.ErrorIs(t, err, cdrstore.ErrCorrupt)
+						assert.NotContains(t, err.Error(), "8031234567")
+					}
+				}
+				return nil
+			})
+		})
+	}
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func TestCheckCancelled(t *testing.T) {
+	s := storetest.Open(t, nil)
+	var rs []cdrstore.Record
+	for i := range 300 {
+		rs = append(rs, sms(fmt.Sprintf("m%d", i), t2026.Add(time.Duration(i)*time.Second), ada, "x"))
+	}
+	require.NoError(t, s.PutBatch(rs))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, s.Check(ctx), context.Canceled)
+}
+
+func TestAuxBucket(t *testing.T) {
+	s := storetest.Open(t, nil)
+	require.NoError(t, s.Update(func(tx *cdrstore.Tx) error {
+		kv, err := tx.Bucket("acme", cdrstore.BucketSettings)
+		require.NoError(t, err)
+		require.NoError(t, kv.Put([]byte("a/1"), []byte("x")))
+		require.NoError(t, kv.Put([]byte("a/2"), []byte("y")))
+		require.NoError(t, kv.Put([]byte("b/1"), []byte("z")))
+		_, err = tx.Bucket("acme", "nope")
+		assert.Error(t, err)
+		return nil
+	}))
+	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+		kv, err := tx.Bucket("acme", cdrstore.BucketSettings)
+		require.NoError(t, err)
+		var keys []string
+		for k := range kv.Scan([]byte("a/"), nil) {
+			keys = append(keys, string(k))
+		}
+		assert.Equal(t, []string{"a/1", "a/2"}, keys)
+		assert.Equal(t, []byte("z"), kv.Get([]byte("b/1")))
+		assert.ErrorIs(t, kv.Put([]byte("c"), nil), cdrstore.ErrReadOnly)
+		empty, err := tx.Bucket("ghost", cdrstore.BucketSettings)
+		require.NoError(t, err)
+		assert.Nil(t, empty.Get([]byte("a/1")))
+		assert.Equal(t, []string{"acme"}, tx.Workspaces())
+		return nil
+	}))
+}

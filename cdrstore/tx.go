@@ -1,0 +1,477 @@
+package cdrstore
+
+import (
+	"bytes"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/cdrvault/cdrvault/audit"
+	"github.com/cdrvault/cdrvault/e164"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Fill percents by bucket. Records and their time-ordered keys arrive
+// nearly in order, so pages may be packed; the indexes take keys in random
+// order and are split at the default.
+const (
+	fillRecords = 0.95
+	fillIndex   = 0.5
+)
+
+// Tx is a transaction on a Store, handed to the closures of [Store.View]
+// and [Store.Update]. A Tx is not safe for concurrent use and must not be
+// used after its closure returns. Records it returns are copies.
+type Tx struct {
+	s     *Store
+	btx   *bolt.Tx
+	ws    map[string]*wsBuckets
+	arena []byte
+}
+
+type wsBuckets struct {
+	name           string
+	root           *bolt.Bucket
+	records, byID  *bolt.Bucket
+	byNum, byConv  *bolt.Bucket
+	audit          *bolt.Bucket
+	aux            map[Name]*bolt.Bucket
+}
+
+func newTx(s *Store, btx *bolt.Tx) *Tx { return &Tx{s: s, btx: btx} }
+
+// Writable reports whether tx can write.
+func (tx *Tx) Writable() bool { return tx.btx.Writable() }
+
+// Now returns the store's clock, in UTC.
+func (tx *Tx) Now() time.Time { return tx.s.Now() }
+
+// SubjectHMAC is [Store.SubjectHMAC].
+func (tx *Tx) SubjectHMAC(subject string) []byte { return tx.s.SubjectHMAC(subject) }
+
+// alloc returns n bytes that stay valid until the transaction ends. bbolt
+// keeps references to the keys and values handed to Put until commit, so
+// they are carved from chunks that are never reused within the transaction.
+func (tx *Tx) alloc(n int) []byte {
+	const chunk = 64 << 10
+	if n > chunk/4 {
+		return make([]byte, 0, n)
+	}
+	if cap(tx.arena)-len(tx.arena) < n {
+		tx.arena = make([]byte, 0, chunk)
+	}
+	b := tx.arena[len(tx.arena) : len(tx.arena) : len(tx.arena)+n]
+	tx.arena = tx.arena[:len(tx.arena)+n]
+	return b
+}
+
+// workspace returns the buckets of ws, creating them when create is set
+// (in a write transaction). It returns nil, nil when ws does not exist and
+// create is false.
+func (tx *Tx) workspace(ws string, create bool) (*wsBuckets, error) {
+	if w, ok := tx.ws[ws]; ok {
+		return w, nil
+	}
+	if err := ValidateWorkspace(ws); err != nil {
+		return nil, err
+	}
+	top := tx.btx.Bucket(bucketWS)
+	if top == nil {
+		return nil, &CorruptionError{Bucket: string(bucketWS), Err: fmt.Errorf("missing")}
+	}
+	root := top.Bucket([]byte(ws))
+	if root == nil {
+		if !create {
+			return nil, nil
+		}
+		if !tx.btx.Writable() {
+			return nil, ErrReadOnly
+		}
+		var err error
+		if root, err = top.CreateBucket([]byte(ws)); err != nil {
+			return nil, fmt.Errorf("cdrstore: create workspace: %w", err)
+		}
+		for _, n := range [][]byte{bucketRecords, bucketByID, bucketByNumber, bucketByConversation, bucketAudit} {
+			if _, err := root.CreateBucket(n); err != nil {
+				return nil, err
+			}
+		}
+		for _, n := range auxBuckets {
+			if _, err := root.CreateBucket([]byte(n)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	w := &wsBuckets{name: ws, root: root, aux: make(map[Name]*bolt.Bucket, len(auxBuckets))}
+	for _, b := range []struct {
+		name []byte
+		dst  **bolt.Bucket
+		fill float64
+	}{
+		{bucketRecords, &w.records, fillRecords},
+		{bucketByID, &w.byID, fillIndex},
+		{bucketByNumber, &w.byNum, fillIndex},
+		{bucketByConversation, &w.byConv, fillIndex},
+		{bucketAudit, &w.audit, 1.0},
+	} {
+		*b.dst = root.Bucket(b.name)
+		if *b.dst == nil {
+			return nil, &CorruptionError{Workspace: ws, Bucket: string(b.name), Err: fmt.Errorf("missing")}
+		}
+		(*b.dst).FillPercent = b.fill
+	}
+	for _, n := range auxBuckets {
+		b := root.Bucket([]byte(n))
+		if b == nil {
+			return nil, &CorruptionError{Workspace: ws, Bucket: string(n), Err: fmt.Errorf("missing")}
+		}
+		w.aux[n] = b
+	}
+	if tx.ws == nil {
+		tx.ws = make(map[string]*wsBuckets)
+	}
+	tx.ws[ws] = w
+	return w, nil
+}
+
+// Workspaces returns the names of every workspace, in byte order.
+func (tx *Tx) Workspaces() []string {
+	var names []string
+	top := tx.btx.Bucket(bucketWS)
+	if top == nil {
+		return nil
+	}
+	top.ForEachBucket(func(k []byte) error {
+		names = append(names, string(k))
+		return nil
+	})
+	return names
+}
+
+// CreateWorkspace creates the buckets of ws if it does not exist yet.
+func (tx *Tx) CreateWorkspace(ws string) error {
+	_, err := tx.workspace(ws, true)
+	return err
+}
+
+// Get returns the record id of workspace ws. It returns an error matching
+// ErrNotFound when there is none, ErrInvalidRecord for a malformed ID or
+// workspace, and ErrCorrupt when the stored bytes cannot be decoded.
+func (tx *Tx) Get(ws, id string) (Record, error) {
+	if err := ValidateID(id); err != nil {
+		return Record{}, err
+	}
+	w, err := tx.workspace(ws, false)
+	if err != nil {
+		return Record{}, err
+	}
+	if w == nil {
+		return Record{}, fmt.Errorf("cdrstore: get %q: %w", id, ErrNotFound)
+	}
+	_, key, v, err := w.lookup(id)
+	if err != nil {
+		return Record{}, err
+	}
+	if v == nil {
+		return Record{}, fmt.Errorf("cdrstore: get %q: %w", id, ErrNotFound)
+	}
+	var r Record
+	if err := decodeRecord(ws, key, v, &r); err != nil {
+		return Record{}, w.corrupt(bucketRecords, key, err)
+	}
+	return r, nil
+}
+
+// lookup finds id's records key and value through by_id. v is nil when
+// the record does not exist.
+func (w *wsBuckets) lookup(id string) (ts uint64, key, v []byte, err error) {
+	tv := w.byID.Get([]byte(id))
+	if tv == nil {
+		return 0, nil, nil, nil
+	}
+	if ts, err = decodeByIDValue(tv); err != nil {
+		return 0, nil, nil, w.corrupt(bucketByID, []byte(id), err)
+	}
+	key = appendRecordKey(make([]byte, 0, tsLen+len(id)), ts, id)
+	if v = w.records.Get(key); v == nil {
+		return 0, nil, nil, w.corrupt(bucketByID, []byte(id), fmt.Errorf("points at a missing record"))
+	}
+	return ts, key, v, nil
+}
+
+func (w *wsBuckets) corrupt(bucket []byte, key []byte, err error) error {
+	return &CorruptionError{Workspace: w.name, Bucket: string(bucket), Key: describeKey(string(bucket), key), Err: err}
+}
+
+// Put inserts r, or replaces the record of the same workspace and ID, and
+// brings every index in line with the difference between the old record
+// and the new one: a number the new record no longer holds leaves the
+// by_number index. It returns a *ValidationError (nothing written) when r
+// is malformed and ErrReadOnly in a read-only transaction.
+func (tx *Tx) Put(r Record) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	return tx.put(&r)
+}
+
+func (tx *Tx) put(r *Record) error {
+	if !tx.btx.Writable() {
+		return ErrReadOnly
+	}
+	w, err := tx.workspace(r.Workspace, true)
+	if err != nil {
+		return err
+	}
+	ts := encodeTime(r.StartedAt)
+	oldTS, oldKey, oldV, err := w.lookup(r.ID)
+	if err != nil {
+		return err
+	}
+	var old Record
+	if oldV != nil {
+		if err := decodeRecord(r.Workspace, oldKey, oldV, &old); err != nil {
+			return w.corrupt(bucketRecords, oldKey, err)
+		}
+	}
+	moved := oldV != nil && oldTS != ts
+
+	key := appendRecordKey(tx.alloc(tsLen+len(r.ID)), ts, r.ID)
+	val := appendValue(tx.alloc(256+len(r.Body)), r)
+	if moved {
+		if err := w.records.Delete(oldKey); err != nil {
+			return err
+		}
+	}
+	if err := w.records.Put(key, val); err != nil {
+		return err
+	}
+	if oldV == nil || moved {
+		if err := w.byID.Put(key[tsLen:], key[:tsLen]); err != nil {
+			return err
+		}
+	}
+	// Index diff: entries of the old record that the new one does not
+	// carry (all of them if it moved in time) go; new ones come.
+	for _, n := range old.Numbers() {
+		if moved || !r.HasNumber(n) {
+			if err := w.byNum.Delete(appendNumberKey(nil, n, oldTS, r.ID)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, n := range r.Numbers() {
+		if oldV == nil || moved || !old.HasNumber(n) {
+			k := appendNumberKey(tx.alloc(len(n.String())+1+len(key)), n, ts, r.ID)
+			if err := w.byNum.Put(k, nil); err != nil {
+				return err
+			}
+		}
+	}
+	if old.ConversationID != "" && (moved || old.ConversationID != r.ConversationID) {
+		if err := w.byConv.Delete(appendTermKey(nil, old.ConversationID, oldTS, r.ID)); err != nil {
+			return err
+		}
+	}
+	if r.ConversationID != "" && (oldV == nil || moved || old.ConversationID != r.ConversationID) {
+		k := appendTermKey(tx.alloc(len(r.ConversationID)+1+len(key)), r.ConversationID, ts, r.ID)
+		if err := w.byConv.Put(k, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Delete removes the record id of workspace ws with every index entry
+// that points at it, and returns the removed record. It returns an error
+// matching ErrNotFound when there is none.
+func (tx *Tx) Delete(ws, id string) (Record, error) {
+	if err := ValidateID(id); err != nil {
+		return Record{}, err
+	}
+	if !tx.btx.Writable() {
+		return Record{}, ErrReadOnly
+	}
+	w, err := tx.workspace(ws, false)
+	if err != nil {
+		return Record{}, err
+	}
+	if w == nil {
+		return Record{}, fmt.Errorf("cdrstore: delete %q: %w", id, ErrNotFound)
+	}
+	ts, key, v, err := w.lookup(id)
+	if err != nil {
+		return Record{}, err
+	}
+	if v == nil {
+		return Record{}, fmt.Errorf("cdrstore: delete %q: %w", id, ErrNotFound)
+	}
+	var r Record
+	if err := decodeRecord(ws, key, v, &r); err != nil {
+		return Record{}, w.corrupt(bucketRecords, key, err)
+	}
+	if err := w.deleteEntries(&r, ts, key); err != nil {
+		return Record{}, err
+	}
+	return r, nil
+}
+
+// deleteEntries removes the record at key and its index entries.
+func (w *wsBuckets) deleteEntries(r *Record, ts uint64, key []byte) error {
+	if err := w.records.Delete(key); err != nil {
+		return err
+	}
+	if err := w.byID.Delete([]byte(r.ID)); err != nil {
+		return err
+	}
+	for _, n := range r.Numbers() {
+		if err := w.byNum.Delete(appendNumberKey(nil, n, ts, r.ID)); err != nil {
+			return err
+		}
+	}
+	if r.ConversationID != "" {
+		if err := w.byConv.Delete(appendTermKey(nil, r.ConversationID, ts, r.ID)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ByNumber returns the records of workspace ws whose From or To is n, in
+// time order, bounded by q. A workspace that does not exist yields nothing.
+func (tx *Tx) ByNumber(ws string, n e164.Number, q Query) iter.Seq2[Record, error] {
+	if !n.IsValid() {
+		return errSeq(&ValidationError{Field: "number", Reason: "zero number"})
+	}
+	return tx.scan(ws, q, func(w *wsBuckets) (*bolt.Bucket, []byte) {
+		return w.byNum, appendTermPrefix(nil, n.String())
+	})
+}
+
+// ByConversation returns the records (voice legs) of workspace ws that
+// share conversation ID conv, in time order, bounded by q.
+func (tx *Tx) ByConversation(ws, conv string, q Query) iter.Seq2[Record, error] {
+	if conv == "" || len(conv) > MaxConversationLen || bytes.IndexByte([]byte(conv), 0) >= 0 {
+		return errSeq(&ValidationError{Field: "conversation_id", Reason: "empty, too long or holds 0x00"})
+	}
+	return tx.scan(ws, q, func(w *wsBuckets) (*bolt.Bucket, []byte) {
+		return w.byConv, appendTermPrefix(nil, conv)
+	})
+}
+
+// ByTime returns the records of workspace ws in time order, bounded by q.
+func (tx *Tx) ByTime(ws string, q Query) iter.Seq2[Record, error] {
+	return tx.scan(ws, q, func(w *wsBuckets) (*bolt.Bucket, []byte) { return w.records, nil })
+}
+
+func errSeq(err error) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) { yield(Record{}, err) }
+}
+
+// scan walks the entries of an index bucket (or the records bucket when
+// prefix is nil) under prefix, within q's time range, after q's cursor.
+// Every index key ends with the records key it points at.
+func (tx *Tx) scan(ws string, q Query, pick func(*wsBuckets) (*bolt.Bucket, []byte)) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		b, err := q.bounds()
+		if err != nil {
+			yield(Record{}, err)
+			return
+		}
+		w, err := tx.workspace(ws, false)
+		if err != nil {
+			yield(Record{}, err)
+			return
+		}
+		if w == nil {
+			return
+		}
+		bucket, prefix := pick(w)
+		direct := bucket == w.records
+		seek := appendRecordKey(append([]byte(nil), prefix...), b.since, "")
+		if b.after != nil && bytes.Compare(b.after, seek[len(prefix):]) >= 0 {
+			seek = append(seek[:len(prefix)], b.after...)
+		}
+		c := bucket.Cursor()
+		n := 0
+		for k, v := c.Seek(seek); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			rk := k[len(prefix):]
+			if len(rk) < tsLen {
+				yield(Record{}, w.corrupt(bucketName(bucket, w), k, fmt.Errorf("short key")))
+				return
+			}
+			if ts := beUint64(rk); ts >= b.until {
+				return
+			}
+			if b.after != nil && bytes.Equal(rk, b.after) {
+				continue
+			}
+			if !direct {
+				if v = w.records.Get(rk); v == nil {
+					yield(Record{}, w.corrupt(bucketName(bucket, w), k, fmt.Errorf("points at a missing record")))
+					return
+				}
+			}
+			var r Record
+			if err := decodeRecord(ws, rk, v, &r); err != nil {
+				yield(Record{}, w.corrupt(bucketRecords, rk, err))
+				return
+			}
+			if !yield(r, nil) {
+				return
+			}
+			if n++; n == b.limit {
+				return
+			}
+		}
+	}
+}
+
+func bucketName(b *bolt.Bucket, w *wsBuckets) []byte {
+	switch b {
+	case w.byNum:
+		return bucketByNumber
+	case w.byConv:
+		return bucketByConversation
+	case w.byID:
+		return bucketByID
+	}
+	return bucketRecords
+}
+
+// AppendAudit appends e to the audit log of workspace ws inside this
+// transaction and returns the stored entry (with its seq and hash).
+func (tx *Tx) AppendAudit(ws string, e audit.Entry) (audit.Entry, error) {
+	if !tx.btx.Writable() {
+		return audit.Entry{}, ErrReadOnly
+	}
+	w, err := tx.workspace(ws, true)
+	if err != nil {
+		return audit.Entry{}, err
+	}
+	return audit.Append(w.audit, e)
+}
+
+// AuditEntries returns the audit entries of workspace ws with a seq
+// greater than after, in order.
+func (tx *Tx) AuditEntries(ws string, after uint64) iter.Seq2[audit.Entry, error] {
+	w, err := tx.workspace(ws, false)
+	if err != nil || w == nil {
+		return func(yield func(audit.Entry, error) bool) {
+			if err != nil {
+				yield(audit.Entry{}, err)
+			}
+		}
+	}
+	return audit.Entries(w.audit, after)
+}
+
+// AuditHead returns the last audit entry of workspace ws; ok is false when
+// the log is empty.
+func (tx *Tx) AuditHead(ws string) (e audit.Entry, ok bool, err error) {
+	w, err := tx.workspace(ws, false)
+	if err != nil || w == nil {
+		return audit.Entry{}, false, err
+	}
+	return audit.Head(w.audit)
+}

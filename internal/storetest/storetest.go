@@ -1,0 +1,50 @@
+// Package storetest opens temporary stores for tests. Each store's cleanup
+// runs Store.Check (every index against the records, every audit chain)
+// before closing, so every test gets the invariant check for free.
+package storetest
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+)
+
+// Epoch is the fixed "now" of test stores unless the options set a clock.
+var Epoch = time.Date(2026, 3, 31, 10, 0, 0, 0, time.UTC)
+
+// Open creates a store in t.TempDir(). A nil opts gets NoSync and a fixed
+// clock at Epoch. Cleanup checks the store, then closes it.
+func Open(t testing.TB, opts *cdrstore.Options) *cdrstore.Store {
+	t.Helper()
+	if opts == nil {
+		opts = &cdrstore.Options{NoSync: true, Now: func() time.Time { return Epoch }}
+	}
+	path := filepath.Join(t.TempDir(), "cdrvault.db")
+	s, err := cdrstore.Open(path, opts)
+	if err != nil {
+		t.Fatalf("storetest: open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Check(context.Background()); err != nil && !isClosed(err) {
+			t.Errorf("storetest: check at cleanup: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("storetest: close: %v", err)
+		}
+	})
+	return s
+}
+
+func isClosed(err error) bool { return err == cdrstore.ErrClosed }
+
+// Clock is a settable clock for Options.Now.
+type Clock struct{ T time.Time }
+
+// Now returns c.T.
+func (c *Clock) Now() time.Time { return c.T }
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) { c.T = c.T.Add(d) }
