@@ -61,7 +61,7 @@ func codeOf[T comparable](codes []T, v T) byte {
 
 type encbuf struct{ b []byte }
 
-func (e *encbuf) byte(c byte)     { e.b = append(e.b, c) }
+func (e *encbuf) byte(c byte)      { e.b = append(e.b, c) }
 func (e *encbuf) uvarint(u uint64) { e.b = binary.AppendUvarint(e.b, u) }
 func (e *encbuf) str(s string) {
 	e.uvarint(uint64(len(s)))

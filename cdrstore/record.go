@@ -72,14 +72,14 @@ type Field uint32
 // Fields that redaction can remove or rewrite. The values are part of the
 // on-disk format.
 const (
-	FieldBody          Field = 1 << 0 // body removed or replaced
-	FieldTranscript    Field = 1 << 1 // transcript removed or replaced
-	FieldRecording     Field = 1 << 2 // recording URL removed
-	FieldMedia         Field = 1 << 3 // media references removed
-	FieldFrom          Field = 1 << 4 // From removed
-	FieldTo            Field = 1 << 5 // To removed
+	FieldBody           Field = 1 << 0 // body removed or replaced
+	FieldTranscript     Field = 1 << 1 // transcript removed or replaced
+	FieldRecording      Field = 1 << 2 // recording URL removed
+	FieldMedia          Field = 1 << 3 // media references removed
+	FieldFrom           Field = 1 << 4 // From removed
+	FieldTo             Field = 1 << 5 // To removed
 	FieldFromObfuscated Field = 1 << 6 // From replaced by its obfuscated form
-	FieldToObfuscated  Field = 1 << 7 // To replaced by its obfuscated form
+	FieldToObfuscated   Field = 1 << 7 // To replaced by its obfuscated form
 
 	fieldAll = 1<<8 - 1
 )

@@ -30,12 +30,12 @@ type Tx struct {
 }
 
 type wsBuckets struct {
-	name           string
-	root           *bolt.Bucket
-	records, byID  *bolt.Bucket
-	byNum, byConv  *bolt.Bucket
-	audit          *bolt.Bucket
-	aux            map[Name]*bolt.Bucket
+	name          string
+	root          *bolt.Bucket
+	records, byID *bolt.Bucket
+	byNum, byConv *bolt.Bucket
+	audit         *bolt.Bucket
+	aux           map[Name]*bolt.Bucket
 }
 
 func newTx(s *Store, btx *bolt.Tx) *Tx { return &Tx{s: s, btx: btx} }
