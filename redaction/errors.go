@@ -1,0 +1,126 @@
+package redaction
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+)
+
+// Errors of the redaction operations. Records that are not found are
+// reported with an error matching cdrstore.ErrNotFound.
+var (
+	// ErrInvalidProduct is returned (as a *ProductError) for a product
+	// name that is not one of the Redact API's products or their aliases.
+	ErrInvalidProduct = errors.New("redaction: invalid product")
+
+	// ErrInvalidDirection is returned for a direction (type) that is not
+	// inbound or outbound.
+	ErrInvalidDirection = errors.New("redaction: invalid direction")
+
+	// ErrPrematureRedaction is returned (as a *PrematureRedactionError)
+	// when a record is younger than the workspace's premature-redaction
+	// window.
+	ErrPrematureRedaction = errors.New("redaction: premature redaction")
+
+	// ErrNotProvisioned is returned (as a *NotProvisionedError) when the
+	// workspace's settings do not list the product.
+	ErrNotProvisioned = errors.New("redaction: workspace not provisioned for product")
+
+	// ErrLegalHold is returned when the one record an operation targets is
+	// under a legal hold. Operations over many records skip held records
+	// and list them in Result.Skipped instead.
+	ErrLegalHold = errors.New("redaction: under legal hold")
+
+	// ErrInvalidSettings is returned by SetSettings for a policy that
+	// cannot be applied. Nothing is written.
+	ErrInvalidSettings = errors.New("redaction: invalid settings")
+
+	// ErrRequestConflict is returned when a request ID is replayed for a
+	// different operation than the one it first named.
+	ErrRequestConflict = errors.New("redaction: request ID already used for another operation")
+)
+
+// ProductError reports a product name that is not known.
+type ProductError struct{ Input string }
+
+func (e *ProductError) Error() string {
+	in := e.Input
+	if len(in) > 32 {
+		in = in[:32]
+	}
+	return fmt.Sprintf("redaction: no product corresponding to supplied string %q", in)
+}
+
+// Is reports whether target is ErrInvalidProduct.
+func (e *ProductError) Is(target error) bool { return target == ErrInvalidProduct }
+
+// PrematureRedactionError reports a record too young to redact: it becomes
+// eligible at EligibleAt, Wait from now.
+type PrematureRedactionError struct {
+	ID         string
+	EligibleAt time.Time
+	Wait       time.Duration
+}
+
+func (e *PrematureRedactionError) Error() string {
+	return fmt.Sprintf("redaction: you must wait %s before redacting ID %q", e.Wait.Round(time.Second), e.ID)
+}
+
+// Is reports whether target is ErrPrematureRedaction.
+func (e *PrematureRedactionError) Is(target error) bool { return target == ErrPrematureRedaction }
+
+// NotProvisionedError reports a product the workspace may not redact.
+type NotProvisionedError struct {
+	Workspace string
+	Product   cdrstore.Product
+}
+
+func (e *NotProvisionedError) Error() string {
+	return fmt.Sprintf("redaction: workspace %q is not provisioned to redact product=%s", e.Workspace, e.Product)
+}
+
+// Is reports whether target is ErrNotProvisioned.
+func (e *NotProvisionedError) Is(target error) bool { return target == ErrNotProvisioned }
+
+// NotFoundError reports a transaction ID that has no record of the given
+// product and direction (a mismatch counts as not found, as the Redact API
+// has it). It matches cdrstore.ErrNotFound.
+type NotFoundError struct {
+	ID        string
+	Product   cdrstore.Product
+	Direction cdrstore.Direction
+}
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("redaction: ID %q could not be found (%s)", e.ID, e.Qualifier())
+}
+
+// Qualifier returns "type=MT" or "type=MO" for SMS (mobile terminated is
+// outbound, mobile originated inbound) and "product=P" otherwise.
+func (e *NotFoundError) Qualifier() string {
+	if e.Product == cdrstore.ProductSMS {
+		if e.Direction == cdrstore.Inbound {
+			return "type=MO"
+		}
+		return "type=MT"
+	}
+	return "product=" + string(e.Product)
+}
+
+// Is reports whether target is cdrstore.ErrNotFound.
+func (e *NotFoundError) Is(target error) bool { return target == cdrstore.ErrNotFound }
+
+// HoldError reports a record under legal hold.
+type HoldError struct {
+	ID     string
+	Reason string
+}
+
+func (e *HoldError) Error() string {
+	return fmt.Sprintf("redaction: record %q is under legal hold: %s", e.ID, e.Reason)
+}
+
+// Is reports whether target is ErrLegalHold.
+func (e *HoldError) Is(target error) bool { return target == ErrLegalHold }

@@ -1,0 +1,155 @@
+package redaction
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/e164"
+)
+
+// Hold is a legal hold: while it stands, erasure, redaction, auto-redaction
+// and sweeps leave the records it covers alone and report them as skipped.
+type Hold struct {
+	// Key names what is held: "id:<transaction ID>" for one record, or
+	// "number:<hex HMAC of the number>" for every record holding a number
+	// (the number itself is never stored).
+	Key    string    `json:"key"`
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
+}
+
+// HoldKeyForID returns the hold key of one record.
+func HoldKeyForID(id string) string { return "id:" + id }
+
+// HoldKeyForNumber returns the hold key of a number in workspaces of store
+// s: its keyed HMAC, so the holds bucket holds no plaintext number.
+func HoldKeyForNumber(s *cdrstore.Store, n e164.Number) string {
+	return "number:" + hex.EncodeToString(s.SubjectHMAC(n.String()))
+}
+
+// HoldRecord places a legal hold on record id of workspace ws.
+func (r *Redactor) HoldRecord(ctx context.Context, ws, id, reason string) (Result, error) {
+	if err := cdrstore.ValidateID(id); err != nil {
+		return Result{}, err
+	}
+	return r.setHold(ctx, ws, HoldKeyForID(id), reason, nil)
+}
+
+// HoldNumber places a legal hold on every record of workspace ws that
+// holds number n, now or later.
+func (r *Redactor) HoldNumber(ctx context.Context, ws string, n e164.Number, reason string) (Result, error) {
+	if !n.IsValid() {
+		return Result{}, fmt.Errorf("redaction: hold: %w", e164.ErrInvalidNumber)
+	}
+	return r.setHold(ctx, ws, HoldKeyForNumber(r.s, n), reason, r.s.SubjectHMAC(n.String()))
+}
+
+// ReleaseHold removes the hold with key (see Hold.Key). Releasing a hold
+// that does not exist changes nothing.
+func (r *Redactor) ReleaseHold(ctx context.Context, ws, key string) (Result, error) {
+	return r.run(ctx, ws, ActionHold, func(o *op) error {
+		kv, err := o.tx.Bucket(ws, cdrstore.BucketHolds)
+		if err != nil {
+			return err
+		}
+		if kv.Get([]byte(key)) == nil {
+			o.noAudit = true
+			return nil
+		}
+		o.entry.Detail = "release " + holdKind(key)
+		o.entry.Subject = holdSubject(key)
+		return kv.Delete([]byte(key))
+	})
+}
+
+func holdKind(key string) string {
+	kind, _, _ := strings.Cut(key, ":")
+	return kind
+}
+
+func holdSubject(key string) []byte {
+	if rest, ok := strings.CutPrefix(key, "number:"); ok {
+		b, _ := hex.DecodeString(rest)
+		return b
+	}
+	return nil
+}
+
+func (r *Redactor) setHold(ctx context.Context, ws, key, reason string, subject []byte) (Result, error) {
+	if reason == "" || len(reason) > 256 {
+		return Result{}, fmt.Errorf("redaction: hold reason must be 1 to 256 bytes: %w", cdrstore.ErrInvalidRecord)
+	}
+	return r.run(ctx, ws, ActionHold, func(o *op) error {
+		kv, err := o.tx.Bucket(ws, cdrstore.BucketHolds)
+		if err != nil {
+			return err
+		}
+		raw, err := json.Marshal(Hold{Key: key, Reason: reason, Since: o.now})
+		if err != nil {
+			return err
+		}
+		o.entry.Detail = "place " + holdKind(key)
+		o.entry.Reason = truncate(reason, 128)
+		o.entry.Subject = subject
+		if subject == nil {
+			o.entry.Subject = o.tx.SubjectHMAC(key)
+		}
+		return kv.Put([]byte(key), raw)
+	})
+}
+
+// Holds lists the holds of workspace ws.
+func (r *Redactor) Holds(ws string) ([]Hold, error) {
+	var hs []Hold
+	err := r.s.View(func(tx *cdrstore.Tx) error {
+		kv, err := tx.Bucket(ws, cdrstore.BucketHolds)
+		if err != nil {
+			return err
+		}
+		for _, v := range kv.Scan(nil, nil) {
+			var h Hold
+			if err := json.Unmarshal(v, &h); err != nil {
+				return &cdrstore.CorruptionError{Workspace: ws, Bucket: string(cdrstore.BucketHolds), Err: err}
+			}
+			hs = append(hs, h)
+		}
+		return nil
+	})
+	return hs, err
+}
+
+// heldReason reports whether rec is under a hold, and the hold's reason.
+func (o *op) heldReason(rec *cdrstore.Record) (string, bool, error) {
+	if o.held == nil {
+		o.held = map[string]string{}
+		kv, err := o.tx.Bucket(o.ws, cdrstore.BucketHolds)
+		if err != nil {
+			return "", false, err
+		}
+		for k, v := range kv.Scan(nil, nil) {
+			var h Hold
+			if err := json.Unmarshal(v, &h); err != nil {
+				return "", false, &cdrstore.CorruptionError{Workspace: o.ws, Bucket: string(cdrstore.BucketHolds), Err: err}
+			}
+			o.held[string(k)] = h.Reason
+		}
+		o.held[""] = "" // loaded marker
+	}
+	if len(o.held) == 1 {
+		return "", false, nil
+	}
+	if reason, ok := o.held[HoldKeyForID(rec.ID)]; ok {
+		return "legal hold: " + reason, true, nil
+	}
+	for _, n := range rec.Numbers() {
+		if reason, ok := o.held[HoldKeyForNumber(o.r.s, n)]; ok {
+			return "legal hold: " + reason, true, nil
+		}
+	}
+	return "", false, nil
+}

@@ -1,0 +1,323 @@
+package redaction
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/e164"
+)
+
+// RedactByID redacts the record id of workspace ws the way the Vonage
+// Redact API does: it removes the body, transcript, recording and media
+// (each removed URL goes to the outbox) and the counterparty's number,
+// whose by_number index entry goes with it. The product and direction must
+// match the record, or the error is a *NotFoundError ("type=MT"/"type=MO"
+// for SMS). It refuses a record younger than the workspace's premature
+// window with a *PrematureRedactionError, a product the workspace is not
+// provisioned for with a *NotProvisionedError, and a held record with a
+// *HoldError. Repeating it changes no record (Affected 0) but, like every
+// erasure request, is audited and gets a receipt.
+func (r *Redactor) RedactByID(ctx context.Context, ws, id string, p cdrstore.Product, d cdrstore.Direction) (Result, error) {
+	if err := cdrstore.ValidateID(id); err != nil {
+		return Result{}, err
+	}
+	if !p.Valid() {
+		return Result{}, &ProductError{Input: string(p)}
+	}
+	if !d.Valid() {
+		return Result{}, ErrInvalidDirection
+	}
+	return r.run(ctx, ws, ActionRedactTransaction, func(o *op) error {
+		settings, err := LoadSettings(o.tx, ws)
+		if err != nil {
+			return err
+		}
+		if !settings.Provisioned(p) {
+			return &NotProvisionedError{Workspace: ws, Product: p}
+		}
+		rec, err := o.tx.Get(ws, id)
+		if err != nil {
+			if isNotFound(err) {
+				return &NotFoundError{ID: id, Product: p, Direction: d}
+			}
+			return err
+		}
+		if rec.Product != p || rec.Direction != d {
+			return &NotFoundError{ID: id, Product: p, Direction: d}
+		}
+		if eligible := rec.StartedAt.Add(settings.Premature()); o.now.Before(eligible) {
+			return &PrematureRedactionError{ID: id, EligibleAt: eligible, Wait: eligible.Sub(o.now)}
+		}
+		if reason, held, err := o.heldReason(&rec); err != nil {
+			return err
+		} else if held {
+			return &HoldError{ID: id, Reason: reason}
+		}
+		o.receipt = true
+		o.entry.Subject = o.tx.SubjectHMAC(id)
+		changed, err := o.discardContent(&rec, false)
+		if err != nil {
+			return err
+		}
+		if o.removeCounterparty(&rec) {
+			changed = true
+		}
+		if !changed {
+			return nil
+		}
+		o.res.Affected = 1
+		return o.put(rec)
+	})
+}
+
+func isNotFound(err error) bool {
+	return err != nil && errors.Is(err, cdrstore.ErrNotFound)
+}
+
+// discardContent removes body, transcript, recording and media from rec,
+// queueing removed URLs in the outbox. With placeholder set it follows the
+// contact-erasure contract instead: body "[REDACTED]", transcript
+// ["[REDACTED]"]. It reports whether rec changed.
+func (o *op) discardContent(rec *cdrstore.Record, placeholder bool) (bool, error) {
+	changed := false
+	mark := func(f cdrstore.Field) {
+		changed = true
+		rec.Redacted.Fields |= f
+	}
+	switch {
+	case placeholder && rec.Body != "" && rec.Body != RedactedBody:
+		rec.Body = RedactedBody
+		mark(cdrstore.FieldBody)
+	case !placeholder && rec.Body != "":
+		rec.Body = ""
+		mark(cdrstore.FieldBody)
+	}
+	switch {
+	case placeholder && len(rec.Transcript) > 0 && !slices.Equal(rec.Transcript, []string{RedactedBody}):
+		rec.Transcript = []string{RedactedBody}
+		mark(cdrstore.FieldTranscript)
+	case !placeholder && len(rec.Transcript) > 0:
+		rec.Transcript = nil
+		mark(cdrstore.FieldTranscript)
+	}
+	if rec.RecordingURL != "" {
+		if err := o.step("outbox"); err != nil {
+			return false, err
+		}
+		if err := o.enqueue(rec.ID, "recording", rec.RecordingURL); err != nil {
+			return false, err
+		}
+		rec.RecordingURL = ""
+		mark(cdrstore.FieldRecording)
+	}
+	if len(rec.Media) > 0 {
+		if err := o.step("outbox"); err != nil {
+			return false, err
+		}
+		for _, m := range rec.Media {
+			if err := o.enqueue(rec.ID, "media", m.URL); err != nil {
+				return false, err
+			}
+		}
+		rec.Media = nil
+		mark(cdrstore.FieldMedia)
+	}
+	if changed {
+		rec.Redacted.At = o.now
+	}
+	return changed, nil
+}
+
+// removeCounterparty removes the counterparty's number (and any obfuscated
+// form of it) from rec.
+func (o *op) removeCounterparty(rec *cdrstore.Record) bool {
+	changed := false
+	if rec.Direction == cdrstore.Inbound {
+		if rec.From.IsValid() {
+			rec.From = e164.Number{}
+			rec.Redacted.Fields |= cdrstore.FieldFrom
+			changed = true
+		}
+	} else if rec.To.IsValid() {
+		rec.To = e164.Number{}
+		rec.Redacted.Fields |= cdrstore.FieldTo
+		changed = true
+	}
+	if rec.Redacted.Masked != "" {
+		rec.Redacted.Masked = ""
+		rec.Redacted.Fields |= cdrstore.FieldFrom | cdrstore.FieldTo
+		changed = true
+	}
+	if changed {
+		rec.Redacted.At = o.now
+	}
+	return changed
+}
+
+// put writes rec (its indexes follow the diff) as one write step.
+func (o *op) put(rec cdrstore.Record) error {
+	if err := o.step("record"); err != nil {
+		return err
+	}
+	return o.tx.Put(rec)
+}
+
+// EraseContact erases the content of every record of workspace ws where n
+// is the From or To number, as the contact-erasure contract has it: bodies
+// become "[REDACTED]", transcripts ["[REDACTED]"], recordings and media are
+// removed (to the outbox). Numbers, index entries and opt-outs stay. Held
+// records are skipped and listed. RecordsAffected counts records actually
+// changed, so a repeat returns 0 and no error. The audit entry
+// ("data.erasure") carries reason and the keyed HMAC of n.
+func (r *Redactor) EraseContact(ctx context.Context, ws string, n e164.Number, reason string) (EraseResult, error) {
+	return r.eraseContact(ctx, ws, n, reason, false)
+}
+
+// EraseContactDryRun counts what EraseContact would change, writing nothing.
+func (r *Redactor) EraseContactDryRun(ctx context.Context, ws string, n e164.Number) (EraseResult, error) {
+	return r.eraseContact(WithRequest(ctx, Request{Actor: requestFrom(ctx).Actor}), ws, n, "", true)
+}
+
+func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, reason string, dryRun bool) (EraseResult, error) {
+	if !n.IsValid() {
+		return EraseResult{}, fmt.Errorf("redaction: erase contact: %w", e164.ErrInvalidNumber)
+	}
+	if len(reason) > 128 {
+		return EraseResult{}, fmt.Errorf("redaction: reason over 128 bytes: %w", cdrstore.ErrInvalidRecord)
+	}
+	var out EraseResult
+	err := r.runWith(ctx, ws, ActionDataErasure, func(o *op) error {
+		o.res.DryRun = dryRun
+		o.receipt = true
+		o.entry.Reason = reason
+		o.entry.Subject = o.tx.SubjectHMAC(n.String())
+		// Collect first: the records are rewritten while the index is read.
+		var recs []cdrstore.Record
+		for rec, err := range o.tx.ByNumber(ws, n, cdrstore.Query{Limit: 1 << 62}) {
+			if err != nil {
+				return err
+			}
+			if err := o.tick(); err != nil {
+				return err
+			}
+			recs = append(recs, rec)
+		}
+		for _, rec := range recs {
+			if err := o.tick(); err != nil {
+				return err
+			}
+			if why, held, err := o.heldReason(&rec); err != nil {
+				return err
+			} else if held {
+				o.skip(rec.ID, why)
+				continue
+			}
+			if dryRun {
+				if wouldErase(&rec) {
+					o.res.Affected++
+				}
+				continue
+			}
+			changed, err := o.discardContent(&rec, true)
+			if err != nil {
+				return err
+			}
+			if changed {
+				o.res.Affected++
+				if err := o.put(rec); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}, &out, func(o *op) any {
+		return EraseResult{Result: o.res, Erased: true, E164: n, RecordsAffected: o.res.Affected}
+	})
+	return out, err
+}
+
+func wouldErase(rec *cdrstore.Record) bool {
+	return (rec.Body != "" && rec.Body != RedactedBody) ||
+		(len(rec.Transcript) > 0 && !slices.Equal(rec.Transcript, []string{RedactedBody})) ||
+		rec.RecordingURL != "" || len(rec.Media) > 0
+}
+
+// DeleteRecord deletes record id of workspace ws (a voice leg, say) with
+// its index entries; its recording and media go to the outbox. Deleting a
+// record that does not exist is not an error: Affected is 0. A held record
+// is refused with a *HoldError.
+func (r *Redactor) DeleteRecord(ctx context.Context, ws, id string) (Result, error) {
+	if err := cdrstore.ValidateID(id); err != nil {
+		return Result{}, err
+	}
+	return r.run(ctx, ws, ActionRecordDelete, func(o *op) error {
+		o.receipt = true
+		o.entry.Subject = o.tx.SubjectHMAC(id)
+		rec, err := o.tx.Get(ws, id)
+		if isNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if why, held, err := o.heldReason(&rec); err != nil {
+			return err
+		} else if held {
+			return &HoldError{ID: id, Reason: why}
+		}
+		return o.delete(rec)
+	})
+}
+
+// delete removes rec, queueing its blobs in the outbox.
+func (o *op) delete(rec cdrstore.Record) error {
+	if _, err := o.discardContent(&rec, false); err != nil {
+		return err
+	}
+	if err := o.step("record"); err != nil {
+		return err
+	}
+	if _, err := o.tx.Delete(o.ws, rec.ID); err != nil {
+		return err
+	}
+	o.res.Affected++
+	return nil
+}
+
+// DeleteConversation deletes every leg of conversation conv in workspace
+// ws, as DeleteRecord does each; held legs are skipped and listed.
+func (r *Redactor) DeleteConversation(ctx context.Context, ws, conv string) (Result, error) {
+	if conv == "" || len(conv) > cdrstore.MaxConversationLen {
+		return Result{}, fmt.Errorf("redaction: conversation ID empty or too long: %w", cdrstore.ErrInvalidRecord)
+	}
+	return r.run(ctx, ws, ActionRecordDelete, func(o *op) error {
+		o.receipt = true
+		o.entry.Subject = o.tx.SubjectHMAC(conv)
+		o.entry.Detail = "conversation"
+		var legs []cdrstore.Record
+		for rec, err := range o.tx.ByConversation(ws, conv, cdrstore.Query{Limit: 1 << 62}) {
+			if err != nil {
+				return err
+			}
+			legs = append(legs, rec)
+		}
+		for _, rec := range legs {
+			if err := o.tick(); err != nil {
+				return err
+			}
+			if why, held, err := o.heldReason(&rec); err != nil {
+				return err
+			} else if held {
+				o.skip(rec.ID, why)
+				continue
+			}
+			if err := o.delete(rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

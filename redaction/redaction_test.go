@@ -1,0 +1,469 @@
+package redaction_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cdrvault/cdrvault/audit"
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/e164"
+	"github.com/cdrvault/cdrvault/internal/storetest"
+	"github.com/cdrvault/cdrvault/redaction"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	ada  = e164.MustParse("+2348031234567", "")
+	bob  = e164.MustParse("+447911123456", "")
+	plat = e164.MustParse("+14155552671", "")
+	now  = storetest.Epoch
+	old  = now.Add(-48 * time.Hour)
+	ctx  = context.Background()
+)
+
+func smsOut(id string, to e164.Number, body string) cdrstore.Record {
+	return cdrstore.Record{ID: id, Workspace: "acme", Product: cdrstore.ProductSMS, Direction: cdrstore.Outbound,
+		From: plat, To: to, Body: body, StartedAt: old, Status: "delivered", Price: "0.0065", Currency: "EUR"}
+}
+
+func smsIn(id string, from e164.Number, body string) cdrstore.Record {
+	r := smsOut(id, plat, body)
+	r.Direction, r.From = cdrstore.Inbound, from
+	return r
+}
+
+func voice(id string, to e164.Number, conv string) cdrstore.Record {
+	return cdrstore.Record{ID: id, Workspace: "acme", Product: cdrstore.ProductVoice, Direction: cdrstore.Outbound,
+		From: plat, To: to, Transcript: []string{"hi it's Ada", "call me back"}, RecordingURL: "https://media.example.net/rec/" + id + ".mp3",
+		ConversationID: conv, StartedAt: old, EndedAt: old.Add(time.Minute), Status: "completed"}
+}
+
+func message(id string, from e164.Number) cdrstore.Record {
+	return cdrstore.Record{ID: id, Workspace: "acme", Product: cdrstore.ProductMessages, Direction: cdrstore.Inbound,
+		From: from, To: plat, Body: "photo of my passport", Media: []cdrstore.Media{{URL: "https://media.example.net/m/" + id + ".jpg"}},
+		StartedAt: old}
+}
+
+func setup(t *testing.T, recs ...cdrstore.Record) (*cdrstore.Store, *redaction.Redactor) {
+	t.Helper()
+	s := storetest.Open(t, nil)
+	require.NoError(t, s.PutBatch(recs))
+	return s, redaction.New(s, nil)
+}
+
+func byNumber(t *testing.T, s *cdrstore.Store, n e164.Number) []cdrstore.Record {
+	t.Helper()
+	var out []cdrstore.Record
+	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+		for r, err := range tx.ByNumber("acme", n, cdrstore.Query{}) {
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return nil
+	}))
+	return out
+}
+
+// The semantics table of DESIGN.md, row by row, field by field.
+func TestRedactByIDSemantics(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rec  cdrstore.Record
+		want func(r cdrstore.Record) cdrstore.Record
+	}{
+		{"sms outbound", smsOut("s1", ada, "your code is 4711"), func(r cdrstore.Record) cdrstore.Record {
+			r.Body, r.To = "", e164.Number{}
+			r.Redacted = cdrstore.Redaction{Fields: cdrstore.FieldBody | cdrstore.FieldTo, At: now}
+			return r
+		}},
+		{"sms inbound", smsIn("s2", ada, "STOP"), func(r cdrstore.Record) cdrstore.Record {
+			r.Body, r.From = "", e164.Number{}
+			r.Redacted = cdrstore.Redaction{Fields: cdrstore.FieldBody | cdrstore.FieldFrom, At: now}
+			return r
+		}},
+		{"voice", voice("v1", ada, "c1"), func(r cdrstore.Record) cdrstore.Record {
+			r.Transcript, r.RecordingURL, r.To = nil, "", e164.Number{}
+			r.Redacted = cdrstore.Redaction{Fields: cdrstore.FieldTranscript | cdrstore.FieldRecording | cdrstore.FieldTo, At: now}
+			return r
+		}},
+		{"messages", message("m1", ada), func(r cdrstore.Record) cdrstore.Record {
+			r.Body, r.Media, r.From = "", nil, e164.Number{}
+			r.Redacted = cdrstore.Redaction{Fields: cdrstore.FieldBody | cdrstore.FieldMedia | cdrstore.FieldFrom, At: now}
+			return r
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, rd := setup(t, tc.rec)
+			res, err := rd.RedactByID(ctx, "acme", tc.rec.ID, tc.rec.Product, tc.rec.Direction)
+			require.NoError(t, err)
+			assert.Equal(t, 1, res.Affected)
+			assert.Equal(t, redaction.ActionRedactTransaction, res.Action)
+			got, err := s.Get("acme", tc.rec.ID)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want(tc.rec), got)
+			assert.Empty(t, byNumber(t, s, ada), "the counterparty's index entries are gone")
+			assert.Len(t, byNumber(t, s, plat), 1, "the platform number stays")
+
+			again, err := rd.RedactByID(ctx, "acme", tc.rec.ID, tc.rec.Product, tc.rec.Direction)
+			require.NoError(t, err)
+			assert.Equal(t, 0, again.Affected, "a repeat changes nothing")
+		})
+	}
+}
+
+func TestEraseContactSemantics(t *testing.T) {
+	recs := []cdrstore.Record{smsOut("s1", ada, "hello Ada"), smsIn("s2", ada, "hi"), voice("v1", ada, "c1"), message("m1", ada), smsOut("s3", bob, "hello Bob")}
+	s, rd := setup(t, recs...)
+	res, err := rd.EraseContact(ctx, "acme", ada, "ndpr_right_to_erasure")
+	require.NoError(t, err)
+	assert.True(t, res.Erased)
+	assert.Equal(t, ada, res.E164)
+	assert.Equal(t, 4, res.RecordsAffected)
+
+	got := byNumber(t, s, ada)
+	require.Len(t, got, 4, "numbers and index entries stay")
+	for _, r := range got {
+		assert.True(t, r.From == ada || r.To == ada)
+		assert.Empty(t, r.RecordingURL)
+		assert.Empty(t, r.Media)
+		switch r.Product {
+		case cdrstore.ProductVoice:
+			assert.Equal(t, []string{"[REDACTED]"}, r.Transcript)
+			assert.Empty(t, r.Body)
+		default:
+			assert.Equal(t, "[REDACTED]", r.Body)
+		}
+	}
+	untouched, err := s.Get("acme", "s3")
+	require.NoError(t, err)
+	assert.Equal(t, "hello Bob", untouched.Body)
+
+	again, err := rd.EraseContact(ctx, "acme", ada, "ndpr_right_to_erasure")
+	require.NoError(t, err)
+	assert.True(t, again.Erased)
+	assert.Equal(t, 0, again.RecordsAffected)
+
+	// Recordings and media went to the outbox; the drain hands them over.
+	var deleted []string
+	dr, err := rd.DrainOutbox(ctx, "acme", redaction.DeleterFunc(func(_ context.Context, url string) error {
+		deleted = append(deleted, url)
+		return nil
+	}))
+	require.NoError(t, err)
+	assert.Equal(t, 2, dr.Deleted)
+	assert.Equal(t, 0, dr.Pending)
+	assert.ElementsMatch(t, []string{"https://media.example.net/rec/v1.mp3", "https://media.example.net/m/m1.jpg"}, deleted)
+
+	var entries []audit.Entry
+	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+		for e, err := range tx.AuditEntries("acme", 0) {
+			if err != nil {
+				return err
+			}
+			entries = append(entries, e)
+		}
+		return nil
+	}))
+	require.Len(t, entries, 2)
+	assert.Equal(t, "data.erasure", entries[0].Action)
+	assert.Equal(t, "ndpr_right_to_erasure", entries[0].Reason)
+	assert.Equal(t, uint64(4), entries[0].Count)
+	assert.Equal(t, s.SubjectHMAC(ada.String()), entries[0].Subject)
+}
+
+func TestRedactByIDRefusals(t *testing.T) {
+	young := smsOut("young", ada, "x")
+	young.StartedAt = now.Add(-10 * time.Minute)
+	s, rd := setup(t, smsOut("s1", ada, "x"), smsIn("s2", ada, "x"), young)
+
+	_, err := rd.RedactByID(ctx, "acme", "s1", cdrstore.ProductSMS, cdrstore.Inbound)
+	require.ErrorIs(t, err, cdrstore.ErrNotFound)
+	assert.Contains(t, err.Error(), "(type=MO)")
+	_, err = rd.RedactByID(ctx, "acme", "s2", cdrstore.ProductSMS, cdrstore.Outbound)
+	require.ErrorIs(t, err, cdrstore.ErrNotFound)
+	assert.Contains(t, err.Error(), "(type=MT)")
+	_, err = rd.RedactByID(ctx, "acme", "s1", cdrstore.ProductVoice, cdrstore.Outbound)
+	require.ErrorIs(t, err, cdrstore.ErrNotFound, "product mismatch is not found")
+	_, err = rd.RedactByID(ctx, "acme", "nope", cdrstore.ProductSMS, cdrstore.Outbound)
+	require.ErrorIs(t, err, cdrstore.ErrNotFound)
+	_, err = rd.RedactByID(ctx, "other", "s1", cdrstore.ProductSMS, cdrstore.Outbound)
+	require.ErrorIs(t, err, cdrstore.ErrNotFound, "another workspace cannot reach it")
+
+	_, err = rd.RedactByID(ctx, "acme", "young", cdrstore.ProductSMS, cdrstore.Outbound)
+	var pe *redaction.PrematureRedactionError
+	require.ErrorAs(t, err, &pe)
+	require.ErrorIs(t, err, redaction.ErrPrematureRedaction)
+	assert.Equal(t, 50*time.Minute, pe.Wait)
+	assert.Equal(t, young.StartedAt.Add(time.Hour), pe.EligibleAt)
+
+	_, err = rd.SetSettings(ctx, "acme", redaction.Settings{Products: []cdrstore.Product{cdrstore.ProductVoice}, PrematureWindow: redaction.Duration(5 * time.Minute)})
+	require.NoError(t, err)
+	_, err = rd.RedactByID(ctx, "acme", "s1", cdrstore.ProductSMS, cdrstore.Outbound)
+	require.ErrorIs(t, err, redaction.ErrNotProvisioned)
+
+	got, err := s.Get("acme", "s1")
+	require.NoError(t, err)
+	assert.Equal(t, "x", got.Body, "refusals change nothing")
+}
+
+func TestParseProduct(t *testing.T) {
+	for in, want := range map[string]cdrstore.Product{
+		"sms": cdrstore.ProductSMS, "SMS": cdrstore.ProductSMS, "Voice": cdrstore.ProductVoice,
+		"NumberInsight": cdrstore.ProductNumberInsight, "number-insight": cdrstore.ProductNumberInsight,
+		"Verify": cdrstore.ProductVerify, "VerifySDK": cdrstore.ProductVerifySDK, "verify-sdk": cdrstore.ProductVerifySDK,
+		"messages": cdrstore.ProductMessages, "MESSAGES": cdrstore.ProductMessages,
+	} {
+		got, err := redaction.ParseProduct(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	_, err := redaction.ParseProduct("sms2")
+	require.ErrorIs(t, err, redaction.ErrInvalidProduct)
+	assert.Equal(t, `redaction: no product corresponding to supplied string "sms2"`, err.Error())
+
+	for in, want := range map[string]cdrstore.Direction{"": cdrstore.Outbound, "Outbound": cdrstore.Outbound, "inbound": cdrstore.Inbound, "INBOUND": cdrstore.Inbound} {
+		got, err := redaction.ParseDirection(in)
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+	}
+	_, err = redaction.ParseDirection("sideways")
+	require.ErrorIs(t, err, redaction.ErrInvalidDirection)
+}
+
+func dump(t *testing.T, s *cdrstore.Store) string {
+	t.Helper()
+	var b bytes.Buffer
+	require.NoError(t, s.Dump(&b))
+	return b.String()
+}
+
+var errInjected = errors.New("injected fault")
+
+// A fault injected before write step i leaves the store's logical dump as
+// it was; i is raised until the operation succeeds.
+func TestFaultInjection(t *testing.T) {
+	ops := []struct {
+		name string
+		run  func(rd *redaction.Redactor) error
+	}{
+		{"RedactByID", func(rd *redaction.Redactor) error {
+			_, err := rd.RedactByID(redaction.WithRequest(ctx, redaction.Request{ID: "req-1"}), "acme", "v1", cdrstore.ProductVoice, cdrstore.Outbound)
+			return err
+		}},
+		{"EraseContact", func(rd *redaction.Redactor) error {
+			_, err := rd.EraseContact(redaction.WithRequest(ctx, redaction.Request{ID: "req-2"}), "acme", ada, "gdpr_art17")
+			return err
+		}},
+		{"DeleteConversation", func(rd *redaction.Redactor) error {
+			_, err := rd.DeleteConversation(ctx, "acme", "c1")
+			return err
+		}},
+		{"SetSettings", func(rd *redaction.Redactor) error {
+			_, err := rd.SetSettings(ctx, "acme", redaction.Settings{Retention: redaction.Retention{Months: 6}})
+			return err
+		}},
+	}
+	for _, tc := range ops {
+		t.Run(tc.name, func(t *testing.T) {
+			s, rd := setup(t, voice("v1", ada, "c1"), voice("v2", ada, "c1"), smsOut("s1", ada, "hello"), message("m1", ada))
+			for i := 0; ; i++ {
+				require.Less(t, i, 100, "the operation never succeeded")
+				before := dump(t, s)
+				step := 0
+				redaction.SetHook(rd, func(name string) error {
+					if step++; step > i {
+						return fmt.Errorf("step %d (%s): %w", step, name, errInjected)
+					}
+					return nil
+				})
+				err := tc.run(rd)
+				redaction.SetHook(rd, nil)
+				if err == nil {
+					break
+				}
+				require.ErrorIs(t, err, errInjected)
+				require.Equal(t, before, dump(t, s), "fault at step %d left a trace", i+1)
+				require.NoError(t, s.Check(ctx))
+			}
+		})
+	}
+}
+
+func TestCancelledContextChangesNothing(t *testing.T) {
+	var recs []cdrstore.Record
+	for i := range 300 {
+		recs = append(recs, smsOut(fmt.Sprintf("s%d", i), ada, "hello"))
+	}
+	s, rd := setup(t, recs...)
+	before := dump(t, s)
+	c, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err := rd.EraseContact(c, "acme", ada, "gdpr_art17")
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, before, dump(t, s))
+}
+
+// No audit entry holds a number or a body, in any encoding the bytes
+// could carry them.
+func TestAuditHoldsNoPlaintext(t *testing.T) {
+	s, rd := setup(t, smsOut("s1", ada, "secret-body-marker"), voice("v1", ada, "c1"))
+	_, err := rd.EraseContact(ctx, "acme", ada, "gdpr_art17")
+	require.NoError(t, err)
+	_, err = rd.RedactByID(ctx, "acme", "s1", cdrstore.ProductSMS, cdrstore.Outbound)
+	require.NoError(t, err)
+	_, err = rd.HoldNumber(ctx, "acme", bob, "litigation")
+	require.NoError(t, err)
+	_, err = rd.OptOut(ctx, "acme", ada)
+	require.NoError(t, err)
+	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+		for e, err := range tx.AuditEntries("acme", 0) {
+			require.NoError(t, err)
+			raw, err := audit.Encode(e)
+			require.NoError(t, err)
+			for _, secret := range []string{ada.String(), ada.String()[1:], "8031234567", bob.String()[1:], "secret-body-marker", "hi it's Ada"} {
+				assert.NotContains(t, string(raw), secret)
+			}
+		}
+		for _, name := range []cdrstore.Name{cdrstore.BucketOptout, cdrstore.BucketHolds} {
+			kv, err := tx.Bucket("acme", name)
+			require.NoError(t, err)
+			for k, v := range kv.Scan(nil, nil) {
+				assert.NotContains(t, string(k)+string(v), "8031234567")
+				assert.NotContains(t, string(k)+string(v), "7911123456")
+			}
+		}
+		return nil
+	}))
+}
+
+func TestHoldsSkipAndRelease(t *testing.T) {
+	s, rd := setup(t, smsOut("s1", ada, "one"), smsOut("s2", ada, "two"), voice("v1", ada, "c1"))
+	_, err := rd.HoldRecord(ctx, "acme", "s2", "litigation-2026-17")
+	require.NoError(t, err)
+	res, err := rd.EraseContact(ctx, "acme", ada, "gdpr_art17")
+	require.NoError(t, err)
+	assert.Equal(t, 2, res.RecordsAffected)
+	require.Len(t, res.Skipped, 1)
+	assert.Equal(t, redaction.Skipped{ID: "s2", Reason: "legal hold: litigation-2026-17"}, res.Skipped[0])
+	kept, err := s.Get("acme", "s2")
+	require.NoError(t, err)
+	assert.Equal(t, "two", kept.Body)
+
+	_, err = rd.RedactByID(ctx, "acme", "s2", cdrstore.ProductSMS, cdrstore.Outbound)
+	require.ErrorIs(t, err, redaction.ErrLegalHold)
+
+	_, err = rd.HoldNumber(ctx, "acme", ada, "regulator inquiry")
+	require.NoError(t, err)
+	_, err = rd.DeleteRecord(ctx, "acme", "v1")
+	require.ErrorIs(t, err, redaction.ErrLegalHold)
+
+	holds, err := rd.Holds("acme")
+	require.NoError(t, err)
+	require.Len(t, holds, 2)
+	for _, h := range holds {
+		_, err := rd.ReleaseHold(ctx, "acme", h.Key)
+		require.NoError(t, err)
+	}
+	res, err = rd.EraseContact(ctx, "acme", ada, "gdpr_art17")
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.RecordsAffected, "released, the held record is erased")
+}
+
+func TestOptOutSurvivesErasure(t *testing.T) {
+	_, rd := setup(t, smsIn("s1", ada, "STOP"))
+	_, err := rd.OptOut(ctx, "acme", ada)
+	require.NoError(t, err)
+	_, err = rd.EraseContact(ctx, "acme", ada, "gdpr_art17")
+	require.NoError(t, err)
+	_, err = rd.RedactByID(ctx, "acme", "s1", cdrstore.ProductSMS, cdrstore.Inbound)
+	require.NoError(t, err)
+	ok, since, err := rd.IsOptedOut("acme", ada)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, now, since)
+}
+
+func TestReceiptsAndRequestReplayAfterRestart(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "s.db")
+	open := func() (*cdrstore.Store, *redaction.Redactor) {
+		s, err := cdrstore.Open(path, &cdrstore.Options{NoSync: true, Now: func() time.Time { return now }})
+		require.NoError(t, err)
+		return s, redaction.New(s, &redaction.Options{SigningKey: priv})
+	}
+	s, rd := open()
+	require.NoError(t, s.PutBatch([]cdrstore.Record{smsOut("s1", ada, "hello"), voice("v1", ada, "c1")}))
+	rctx := redaction.WithRequest(ctx, redaction.Request{ID: "erase-42", Actor: "test"})
+	first, err := rd.EraseContact(rctx, "acme", ada, "gdpr_art17")
+	require.NoError(t, err)
+	require.NotNil(t, first.Receipt)
+	require.NoError(t, audit.VerifyReceipt(*first.Receipt, pub))
+	assert.Equal(t, uint64(2), first.Receipt.RecordsAffected)
+
+	// The receipt's seq and hash are the chain's.
+	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+		head, ok, err := tx.AuditHead("acme")
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Equal(t, head.Seq, first.Receipt.Seq)
+		assert.Equal(t, head.Hash, first.Receipt.Hash)
+		return nil
+	}))
+	// Any changed byte fails verification.
+	tampered := *first.Receipt
+	tampered.RecordsAffected++
+	assert.ErrorIs(t, audit.VerifyReceipt(tampered, pub), audit.ErrBadSignature)
+	require.NoError(t, s.Close())
+
+	s, rd = open()
+	defer s.Close()
+	require.NoError(t, s.Put(smsOut("s9", ada, "new message after the erasure")))
+	replayed, err := rd.EraseContact(rctx, "acme", ada, "gdpr_art17")
+	require.NoError(t, err)
+	assert.True(t, replayed.Replayed)
+	assert.Equal(t, first.RecordsAffected, replayed.RecordsAffected)
+	assert.Equal(t, first.AuditSeq, replayed.AuditSeq)
+	require.NoError(t, audit.VerifyReceipt(*replayed.Receipt, pub))
+	got, err := s.Get("acme", "s9")
+	require.NoError(t, err)
+	assert.Equal(t, "new message after the erasure", got.Body, "a replay applies nothing")
+	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+		head, _, err := tx.AuditHead("acme")
+		assert.Equal(t, first.AuditSeq, head.Seq, "no new audit entry")
+		return err
+	}))
+	_, err = rd.RedactByID(rctx, "acme", "s9", cdrstore.ProductSMS, cdrstore.Outbound)
+	require.ErrorIs(t, err, redaction.ErrRequestConflict)
+	require.NoError(t, s.Check(ctx))
+}
+
+func TestDrainOutboxAtLeastOnce(t *testing.T) {
+	s, rd := setup(t, voice("v1", ada, "c1"), voice("v2", bob, "c2"))
+	_, err := rd.DeleteConversation(ctx, "acme", "c1")
+	require.NoError(t, err)
+	_, err = rd.DeleteRecord(ctx, "acme", "v2")
+	require.NoError(t, err)
+	_, err = s.Get("acme", "v1")
+	require.ErrorIs(t, err, cdrstore.ErrNotFound)
+
+	failing := redaction.DeleterFunc(func(context.Context, string) error { return errors.New("blob store down") })
+	dr, err := rd.DrainOutbox(ctx, "", failing)
+	require.NoError(t, err)
+	assert.Equal(t, redaction.DrainResult{Failed: 2, Pending: 2}, dr)
+
+	seen := map[string]int{}
+	dr, err = rd.DrainOutbox(ctx, "", redaction.DeleterFunc(func(_ context.Context, url string) error { seen[url]++; return nil }))
+	require.NoError(t, err)
+	assert.Equal(t, redaction.DrainResult{Deleted: 2}, dr)
+	assert.Len(t, seen, 2)
+}

@@ -1,0 +1,282 @@
+package redaction
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cdrvault/cdrvault/audit"
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/e164"
+)
+
+// Audit actions written by the operations.
+const (
+	ActionRedactTransaction = "redact.transaction"
+	ActionDataErasure       = "data.erasure"
+	ActionAutoRedact        = "policy.auto_redact"
+	ActionRetentionSweep    = "retention.sweep"
+	ActionRecordDelete      = "record.delete"
+	ActionSettingsChange    = "settings.change"
+	ActionOptOut            = "optout.change"
+	ActionHold              = "hold.change"
+)
+
+// Redacted content placeholders of the contact-erasure contract.
+const (
+	RedactedBody = "[REDACTED]"
+)
+
+// Options configures a Redactor. The zero value is valid.
+type Options struct {
+	// SigningKey signs every erasure receipt with Ed25519 when set.
+	SigningKey ed25519.PrivateKey
+}
+
+// Redactor runs the operations with legal meaning on a Store: redaction by
+// transaction ID, contact erasure, deletion of voice legs, auto-redaction,
+// retention sweeps, opt-outs and legal holds. It is safe for concurrent
+// use; each operation is one write transaction.
+type Redactor struct {
+	s    *cdrstore.Store
+	opts Options
+
+	// hook, when set (by tests), runs before each write step of an
+	// operation; an error it returns aborts the operation.
+	hook func(step string) error
+}
+
+// New returns a Redactor on s. A nil opts means the zero Options.
+func New(s *cdrstore.Store, opts *Options) *Redactor {
+	r := &Redactor{s: s}
+	if opts != nil {
+		r.opts = *opts
+	}
+	return r
+}
+
+// Store returns the store the Redactor works on.
+func (r *Redactor) Store() *cdrstore.Store { return r.s }
+
+// Request carries request-scoped metadata of an operation.
+type Request struct {
+	// ID is an idempotency key (≤ 128 bytes): replaying it returns the
+	// first result and applies nothing.
+	ID string
+	// Actor names who asked (an API key ID, "cdradmin"); it goes to the
+	// audit entry.
+	Actor string
+}
+
+type requestKey struct{}
+
+// WithRequest returns a context carrying req for the operations it is
+// passed to.
+func WithRequest(ctx context.Context, req Request) context.Context {
+	return context.WithValue(ctx, requestKey{}, req)
+}
+
+func requestFrom(ctx context.Context) Request {
+	req, _ := ctx.Value(requestKey{}).(Request)
+	return req
+}
+
+// Skipped names a record an operation left alone, and why.
+type Skipped struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+}
+
+// maxSkippedListed bounds Result.Skipped; SkippedCount has the total.
+const maxSkippedListed = 1000
+
+// Result is what an operation did.
+type Result struct {
+	Workspace    string         `json:"workspace"`
+	Action       string         `json:"action"`
+	Affected     int            `json:"affected"`
+	Skipped      []Skipped      `json:"skipped,omitempty"`
+	SkippedCount int            `json:"skipped_count,omitempty"`
+	AuditSeq     uint64         `json:"audit_seq,omitempty"`
+	AuditHash    string         `json:"audit_hash,omitempty"` // hex SHA-256 of the audit entry
+	Receipt      *audit.Receipt `json:"receipt,omitempty"`
+	Replayed     bool           `json:"replayed,omitempty"`
+	DryRun       bool           `json:"dry_run,omitempty"`
+}
+
+// EraseResult is the result of EraseContact, in the contact-erasure
+// contract's terms.
+type EraseResult struct {
+	Result
+	Erased          bool        `json:"erased"`
+	E164            e164.Number `json:"e164"`
+	RecordsAffected int         `json:"records_affected"`
+}
+
+// op is the state of one running operation.
+type op struct {
+	r       *Redactor
+	ctx     context.Context
+	tx      *cdrstore.Tx
+	ws      string
+	now     time.Time
+	res     Result
+	entry   audit.Entry
+	noAudit bool // the operation changed nothing and writes no entry
+	receipt bool // the operation is an erasure and gets a receipt
+	held    map[string]string
+	n       int
+}
+
+// step runs the test hook before a write step.
+func (o *op) step(name string) error {
+	if o.r.hook != nil {
+		return o.r.hook(name)
+	}
+	return nil
+}
+
+// tick checks the context every 128 records.
+func (o *op) tick() error {
+	if o.n++; o.n%128 == 0 {
+		if err := o.ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *op) skip(id, reason string) {
+	o.res.SkippedCount++
+	if len(o.res.Skipped) < maxSkippedListed {
+		o.res.Skipped = append(o.res.Skipped, Skipped{ID: id, Reason: reason})
+	}
+}
+
+// storedResult is what the requests bucket keeps for a request ID.
+type storedResult struct {
+	Action string          `json:"action"`
+	Result json.RawMessage `json:"result"`
+}
+
+// run executes fn as one write transaction on workspace ws: it replays a
+// known request ID, runs fn, appends the audit entry (unless fn set
+// noAudit), signs a receipt, and records the request ID — all committed
+// together. A cancelled ctx rolls everything back.
+func (r *Redactor) run(ctx context.Context, ws, action string, fn func(*op) error) (Result, error) {
+	var res Result
+	err := r.runWith(ctx, ws, action, fn, &res, func(o *op) any { return o.res })
+	return res, err
+}
+
+// runWith is run with a caller-chosen result value: final builds what is
+// returned and stored for replays, and out receives it.
+func (r *Redactor) runWith(ctx context.Context, ws, action string, fn func(*op) error, out any, final func(*op) any) error {
+	if err := cdrstore.ValidateWorkspace(ws); err != nil {
+		return err
+	}
+	req := requestFrom(ctx)
+	if len(req.ID) > 128 || len(req.Actor) > 128 {
+		return fmt.Errorf("redaction: request ID or actor over 128 bytes: %w", cdrstore.ErrInvalidRecord)
+	}
+	err := r.s.Update(func(tx *cdrstore.Tx) error {
+		if req.ID != "" {
+			replayed, err := replay(tx, ws, req.ID, action, out)
+			if err != nil || replayed {
+				return err
+			}
+		}
+		o := &op{r: r, ctx: ctx, tx: tx, ws: ws, now: tx.Now(), res: Result{Workspace: ws, Action: action}}
+		o.entry = audit.Entry{Action: action, Actor: req.Actor, RequestID: req.ID}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(o); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !o.noAudit && !o.res.DryRun {
+			if err := o.step("audit"); err != nil {
+				return err
+			}
+			o.entry.Time = o.now
+			o.entry.Count = uint64(o.res.Affected)
+			e, err := tx.AppendAudit(ws, o.entry)
+			if err != nil {
+				return err
+			}
+			o.res.AuditSeq, o.res.AuditHash = e.Seq, hex.EncodeToString(e.Hash[:])
+			if o.receipt {
+				rc := audit.Receipt{Workspace: ws, Operation: action, Subject: e.Subject, RecordsAffected: e.Count, Seq: e.Seq, Hash: e.Hash, Time: e.Time}
+				if r.opts.SigningKey != nil {
+					rc = audit.SignReceipt(rc, r.opts.SigningKey)
+				}
+				o.res.Receipt = &rc
+			}
+		}
+		v := final(o)
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(raw, out); err != nil {
+			return err
+		}
+		if req.ID != "" && !o.res.DryRun {
+			if err := o.step("request"); err != nil {
+				return err
+			}
+			kv, err := tx.Bucket(ws, cdrstore.BucketRequests)
+			if err != nil {
+				return err
+			}
+			stored, err := json.Marshal(storedResult{Action: action, Result: raw})
+			if err != nil {
+				return err
+			}
+			return kv.Put([]byte(req.ID), stored)
+		}
+		return nil
+	})
+	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return fmt.Errorf("redaction: %s: %w", action, err)
+	}
+	return err
+}
+
+// result lets runWith reach the Result inside Result and EraseResult.
+func (r *Result) result() *Result { return r }
+
+type resulter interface{ result() *Result }
+
+// replay loads the stored result of request ID id into out.
+func replay(tx *cdrstore.Tx, ws, id, action string, out any) (bool, error) {
+	kv, err := tx.Bucket(ws, cdrstore.BucketRequests)
+	if err != nil {
+		return false, err
+	}
+	raw := kv.Get([]byte(id))
+	if raw == nil {
+		return false, nil
+	}
+	var st storedResult
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return false, &cdrstore.CorruptionError{Workspace: ws, Bucket: string(cdrstore.BucketRequests), Key: id, Err: err}
+	}
+	if st.Action != action {
+		return false, fmt.Errorf("%w: %q was %s", ErrRequestConflict, id, st.Action)
+	}
+	if err := json.Unmarshal(st.Result, out); err != nil {
+		return false, err
+	}
+	if rs, ok := out.(resulter); ok {
+		rs.result().Replayed = true
+	}
+	return true, nil
+}
