@@ -219,6 +219,16 @@ func (r *Redactor) SetSettings(ctx context.Context, ws string, s Settings) (Resu
 		if err := kv.Put(settingsKey, newRaw); err != nil {
 			return err
 		}
+		// A new policy starts its auto-redaction passes from the beginning.
+		var marks [][]byte
+		for k := range kv.Scan([]byte("wm/"), nil) {
+			marks = append(marks, k)
+		}
+		for _, k := range marks {
+			if err := kv.Delete(k); err != nil {
+				return err
+			}
+		}
 		op.entry.Detail = truncate(string(oldRaw)+" -> "+string(newRaw), 1024)
 		op.res.Affected = 0
 		return nil

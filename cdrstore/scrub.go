@@ -1,0 +1,165 @@
+package cdrstore
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// scrubTxMaxSize bounds the size of each transaction of the copy.
+const scrubTxMaxSize = 64 << 20
+
+// ScrubResult reports what Scrub did.
+type ScrubResult struct {
+	SizeBefore int64 `json:"size_before"` // bytes of the old file
+	SizeAfter  int64 `json:"size_after"`  // bytes of the new file
+	FreePages  int   `json:"free_pages"`  // free pages of the old file, whose bytes are gone
+}
+
+// Scrub removes every byte that erasures, redactions and sweeps left behind
+// in the file. bbolt is copy-on-write: the old bytes of rewritten and
+// deleted values (and of index keys, in leaf and branch pages) stay in
+// freed pages until reused. Scrub copies the live data key by key into a
+// new file (bbolt's Compact), fsyncs it and its directory, renames it over
+// the store, then overwrites the old file's blocks with zeros through a
+// handle kept open across the rename, and reopens.
+//
+// A crash at any point leaves either the old file or the new one at the
+// path, never a mix. Scrub waits for open transactions to finish and blocks
+// new ones until it is done. Its cost is a copy of the live data.
+func (s *Store) Scrub(ctx context.Context) (ScrubResult, error) {
+	var res ScrubResult
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("cdrstore: scrub: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return res, ErrClosed
+	}
+	if s.opts.ReadOnly {
+		return res, ErrReadOnly
+	}
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		res.SizeBefore = tx.Size()
+		return nil
+	})
+	res.FreePages = s.db.Stats().FreePageN
+
+	tmp := s.path + ".scrub"
+	if err := s.compactTo(ctx, tmp); err != nil {
+		os.Remove(tmp)
+		return res, err
+	}
+	old, err := os.OpenFile(s.path, os.O_RDWR, 0)
+	if err != nil {
+		os.Remove(tmp)
+		return res, fmt.Errorf("cdrstore: scrub: %w", err)
+	}
+	defer old.Close()
+	if err := os.Rename(tmp, s.path); err != nil {
+		os.Remove(tmp)
+		return res, fmt.Errorf("cdrstore: scrub: %w", err)
+	}
+	if err := syncDir(filepath.Dir(s.path)); err != nil {
+		return res, fmt.Errorf("cdrstore: scrub: %w", err)
+	}
+	if err := s.db.Close(); err != nil {
+		s.db = nil
+		return res, fmt.Errorf("cdrstore: scrub: close old file: %w", err)
+	}
+	s.db = nil
+	if err := zeroFile(old); err != nil {
+		return res, fmt.Errorf("cdrstore: scrub: zero old file: %w", err)
+	}
+	db, err := bolt.Open(s.path, 0o600, s.boltOptions())
+	if err != nil {
+		return res, mapOpenError(s.path, err)
+	}
+	s.db = db
+	if fi, err := os.Stat(s.path); err == nil {
+		res.SizeAfter = fi.Size()
+	}
+	return res, nil
+}
+
+// compactTo writes a compacted, fsynced copy of the store to path.
+func (s *Store) compactTo(ctx context.Context, path string) error {
+	os.Remove(path)
+	dst, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: s.opts.LockTimeout, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return fmt.Errorf("cdrstore: compact: %w", err)
+	}
+	if err := bolt.Compact(dst, s.db, scrubTxMaxSize); err != nil {
+		dst.Close()
+		return fmt.Errorf("cdrstore: compact: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		dst.Close()
+		return fmt.Errorf("cdrstore: compact: %w", err)
+	}
+	if err := dst.Sync(); err != nil {
+		dst.Close()
+		return err
+	}
+	return dst.Close()
+}
+
+// zeroFile overwrites f's bytes with zeros and syncs it.
+func zeroFile(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	zero := make([]byte, 1<<20)
+	for off := int64(0); off < fi.Size(); off += int64(len(zero)) {
+		n := min(int64(len(zero)), fi.Size()-off)
+		if _, err := f.WriteAt(zero[:n], off); err != nil {
+			return err
+		}
+	}
+	return f.Sync()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Backup writes a consistent copy of the store to w: a compacted file with
+// no free pages, so it holds none of the residue a raw copy of the file
+// (or bbolt's Tx.WriteTo) would carry. It runs alongside reads and writes;
+// the copy is the state of one read transaction. It returns the bytes
+// written.
+func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	dir, err := os.MkdirTemp(filepath.Dir(s.path), ".backup-")
+	if err != nil {
+		return 0, fmt.Errorf("cdrstore: backup: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	tmp := filepath.Join(dir, "copy.db")
+	s.mu.RLock()
+	if s.db == nil {
+		s.mu.RUnlock()
+		return 0, ErrClosed
+	}
+	err = s.compactTo(ctx, tmp)
+	s.mu.RUnlock()
+	if err != nil {
+		return 0, fmt.Errorf("cdrstore: backup: %w", err)
+	}
+	f, err := os.Open(tmp)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	return io.Copy(w, f)
+}

@@ -1,0 +1,359 @@
+package redaction
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/e164"
+)
+
+// Cutoff returns the instant months calendar months before asOf, with the
+// day clamped to the end of the target month: as of 2026-03-31T10:00Z, 13
+// months give 2025-02-28T10:00Z. Records that started before it expire.
+func Cutoff(asOf time.Time, months int) time.Time {
+	asOf = asOf.UTC()
+	y, m, d := asOf.Date()
+	first := time.Date(y, m-time.Month(months), 1, 0, 0, 0, 0, time.UTC)
+	last := first.AddDate(0, 1, -1).Day()
+	h, mi, s := asOf.Clock()
+	return time.Date(first.Year(), first.Month(), min(d, last), h, mi, s, asOf.Nanosecond(), time.UTC)
+}
+
+// DefaultBatchSize is how many records one transaction of Sweep or
+// AutoRedact changes at most.
+const DefaultBatchSize = 1000
+
+// SweepOptions tunes Sweep.
+type SweepOptions struct {
+	DryRun    bool // count what would be deleted; write nothing
+	BatchSize int  // records per transaction; 0 means DefaultBatchSize
+}
+
+// SweepResult counts what Sweep did (or would do, in a dry run).
+type SweepResult struct {
+	Deleted     int            `json:"deleted"`
+	Skipped     []Skipped      `json:"skipped,omitempty"`
+	Batches     int            `json:"batches"`
+	ByWorkspace map[string]int `json:"by_workspace,omitempty"`
+	DryRun      bool           `json:"dry_run,omitempty"`
+}
+
+// Sweep deletes, in every workspace, each record that started before its
+// product's retention cutoff (see Cutoff and Settings.RetentionMonths),
+// with its index entries; recordings and media go to the outbox. It walks
+// the time-ordered records up to the latest cutoff, so its cost grows with
+// what expires, not with the store. Each batch of at most BatchSize
+// deletions is one transaction with one "retention.sweep" audit entry
+// carrying its count. Records under legal hold are skipped and listed. A
+// cancelled ctx stops between (and rolls back within) batches; batches
+// already committed stay.
+func (r *Redactor) Sweep(ctx context.Context, asOf time.Time, o SweepOptions) (SweepResult, error) {
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	res := SweepResult{ByWorkspace: map[string]int{}, DryRun: o.DryRun}
+	var workspaces []string
+	if err := r.s.View(func(tx *cdrstore.Tx) error { workspaces = tx.Workspaces(); return nil }); err != nil {
+		return res, err
+	}
+	for _, ws := range workspaces {
+		if err := r.sweepWorkspace(ctx, ws, asOf, o, &res); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func (r *Redactor) sweepWorkspace(ctx context.Context, ws string, asOf time.Time, o SweepOptions, res *SweepResult) error {
+	var (
+		settings Settings
+		cursor   string
+	)
+	if err := r.s.View(func(tx *cdrstore.Tx) error {
+		var err error
+		settings, err = LoadSettings(tx, ws)
+		return err
+	}); err != nil {
+		return err
+	}
+	cutoffs := map[cdrstore.Product]time.Time{}
+	var latest time.Time
+	for _, p := range cdrstore.Products() {
+		c := Cutoff(asOf, settings.RetentionMonths(p))
+		cutoffs[p] = c
+		if c.After(latest) {
+			latest = c
+		}
+	}
+	for {
+		var (
+			examined int
+			batch    Result
+		)
+		fn := func(op *op) error {
+			var expired []cdrstore.Record
+			for rec, err := range op.tx.ByTime(ws, cdrstore.Query{Until: latest, Cursor: cursor, Limit: 4 * o.BatchSize}) {
+				if err != nil {
+					return err
+				}
+				if err := op.tick(); err != nil {
+					return err
+				}
+				examined++
+				cursor = rec.Cursor()
+				if !rec.StartedAt.Before(cutoffs[rec.Product]) {
+					continue
+				}
+				if why, held, err := op.heldReason(&rec); err != nil {
+					return err
+				} else if held {
+					op.skip(rec.ID, why)
+					continue
+				}
+				expired = append(expired, rec)
+				if len(expired) == o.BatchSize {
+					break
+				}
+			}
+			if o.DryRun {
+				op.res.Affected = len(expired)
+				return nil
+			}
+			for _, rec := range expired {
+				if err := op.delete(rec); err != nil {
+					return err
+				}
+			}
+			if op.res.Affected == 0 {
+				op.noAudit = true
+			}
+			op.entry.Detail = fmt.Sprintf("cutoff %s", latest.Format(time.RFC3339))
+			return nil
+		}
+		start := cursor
+		var err error
+		batch, err = r.run(ctx, ws, ActionRetentionSweep, func(op *op) error {
+			op.res.DryRun = o.DryRun
+			examined, cursor = 0, start
+			return fn(op)
+		})
+		if err != nil {
+			return err
+		}
+		res.Deleted += batch.Affected
+		res.ByWorkspace[ws] += batch.Affected
+		res.Skipped = append(res.Skipped, batch.Skipped...)
+		if batch.Affected > 0 {
+			res.Batches++
+		}
+		if examined == 0 {
+			return nil
+		}
+	}
+}
+
+// AutoRedactResult counts what AutoRedact did.
+type AutoRedactResult struct {
+	ContentDiscarded    int            `json:"content_discarded"`
+	AddressesObfuscated int            `json:"addresses_obfuscated"`
+	MediaExpired        int            `json:"media_expired"`
+	Records             int            `json:"records"`
+	Skipped             []Skipped      `json:"skipped,omitempty"`
+	ByWorkspace         map[string]int `json:"by_workspace,omitempty"`
+}
+
+// pass is one sweep of AutoRedact over the records older than asOf-hold,
+// resuming from its own watermark.
+type pass struct {
+	name   string
+	hold   time.Duration
+	policy *AutoRedactPolicy // nil: the per-record overrides and media expiry
+}
+
+func watermarkKey(name string) []byte { return []byte("wm/" + name) }
+
+// AutoRedact applies every workspace's auto-redaction policies as of asOf:
+// once a record is older than a policy's hold, its content (body,
+// transcript, recording, media) is discarded and its counterparty's number
+// replaced by the obfuscated form (last four digits X), whose by_number
+// entry goes. Per-record overrides win either way: content_retention
+// retain/discard, address_retention retain/obfuscate (an override applies
+// with no hold when no policy covers the record). Media are also removed
+// once their own expires_at has passed, or MediaExpiry after started_at.
+//
+// Each policy keeps a watermark in the settings bucket, so a run visits
+// only records that became eligible since the last one; changing the
+// settings resets them. Held records are skipped (and, being behind the
+// watermark afterwards, are not revisited: erase them explicitly once
+// released). Audit action "policy.auto_redact", one entry per batch.
+func (r *Redactor) AutoRedact(ctx context.Context, asOf time.Time) (AutoRedactResult, error) {
+	res := AutoRedactResult{ByWorkspace: map[string]int{}}
+	var workspaces []string
+	if err := r.s.View(func(tx *cdrstore.Tx) error { workspaces = tx.Workspaces(); return nil }); err != nil {
+		return res, err
+	}
+	for _, ws := range workspaces {
+		settings, err := r.Settings(ws)
+		if err != nil {
+			return res, err
+		}
+		passes := []pass{{name: "overrides"}}
+		for i := range settings.AutoRedact {
+			p := &settings.AutoRedact[i]
+			passes = append(passes, pass{name: fmt.Sprintf("%s/%s/%s", p.Product, p.Direction, time.Duration(p.Hold)), hold: time.Duration(p.Hold), policy: p})
+		}
+		for _, p := range passes {
+			if err := r.autoRedactPass(ctx, ws, asOf, settings, p, &res); err != nil {
+				return res, err
+			}
+		}
+	}
+	return res, nil
+}
+
+func (r *Redactor) autoRedactPass(ctx context.Context, ws string, asOf time.Time, settings Settings, p pass, res *AutoRedactResult) error {
+	until := asOf.Add(-p.hold)
+	for {
+		var (
+			examined int
+			counts   AutoRedactResult
+		)
+		batch, err := r.run(ctx, ws, ActionAutoRedact, func(o *op) error {
+			examined, counts = 0, AutoRedactResult{}
+			kv, err := o.tx.Bucket(ws, cdrstore.BucketSettings)
+			if err != nil {
+				return err
+			}
+			cursor := string(kv.Get(watermarkKey(p.name)))
+			var last cdrstore.Record
+			for rec, err := range o.tx.ByTime(ws, cdrstore.Query{Until: until, Cursor: cursor, Limit: DefaultBatchSize}) {
+				if err != nil {
+					return err
+				}
+				if err := o.tick(); err != nil {
+					return err
+				}
+				examined++
+				last = rec
+				changed, err := o.applyPolicy(&rec, asOf, settings, p, &counts)
+				if err != nil {
+					return err
+				}
+				if changed {
+					o.res.Affected++
+					if err := o.put(rec); err != nil {
+						return err
+					}
+				}
+			}
+			if examined == 0 {
+				o.noAudit = true
+				return nil
+			}
+			if err := o.step("watermark"); err != nil {
+				return err
+			}
+			if err := kv.Put(watermarkKey(p.name), []byte(last.Cursor())); err != nil {
+				return err
+			}
+			if o.res.Affected == 0 {
+				o.noAudit = true
+			}
+			o.entry.Detail = "pass " + p.name
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		res.ContentDiscarded += counts.ContentDiscarded
+		res.AddressesObfuscated += counts.AddressesObfuscated
+		res.MediaExpired += counts.MediaExpired
+		res.Records += batch.Affected
+		res.ByWorkspace[ws] += batch.Affected
+		res.Skipped = append(res.Skipped, batch.Skipped...)
+		if examined < DefaultBatchSize {
+			return nil
+		}
+	}
+}
+
+// covers reports whether policy p applies to rec.
+func (p *AutoRedactPolicy) covers(rec *cdrstore.Record) bool {
+	return p.Product == rec.Product && (p.Direction == "" || p.Direction == rec.Direction)
+}
+
+// applyPolicy applies pass p to rec and reports whether rec changed.
+func (o *op) applyPolicy(rec *cdrstore.Record, asOf time.Time, settings Settings, p pass, counts *AutoRedactResult) (bool, error) {
+	var content, address, media bool
+	if p.policy == nil {
+		content = rec.ContentRetention == cdrstore.ContentDiscard
+		address = rec.AddressRetention == cdrstore.AddressObfuscate
+		if settings.MediaExpiry > 0 && !rec.StartedAt.Add(time.Duration(settings.MediaExpiry)).After(asOf) {
+			media = true
+		}
+	} else if p.policy.covers(rec) {
+		content = p.policy.Content && rec.ContentRetention != cdrstore.ContentRetain
+		address = p.policy.Address && rec.AddressRetention != cdrstore.AddressRetain
+	}
+	expiredMedia := 0
+	for _, m := range rec.Media {
+		if !m.ExpiresAt.IsZero() && !m.ExpiresAt.After(asOf) {
+			expiredMedia++
+		}
+	}
+	needContent := content && (rec.Body != "" || len(rec.Transcript) > 0 || rec.RecordingURL != "" || len(rec.Media) > 0)
+	needAddress := address && rec.Counterparty().IsValid()
+	needMedia := (media && len(rec.Media) > 0) || expiredMedia > 0
+	if !needContent && !needAddress && !needMedia {
+		return false, nil
+	}
+	if why, held, err := o.heldReason(rec); err != nil {
+		return false, err
+	} else if held {
+		o.skip(rec.ID, why)
+		return false, nil
+	}
+	if needContent {
+		if _, err := o.discardContent(rec, false); err != nil {
+			return false, err
+		}
+		counts.ContentDiscarded++
+	} else if needMedia {
+		if err := o.step("outbox"); err != nil {
+			return false, err
+		}
+		var keep []cdrstore.Media
+		for _, m := range rec.Media {
+			if media || (!m.ExpiresAt.IsZero() && !m.ExpiresAt.After(asOf)) {
+				if err := o.enqueue(rec.ID, "media", m.URL); err != nil {
+					return false, err
+				}
+				counts.MediaExpired++
+				continue
+			}
+			keep = append(keep, m)
+		}
+		rec.Media = keep
+		if len(keep) == 0 {
+			rec.Media = nil
+			rec.Redacted.Fields |= cdrstore.FieldMedia
+		}
+		rec.Redacted.At = o.now
+	}
+	if needAddress {
+		n := rec.Counterparty()
+		rec.Redacted.Masked = n.Obfuscate()
+		if rec.Direction == cdrstore.Inbound {
+			rec.From = e164.Number{}
+			rec.Redacted.Fields |= cdrstore.FieldFromObfuscated
+		} else {
+			rec.To = e164.Number{}
+			rec.Redacted.Fields |= cdrstore.FieldToObfuscated
+		}
+		rec.Redacted.At = o.now
+		counts.AddressesObfuscated++
+	}
+	return true, nil
+}
