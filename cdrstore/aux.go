@@ -99,3 +99,13 @@ func (kv *KV) Len() int {
 	}
 	return kv.b.Stats().KeyN
 }
+
+// Count returns the number of records of workspace ws (0 if it does not
+// exist). It reads the records bucket's page statistics, walking its pages.
+func (tx *Tx) Count(ws string) (int, error) {
+	w, err := tx.workspace(ws, false)
+	if err != nil || w == nil {
+		return 0, err
+	}
+	return w.byID.Stats().KeyN, nil
+}

@@ -163,3 +163,23 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	defer f.Close()
 	return io.Copy(w, f)
 }
+
+// FreeBytes estimates the bytes of the file held by free pages — where
+// the old bytes of rewritten and deleted values linger until Scrub. It
+// counts the pages every bucket uses and subtracts them from the file's
+// size, so it works on read-only stores too.
+func (s *Store) FreeBytes() (int64, error) {
+	var free int64
+	err := s.View(func(tx *Tx) error {
+		pageSize := int64(tx.btx.DB().Info().PageSize)
+		used := 3 * pageSize // two meta pages and the freelist
+		err := tx.btx.ForEach(func(_ []byte, b *bolt.Bucket) error {
+			st := b.Stats()
+			used += int64(st.BranchPageN+st.BranchOverflowN+st.LeafPageN+st.LeafOverflowN) * pageSize
+			return nil
+		})
+		free = max(0, tx.btx.Size()-used)
+		return err
+	})
+	return free, err
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/cdrvault/cdrvault/audit"
+	"github.com/cdrvault/cdrvault/cdrstore"
+)
+
+type auditCmd struct {
+	ws    string
+	after uint64
+	limit int
+}
+
+func (c *auditCmd) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.ws, "w", "", "workspace (list: required; verify: default all)")
+	fs.Uint64Var(&c.after, "after", 0, "list entries after this seq")
+	fs.IntVar(&c.limit, "limit", 100, "list at most this many entries")
+}
+
+func (c *auditCmd) validate(e *env) error {
+	if len(e.args) != 1 || (e.args[0] != "verify" && e.args[0] != "list") {
+		return usageErr("need verify or list")
+	}
+	if e.args[0] == "list" && c.ws == "" {
+		return usageErr("list needs -w WS")
+	}
+	return nil
+}
+
+type auditLine struct {
+	Seq       uint64 `json:"seq"`
+	Time      string `json:"time"`
+	Action    string `json:"action"`
+	Reason    string `json:"reason,omitempty"`
+	Actor     string `json:"actor,omitempty"`
+	Subject   string `json:"subject_hmac,omitempty"`
+	Count     uint64 `json:"count"`
+	Detail    string `json:"detail,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
+	Hash      string `json:"hash"`
+}
+
+func (c *auditCmd) run(ctx context.Context, e *env) error {
+	s, err := e.openStore(true)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if e.args[0] == "verify" {
+		return c.verify(ctx, e, s)
+	}
+	return s.View(func(tx *cdrstore.Tx) error {
+		n := 0
+		for en, err := range tx.AuditEntries(c.ws, c.after) {
+			if err != nil {
+				return err
+			}
+			if n++; n > c.limit {
+				break
+			}
+			l := auditLine{Seq: en.Seq, Time: en.Time.Format(time.RFC3339Nano), Action: en.Action, Reason: en.Reason, Actor: en.Actor,
+				Subject: hex.EncodeToString(en.Subject), Count: en.Count, Detail: en.Detail, RequestID: en.RequestID, Hash: hex.EncodeToString(en.Hash[:])}
+			if e.json {
+				e.printJSON(l)
+				continue
+			}
+			fmt.Fprintf(e.stdout, "%6d  %s  %-20s count=%-6d %s %s\n", l.Seq, l.Time, l.Action, l.Count, l.Reason, l.Detail)
+		}
+		return nil
+	})
+}
+
+func (c *auditCmd) verify(ctx context.Context, e *env, s *cdrstore.Store) error {
+	results, err := verifyAudit(ctx, s, c.ws)
+	for _, r := range results {
+		if e.json {
+			e.printJSON(r)
+		} else {
+			fmt.Fprintf(e.stdout, "%s: %d entries, chain intact, head %s\n", r.Workspace, r.Entries, r.Head)
+		}
+	}
+	return err
+}
+
+type chainStatus struct {
+	Workspace string `json:"workspace"`
+	Entries   uint64 `json:"entries"`
+	Head      string `json:"head"`
+}
+
+// verifyAudit verifies the chain of ws, or of every workspace.
+func verifyAudit(ctx context.Context, s *cdrstore.Store, ws string) ([]chainStatus, error) {
+	var out []chainStatus
+	err := s.View(func(tx *cdrstore.Tx) error {
+		wss := tx.Workspaces()
+		if ws != "" {
+			wss = []string{ws}
+		}
+		for _, w := range wss {
+			var (
+				n    uint64
+				prev [32]byte
+			)
+			for en, err := range tx.AuditEntries(w, 0) {
+				if err != nil {
+					return &audit.ChainError{Seq: n + 1, Err: err}
+				}
+				if en.Seq != n+1 || en.Prev != prev {
+					return fmt.Errorf("workspace %s: %w", w, &audit.ChainError{Seq: n + 1, Err: fmt.Errorf("does not link to the previous entry")})
+				}
+				prev, n = en.Hash, n+1
+				if n%128 == 0 && ctx.Err() != nil {
+					return ctx.Err()
+				}
+			}
+			out = append(out, chainStatus{Workspace: w, Entries: n, Head: hex.EncodeToString(prev[:8])})
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/cdrvault/cdrvault/e164"
+	"github.com/cdrvault/cdrvault/redaction"
+)
+
+type eraseCmd struct {
+	ws, reason, region, requestID string
+	dryRun                        bool
+	n                             e164.Number
+}
+
+func (c *eraseCmd) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.ws, "w", "", "workspace")
+	fs.StringVar(&c.reason, "reason", "gdpr_art17", "legal reason written to the audit log (e.g. ndpr_right_to_erasure)")
+	fs.StringVar(&c.region, "region", "", "region for a number in national form")
+	fs.StringVar(&c.requestID, "request-id", "", "idempotency key: a replay returns the first result")
+	fs.BoolVar(&c.dryRun, "dry-run", false, "count the records that would change; write nothing")
+}
+
+func (c *eraseCmd) validate(e *env) error {
+	if c.ws == "" || len(e.args) != 1 {
+		return usageErr("need -w WS and one number")
+	}
+	var err error
+	c.n, err = e164.Parse(e.args[0], c.region)
+	return err
+}
+
+func (c *eraseCmd) run(ctx context.Context, e *env) error {
+	rd, done, err := e.redactor()
+	if err != nil {
+		return err
+	}
+	defer done()
+	var res redaction.EraseResult
+	if c.dryRun {
+		res, err = rd.EraseContactDryRun(ctxRequest(ctx, ""), c.ws, c.n)
+	} else {
+		res, err = rd.EraseContact(ctxRequest(ctx, c.requestID), c.ws, c.n, c.reason)
+	}
+	if err != nil {
+		return err
+	}
+	if e.json {
+		return e.printJSON(struct {
+			Erased          bool   `json:"erased"`
+			E164            string `json:"e164"`
+			RecordsAffected int    `json:"records_affected"`
+		}{!c.dryRun, c.n.String(), res.RecordsAffected})
+	}
+	verb := "erased content of"
+	if c.dryRun {
+		verb = "would erase content of"
+	}
+	fmt.Fprintf(e.stdout, "%s %d records of %s in %s", verb, res.RecordsAffected, c.n.Masked(), c.ws)
+	if res.Replayed {
+		fmt.Fprint(e.stdout, " (replayed request: nothing applied)")
+	}
+	fmt.Fprintln(e.stdout)
+	for _, s := range res.Skipped {
+		fmt.Fprintf(e.stdout, "skipped %s: %s\n", s.ID, s.Reason)
+	}
+	if res.AuditSeq > 0 {
+		fmt.Fprintf(e.stdout, "audit seq %d, hash %s\n", res.AuditSeq, res.AuditHash)
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/cdrvault/cdrvault/e164"
+)
+
+type holdCmd struct {
+	ws, id, number, region, reason string
+	n                              e164.Number
+}
+
+func (c *holdCmd) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.ws, "w", "", "workspace")
+	fs.StringVar(&c.id, "id", "", "hold one record (add)")
+	fs.StringVar(&c.number, "number", "", "hold every record of a number (add)")
+	fs.StringVar(&c.region, "region", "", "region for a number in national form")
+	fs.StringVar(&c.reason, "reason", "", "why (add; required)")
+}
+
+func (c *holdCmd) validate(e *env) error {
+	if c.ws == "" || len(e.args) == 0 {
+		return usageErr("need add|remove|list and -w WS")
+	}
+	switch e.args[0] {
+	case "add":
+		if (c.id == "") == (c.number == "") || c.reason == "" {
+			return usageErr("add needs one of --id or --number, and --reason")
+		}
+		if c.number != "" {
+			var err error
+			if c.n, err = e164.Parse(c.number, c.region); err != nil {
+				return err
+			}
+		}
+	case "remove":
+		if len(e.args) != 2 {
+			return usageErr("remove needs the hold's key (see hold list)")
+		}
+	case "list":
+	default:
+		return usageErr("need add, remove or list")
+	}
+	return nil
+}
+
+func (c *holdCmd) run(ctx context.Context, e *env) error {
+	rd, done, err := e.redactor()
+	if err != nil {
+		return err
+	}
+	defer done()
+	switch e.args[0] {
+	case "add":
+		if c.id != "" {
+			_, err = rd.HoldRecord(ctxRequest(ctx, ""), c.ws, c.id, c.reason)
+		} else {
+			_, err = rd.HoldNumber(ctxRequest(ctx, ""), c.ws, c.n, c.reason)
+		}
+	case "remove":
+		_, err = rd.ReleaseHold(ctxRequest(ctx, ""), c.ws, e.args[1])
+	}
+	if err != nil {
+		return err
+	}
+	holds, err := rd.Holds(c.ws)
+	if err != nil {
+		return err
+	}
+	if e.json {
+		return e.printJSON(holds)
+	}
+	fmt.Fprintf(e.stdout, "%d legal holds in %s\n", len(holds), c.ws)
+	for _, h := range holds {
+		fmt.Fprintf(e.stdout, "  %s  since %s  %s\n", h.Key, h.Since.Format(time.RFC3339), h.Reason)
+	}
+	return nil
+}

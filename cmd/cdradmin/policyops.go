@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/cdrvault/cdrvault/redaction"
+)
+
+type autoRedactCmd struct{ asOf string }
+
+func (c *autoRedactCmd) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.asOf, "as-of", "", "RFC 3339 time to apply the policies as of (default now)")
+}
+func (c *autoRedactCmd) validate(e *env) error { return noArgs(e) }
+
+func (c *autoRedactCmd) run(ctx context.Context, e *env) error {
+	asOf, err := e.parseAsOf(c.asOf)
+	if err != nil {
+		return err
+	}
+	rd, done, err := e.redactor()
+	if err != nil {
+		return err
+	}
+	defer done()
+	res, err := rd.AutoRedact(ctxRequest(ctx, ""), asOf)
+	if err != nil {
+		return err
+	}
+	if e.json {
+		return e.printJSON(res)
+	}
+	fmt.Fprintf(e.stdout, "auto-redacted %d records: content discarded %d, numbers obfuscated %d, media expired %d, held %d\n",
+		res.Records, res.ContentDiscarded, res.AddressesObfuscated, res.MediaExpired, len(res.Skipped))
+	return nil
+}
+
+type sweepCmd struct {
+	asOf   string
+	dryRun bool
+	batch  int
+}
+
+func (c *sweepCmd) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.asOf, "as-of", "", "RFC 3339 time to sweep as of (default now)")
+	fs.BoolVar(&c.dryRun, "dry-run", false, "count what would be deleted; write nothing")
+	fs.IntVar(&c.batch, "batch", redaction.DefaultBatchSize, "records per transaction")
+}
+func (c *sweepCmd) validate(e *env) error { return noArgs(e) }
+
+func (c *sweepCmd) run(ctx context.Context, e *env) error {
+	asOf, err := e.parseAsOf(c.asOf)
+	if err != nil {
+		return err
+	}
+	rd, done, err := e.redactor()
+	if err != nil {
+		return err
+	}
+	defer done()
+	res, err := rd.Sweep(ctxRequest(ctx, ""), asOf, redaction.SweepOptions{DryRun: c.dryRun, BatchSize: c.batch})
+	if err != nil {
+		return err
+	}
+	if e.json {
+		return e.printJSON(res)
+	}
+	verb := "deleted"
+	if c.dryRun {
+		verb = "would delete"
+	}
+	fmt.Fprintf(e.stdout, "%s %d expired records in %d batches (held: %d)\n", verb, res.Deleted, res.Batches, len(res.Skipped))
+	for _, ws := range sortedKeys(res.ByWorkspace) {
+		fmt.Fprintf(e.stdout, "  %s: %d\n", ws, res.ByWorkspace[ws])
+	}
+	return nil
+}
+
+type drainCmd struct{ logOnly bool }
+
+func (c *drainCmd) flags(fs *flag.FlagSet) {
+	fs.BoolVar(&c.logOnly, "log-only", false, "print each pending URL and mark it delivered (for a deleter that reads the output)")
+}
+
+func (c *drainCmd) validate(e *env) error {
+	if !c.logOnly {
+		return usageErr("only --log-only is supported from the shell; embed redaction.DrainOutbox for a real deleter")
+	}
+	return noArgs(e)
+}
+
+func (c *drainCmd) run(ctx context.Context, e *env) error {
+	rd, done, err := e.redactor()
+	if err != nil {
+		return err
+	}
+	defer done()
+	res, err := rd.DrainOutbox(ctx, "", redaction.DeleterFunc(func(_ context.Context, url string) error {
+		_, err := fmt.Fprintln(e.stdout, url)
+		return err
+	}))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "handed over %d, failed %d, pending %d\n", res.Deleted, res.Failed, res.Pending)
+	return nil
+}
+
+func noArgs(e *env) error {
+	if len(e.args) > 0 {
+		return usageErr("unexpected argument %q", e.args[0])
+	}
+	return nil
+}

@@ -1,0 +1,291 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/redaction"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// errUsage marks errors in the command line: exit status 2.
+var errUsage = errors.New("usage")
+
+func usageErr(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errUsage}, args...)...)
+}
+
+// env is what a subcommand runs with.
+type env struct {
+	db     string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	json   bool
+	now    func() time.Time
+	args   []string // positional arguments after the flags
+}
+
+// subcommand is one verb: its flags, their validation, and its work.
+type subcommand interface {
+	flags(fs *flag.FlagSet)
+	validate(e *env) error
+	run(ctx context.Context, e *env) error
+}
+
+type verb struct {
+	name    string
+	usage   string // arguments after the verb
+	summary string
+	example string
+	new     func() subcommand
+}
+
+var verbs = []verb{
+	{"demo", "[--records N] [--keep]", "make a demo store with realistic CDRs and walk every flow", "cdradmin demo", func() subcommand { return &demoCmd{} }},
+	{"ingest", "[--region R] [--batch N] [--strict] [FILE|-]", "read CDRs as JSON Lines; count them in; name bad lines by number", "cdradmin ingest --region NG cdrs.jsonl", func() subcommand { return &ingestCmd{} }},
+	{"get", "-w WS ID", "print one record as JSON", "cdradmin get -w acme 209ab3c7536542b91e8b5aef032f6861", func() subcommand { return &getCmd{} }},
+	{"search", "-w WS (--number N [--since T] [--until T] | --ids ID,... | --since T --until T) [--limit N] [--cursor C]", "list records as JSON Lines", "cdradmin search -w acme --number +2348031234567 --since 2026-01-01T00:00:00Z", func() subcommand { return &searchCmd{} }},
+	{"export", "-w WS --number N [--format json|csv]", "subject access export: every record holding the number, with opt-out and hold status", "cdradmin export -w acme --number +2348031234567 --format csv", func() subcommand { return &exportCmd{} }},
+	{"redact", "-w WS --product P [--type inbound|outbound] (ID... | --ids-from FILE)", "redact transactions by ID (the Redact API), reporting per ID", "cdradmin redact -w acme --product sms --ids-from ids.txt", func() subcommand { return &redactCmd{} }},
+	{"erase", "-w WS [--reason R] [--dry-run] [--request-id ID] E164", "erase a contact's content across the workspace (right to erasure)", "cdradmin erase -w acme --reason ndpr_right_to_erasure +2348031234567", func() subcommand { return &eraseCmd{} }},
+	{"autoredact", "[--as-of T]", "apply every workspace's auto-redaction policies", "cdradmin autoredact --as-of 2026-11-01T00:00:00Z", func() subcommand { return &autoRedactCmd{} }},
+	{"sweep", "[--as-of T] [--dry-run] [--batch N]", "delete records past their retention period", "cdradmin sweep --dry-run", func() subcommand { return &sweepCmd{} }},
+	{"drain", "--log-only", "hand pending recording and media deletions to a deleter (here: print them)", "cdradmin drain --log-only", func() subcommand { return &drainCmd{} }},
+	{"scrub", "", "purge freed pages: afterwards no erased byte remains in the file", "cdradmin scrub", func() subcommand { return &scrubCmd{} }},
+	{"backup", "--to PATH", "write a consistent copy with no freed-page residue", "cdradmin backup --to /backups/cdrvault-2026-11-22.db", func() subcommand { return &backupCmd{} }},
+	{"audit", "verify | list [-w WS] [--after SEQ] [--limit N]", "verify the audit chains, or list entries", "cdradmin audit verify", func() subcommand { return &auditCmd{} }},
+	{"optout", "add|remove|check -w WS E164", "record, remove or check an opt-out (kept as a keyed HMAC)", "cdradmin optout add -w acme +2348031234567", func() subcommand { return &optoutCmd{} }},
+	{"hold", "add -w WS (--id ID | --number N) --reason R | remove -w WS KEY | list -w WS", "place, release or list legal holds", "cdradmin hold add -w acme --number +2348031234567 --reason litigation-2026-17", func() subcommand { return &holdCmd{} }},
+	{"policy", "show -w WS | set -w WS [flags]", "show or change workspace settings (changes are audited)", "cdradmin policy set -w acme --retention-months 13 --auto-redact sms:outbound:content,address:6h", func() subcommand { return &policyCmd{} }},
+	{"stats", "", "counts, sizes and audit heads per workspace", "cdradmin stats --json", func() subcommand { return &statsCmd{} }},
+	{"check", "", "integrity (indexes, audit chains, outbox) and configuration review", "cdradmin check", func() subcommand { return &checkCmd{} }},
+}
+
+func findVerb(name string) (verb, bool) {
+	for _, v := range verbs {
+		if v.name == name {
+			return v, true
+		}
+	}
+	return verb{}, false
+}
+
+func rootUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: cdradmin [--db PATH] COMMAND [flags]")
+	fmt.Fprintln(w, "\nPATH defaults to $CDRVAULT_DB, else ./cdrvault.db. Commands:")
+	for _, v := range verbs {
+		fmt.Fprintf(w, "  %-11s %s\n", v.name, v.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'cdradmin COMMAND --help' for a command's flags and an example.")
+}
+
+// run is the whole program: it returns the exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now}
+	root := flag.NewFlagSet("cdradmin", flag.ContinueOnError)
+	root.SetOutput(stderr)
+	root.Usage = func() { rootUsage(stderr) }
+	defaultDB := os.Getenv("CDRVAULT_DB")
+	if defaultDB == "" {
+		defaultDB = "cdrvault.db"
+	}
+	root.StringVar(&e.db, "db", defaultDB, "store file")
+	if err := root.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if root.NArg() == 0 {
+		rootUsage(stderr)
+		return exitUsage
+	}
+	name := root.Arg(0)
+	if name == "help" {
+		rootUsage(stdout)
+		return exitOK
+	}
+	v, ok := findVerb(name)
+	if !ok {
+		fmt.Fprintf(stderr, "cdradmin: unknown command %q\n", name)
+		rootUsage(stderr)
+		return exitUsage
+	}
+	cmd := v.new()
+	fs := flag.NewFlagSet(v.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&e.json, "json", false, "print JSON for scripts instead of text")
+	cmd.flags(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: cdradmin [--db PATH] %s %s\n\n%s.\n\nExample:\n  %s\n\nFlags:\n", v.name, v.usage, capitalize(v.summary), v.example)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(interleave(fs, root.Args()[1:])); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return exitOK
+		}
+		return exitUsage
+	}
+	e.args = fs.Args()
+	if err := cmd.validate(e); err != nil {
+		fmt.Fprintf(stderr, "cdradmin %s: %v\n", v.name, err)
+		fs.Usage()
+		return exitUsage
+	}
+	if err := cmd.run(ctx, e); err != nil {
+		fmt.Fprintf(stderr, "cdradmin %s: %s\n", v.name, oneLine(err))
+		if errors.Is(err, errUsage) {
+			return exitUsage
+		}
+		return exitFailure
+	}
+	return exitOK
+}
+
+// interleave lets flags follow positional arguments ("erase +234… -w acme")
+// by moving every argument that is not a flag or a flag's value to the end.
+func interleave(fs *flag.FlagSet, args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		if f := fs.Lookup(name); f != nil {
+			if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
+				continue
+			}
+			if i+1 < len(args) {
+				flags = append(flags, args[i+1])
+				i++
+			}
+		}
+	}
+	return append(flags, pos...)
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
+
+// openStore opens the store file: read-only with a short lock timeout for
+// inspection commands, so they fail fast when another process writes.
+func (e *env) openStore(readOnly bool) (*cdrstore.Store, error) {
+	opts := &cdrstore.Options{ReadOnly: readOnly, LockTimeout: 2 * time.Second}
+	if readOnly {
+		if _, err := os.Stat(e.db); err != nil {
+			return nil, fmt.Errorf("no store at %s (set --db or $CDRVAULT_DB)", e.db)
+		}
+		opts.LockTimeout = time.Second
+	}
+	s, err := cdrstore.Open(e.db, opts)
+	if errors.Is(err, cdrstore.ErrLocked) {
+		return nil, fmt.Errorf("%s is held by another process (is 'cdradmin serve' running?): %w", e.db, err)
+	}
+	return s, err
+}
+
+// redactor opens the store for writing and returns a Redactor on it.
+func (e *env) redactor() (*redaction.Redactor, func(), error) {
+	s, err := e.openStore(false)
+	if err != nil {
+		return nil, nil, err
+	}
+	return redaction.New(s, nil), func() { s.Close() }, nil
+}
+
+func (e *env) printJSON(v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// parseAsOf reads --as-of (RFC 3339); empty means now.
+func (e *env) parseAsOf(s string) (time.Time, error) {
+	if s == "" {
+		return e.now().UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, usageErr("--as-of %q is not an RFC 3339 time", s)
+	}
+	return t.UTC(), nil
+}
+
+// ctxRequest tags operations with the actor "cdradmin".
+func ctxRequest(ctx context.Context, requestID string) context.Context {
+	return redaction.WithRequest(ctx, redaction.Request{ID: requestID, Actor: "cdradmin"})
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// progress prints progress to stderr when it is a terminal.
+type progress struct {
+	w       io.Writer
+	enabled bool
+	last    time.Time
+}
+
+func newProgress(w io.Writer) *progress {
+	p := &progress{w: w}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			p.enabled = true
+		}
+	}
+	return p
+}
+
+func (p *progress) update(format string, args ...any) {
+	if !p.enabled || time.Since(p.last) < 200*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	fmt.Fprintf(p.w, "\r"+format, args...)
+}
+
+func (p *progress) done() {
+	if p.enabled {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
