@@ -14,7 +14,7 @@ import (
 type checkCmd struct{}
 
 func (c *checkCmd) flags(fs *flag.FlagSet) {}
-func (c *checkCmd) validate(e *env) error { return noArgs(e) }
+func (c *checkCmd) validate(e *env) error  { return noArgs(e) }
 
 // finding is one result of the configuration review.
 type finding struct {

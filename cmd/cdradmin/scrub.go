@@ -10,7 +10,7 @@ import (
 type scrubCmd struct{}
 
 func (c *scrubCmd) flags(fs *flag.FlagSet) {}
-func (c *scrubCmd) validate(e *env) error { return noArgs(e) }
+func (c *scrubCmd) validate(e *env) error  { return noArgs(e) }
 
 func (c *scrubCmd) run(ctx context.Context, e *env) error {
 	s, err := e.openStore(false)
@@ -31,7 +31,9 @@ func (c *scrubCmd) run(ctx context.Context, e *env) error {
 
 type backupCmd struct{ to string }
 
-func (c *backupCmd) flags(fs *flag.FlagSet) { fs.StringVar(&c.to, "to", "", "path of the copy (must not exist)") }
+func (c *backupCmd) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.to, "to", "", "path of the copy (must not exist)")
+}
 
 func (c *backupCmd) validate(e *env) error {
 	if c.to == "" {

@@ -13,7 +13,7 @@ import (
 type statsCmd struct{}
 
 func (c *statsCmd) flags(fs *flag.FlagSet) {}
-func (c *statsCmd) validate(e *env) error { return noArgs(e) }
+func (c *statsCmd) validate(e *env) error  { return noArgs(e) }
 
 type wsStats struct {
 	Workspace string `json:"workspace"`
@@ -88,4 +88,3 @@ func (c *statsCmd) run(ctx context.Context, e *env) error {
 	}
 	return nil
 }
-
