@@ -18,6 +18,7 @@ import (
 //	  created_at  -> i64be    (v1) unix nanoseconds
 //	  subject_key -> [32]byte (v1) generated HMAC key, absent when Options.SubjectKey is used
 //	  subject_key_id -> [8]byte (v1) first 8 bytes of SHA-256(key)
+//	  scrubbed_at -> u64be    (v1) unix nanoseconds of the last Scrub
 //	ws                        (v1)
 //	  <workspace>             (v1) one nested bucket per workspace
 //	    records, by_id, by_number, by_conversation, settings, audit,
@@ -30,6 +31,7 @@ var (
 	metaCreatedAt    = []byte("created_at")
 	metaSubjectKey   = []byte("subject_key")
 	metaSubjectKeyID = []byte("subject_key_id")
+	metaScrubbedAt   = []byte("scrubbed_at")
 
 	bucketRecords        = []byte("records")
 	bucketByID           = []byte("by_id")

@@ -2,6 +2,8 @@ package cdrstore
 
 import (
 	"context"
+	"encoding/binary"
+	"time"
 	"fmt"
 	"io"
 	"os"
@@ -81,6 +83,12 @@ func (s *Store) Scrub(ctx context.Context) (ScrubResult, error) {
 		return res, mapOpenError(s.path, err)
 	}
 	s.db = db
+	err = db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(metaScrubbedAt, binary.BigEndian.AppendUint64(nil, uint64(s.Now().UnixNano())))
+	})
+	if err != nil {
+		return res, fmt.Errorf("cdrstore: scrub: %w", err)
+	}
 	if fi, err := os.Stat(s.path); err == nil {
 		res.SizeAfter = fi.Size()
 	}
@@ -182,4 +190,17 @@ func (s *Store) FreeBytes() (int64, error) {
 		return err
 	})
 	return free, err
+}
+
+// ScrubbedAt returns when Scrub last ran on this store (zero if never).
+// Erasures after it may have left bytes in free pages.
+func (s *Store) ScrubbedAt() (time.Time, error) {
+	var t time.Time
+	err := s.View(func(tx *Tx) error {
+		if v := tx.btx.Bucket(bucketMeta).Get(metaScrubbedAt); len(v) == 8 {
+			t = time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC()
+		}
+		return nil
+	})
+	return t, err
 }

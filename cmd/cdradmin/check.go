@@ -83,8 +83,12 @@ func review(ctx context.Context, s *cdrstore.Store, now time.Time) (checkReport,
 		})
 	}
 	rd := redaction.New(s, nil)
+	scrubbed, err := s.ScrubbedAt()
+	if err != nil {
+		return rep, err
+	}
 	erasures := 0
-	err := s.View(func(tx *cdrstore.Tx) error {
+	err = s.View(func(tx *cdrstore.Tx) error {
 		for _, ws := range tx.Workspaces() {
 			settings, err := redaction.LoadSettings(tx, ws)
 			if err != nil {
@@ -108,7 +112,7 @@ func review(ctx context.Context, s *cdrstore.Store, now time.Time) (checkReport,
 					rep.Integrity = oneLine(err)
 					break
 				}
-				if erasingActions[en.Action] && en.Count > 0 {
+				if erasingActions[en.Action] && en.Count > 0 && en.Time.After(scrubbed) {
 					erasures++
 				}
 			}
@@ -125,7 +129,7 @@ func review(ctx context.Context, s *cdrstore.Store, now time.Time) (checkReport,
 		}
 		if free > 0 {
 			rep.Findings = append(rep.Findings, finding{
-				Issue:  fmt.Sprintf("about %d KiB of free pages after %d erasing operations: erased bytes may still be in the file", free>>10, erasures),
+				Issue:  fmt.Sprintf("about %d KiB of free pages after %d erasing operations: erased bytes may still be in the file (last scrub: %s)", free>>10, erasures, scrubText(scrubbed)),
 				Action: "run cdradmin scrub (and take new backups; old ones still hold the data)",
 			})
 		}
@@ -145,4 +149,11 @@ func review(ctx context.Context, s *cdrstore.Store, now time.Time) (checkReport,
 		}
 	}
 	return rep, nil
+}
+
+func scrubText(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.Format(time.RFC3339)
 }

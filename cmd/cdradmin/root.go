@@ -97,7 +97,12 @@ func rootUsage(w io.Writer) {
 
 // run is the whole program: it returns the exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now}
+	return runWithClock(ctx, args, stdin, stdout, stderr, time.Now)
+}
+
+// runWithClock is run with an injected clock.
+func runWithClock(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, now: now}
 	root := flag.NewFlagSet("cdradmin", flag.ContinueOnError)
 	root.SetOutput(stderr)
 	root.Usage = func() { rootUsage(stderr) }
@@ -204,7 +209,7 @@ func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", ";
 // openStore opens the store file: read-only with a short lock timeout for
 // inspection commands, so they fail fast when another process writes.
 func (e *env) openStore(readOnly bool) (*cdrstore.Store, error) {
-	opts := &cdrstore.Options{ReadOnly: readOnly, LockTimeout: 2 * time.Second}
+	opts := &cdrstore.Options{ReadOnly: readOnly, LockTimeout: 2 * time.Second, Now: e.now}
 	if readOnly {
 		if _, err := os.Stat(e.db); err != nil {
 			return nil, fmt.Errorf("no store at %s (set --db or $CDRVAULT_DB)", e.db)
