@@ -3,11 +3,11 @@ package cdrstore
 import (
 	"context"
 	"encoding/binary"
-	"time"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )

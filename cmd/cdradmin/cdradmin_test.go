@@ -216,7 +216,9 @@ func TestEraseJSONAndDryRun(t *testing.T) {
 
 func TestRedactReportsPerID(t *testing.T) {
 	db := fixtureDB(t, 400)
-	r := firstRecord(t, db, "acme", func(r cdrstore.Record) bool { return r.Product == cdrstore.ProductSMS && r.Direction == cdrstore.Outbound })
+	r := firstRecord(t, db, "acme", func(r cdrstore.Record) bool {
+		return r.Product == cdrstore.ProductSMS && r.Direction == cdrstore.Outbound
+	})
 	ids := filepath.Join(t.TempDir(), "ids.txt")
 	require.NoError(t, os.WriteFile(ids, []byte(r.ID+"\n# a comment\nnot-an-id\n"), 0o600))
 	code, out, _ := cli(t, "", "--db", db, "redact", "-w", "acme", "--product", "SMS", "--ids-from", ids)
