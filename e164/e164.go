@@ -47,6 +47,8 @@ func Parse(raw, region string) (Number, error) {
 			return Number{}, fail(raw, ReasonTooShort, err)
 		case phonenumbers.ErrNumTooLong:
 			return Number{}, fail(raw, ReasonTooLong, err)
+		case phonenumbers.ErrInvalidCountryCode:
+			return Number{}, fail(raw, ReasonNotPossible, err)
 		}
 		return Number{}, fail(raw, ReasonSyntax, err)
 	}
