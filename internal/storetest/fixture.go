@@ -1,0 +1,99 @@
+package storetest
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/e164"
+	"github.com/cdrvault/cdrvault/internal/workload"
+)
+
+// Fixture is a store file of generated records, built once per process
+// and size, for benchmarks. Copy it before writing to it.
+type Fixture struct {
+	Path     string
+	IDs      []string        // IDs of workspace "acme"
+	Contacts []e164.Number   // counterparties, heavy ones first
+	Config   workload.Config // what generated it
+}
+
+var (
+	fixturesMu sync.Mutex
+	fixtures   = map[int]*Fixture{}
+)
+
+// BuildFixture returns the fixture of n records (workload seed 1, one
+// workspace "acme"), building it on first use.
+func BuildFixture(tb testing.TB, n int) *Fixture {
+	tb.Helper()
+	fixturesMu.Lock()
+	defer fixturesMu.Unlock()
+	if f, ok := fixtures[n]; ok {
+		return f
+	}
+	dir, err := os.MkdirTemp("", "cdrvault-fixture")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f := &Fixture{Path: filepath.Join(dir, "fixture.db"), Config: workload.Config{Seed: 1, N: n}.WithDefaults()}
+	s, err := cdrstore.Open(f.Path, &cdrstore.Options{NoSync: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	g := workload.New(f.Config)
+	batch := make([]cdrstore.Record, 0, 10_000)
+	for i := 0; i < n; i += cap(batch) {
+		batch = g.Batch(batch[:0], min(cap(batch), n-i))
+		for _, r := range batch {
+			f.IDs = append(f.IDs, r.ID)
+		}
+		if err := s.PutBatch(batch); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	f.Contacts = g.Contacts()
+	if err := s.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	fixtures[n] = f
+	return f
+}
+
+// Open opens a private copy of the fixture (durable commits unless
+// noSync). The copy is closed at cleanup.
+func (f *Fixture) Open(tb testing.TB, noSync bool) *cdrstore.Store {
+	tb.Helper()
+	dst := filepath.Join(tb.TempDir(), "store.db")
+	CopyFile(tb, f.Path, dst)
+	s, err := cdrstore.Open(dst, &cdrstore.Options{NoSync: noSync, Now: func() time.Time { return f.Config.End }})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// CopyFile copies src to dst.
+func CopyFile(tb testing.TB, src, dst string) {
+	tb.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		tb.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		tb.Fatal(err)
+	}
+}
