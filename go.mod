@@ -1,11 +1,12 @@
 module github.com/cdrvault/cdrvault
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/nyaruka/phonenumbers v1.8.1
 	github.com/stretchr/testify v1.11.1
 	go.etcd.io/bbolt v1.5.0
+	golang.org/x/time v0.16.0
 )
 
 require (

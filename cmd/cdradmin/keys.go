@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/httpapi"
+	"github.com/cdrvault/cdrvault/redaction"
+)
+
+type keysCmd struct {
+	ws, products string
+	ps           []cdrstore.Product
+}
+
+func (c *keysCmd) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.ws, "w", "", "workspace")
+	fs.StringVar(&c.products, "products", "", "products the key may redact, comma-separated (default all)")
+}
+
+func (c *keysCmd) validate(e *env) error {
+	if len(e.args) == 0 {
+		return usageErr("need add, list or revoke")
+	}
+	switch e.args[0] {
+	case "add":
+		if c.ws == "" {
+			return usageErr("add needs -w WS")
+		}
+		if c.products != "" {
+			for _, p := range strings.Split(c.products, ",") {
+				prod, err := redaction.ParseProduct(p)
+				if err != nil {
+					return err
+				}
+				c.ps = append(c.ps, prod)
+			}
+		}
+	case "revoke":
+		if c.ws == "" || len(e.args) != 2 {
+			return usageErr("revoke needs -w WS and a key")
+		}
+	case "list":
+	default:
+		return usageErr("need add, list or revoke")
+	}
+	return nil
+}
+
+func (c *keysCmd) run(ctx context.Context, e *env) error {
+	s, err := e.openStore(e.args[0] == "list")
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	switch e.args[0] {
+	case "add":
+		k, err := httpapi.AddKey(s, c.ws, c.ps)
+		if err != nil {
+			return err
+		}
+		if e.json {
+			return e.printJSON(k)
+		}
+		fmt.Fprintf(e.stdout, "key    %s\nsecret %s\ntoken  %s\n(the secret is shown once; Basic auth is key:secret, Bearer auth is the token)\n", k.Key, k.Secret, k.Token)
+		return nil
+	case "revoke":
+		if err := httpapi.RevokeKey(s, c.ws, e.args[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "revoked %s\n", e.args[1])
+		return nil
+	}
+	keys, err := httpapi.ListKeys(s, c.ws)
+	if err != nil {
+		return err
+	}
+	if e.json {
+		for i := range keys {
+			keys[i].SecretHash = ""
+		}
+		return e.printJSON(keys)
+	}
+	for _, k := range keys {
+		state := "active"
+		if k.Revoked {
+			state = "revoked"
+		}
+		var ps []string
+		for _, p := range k.Products {
+			ps = append(ps, string(p))
+		}
+		fmt.Fprintf(e.stdout, "%s  %-10s %-8s %s\n", k.KeyID, k.Workspace, state, strings.Join(ps, ","))
+	}
+	return nil
+}

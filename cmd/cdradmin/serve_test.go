@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// keys add prints a credential once; serve answers with it and shuts down
+// gracefully when its context ends.
+func TestKeysAndServe(t *testing.T) {
+	db := fixtureDB(t, 200)
+	code, out, stderr := cli(t, "", "--db", db, "keys", "add", "-w", "acme", "--products", "sms,voice", "--json")
+	require.Equal(t, 0, code, stderr)
+	var k struct{ Key, Secret, Token string }
+	require.NoError(t, json.Unmarshal([]byte(out), &k))
+	require.NotEmpty(t, k.Secret)
+	code, out, _ = cli(t, "", "--db", db, "keys", "list")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, k.Key)
+	assert.NotContains(t, out, k.Secret, "the secret is never shown again")
+
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		done <- runWithClock(ctx, []string{"--db", db, "serve", "--addr", addr}, strings.NewReader(""), io.Discard, io.Discard, func() time.Time { return fixedNow })
+	}()
+	var resp *http.Response
+	require.Eventually(t, func() bool {
+		req, _ := http.NewRequest("DELETE", "http://"+addr+"/v1/contacts/+2348031234567", nil)
+		req.Header.Set("Authorization", "Bearer "+k.Token)
+		var err error
+		resp, err = http.DefaultClient.Do(req)
+		return err == nil
+	}, 5*time.Second, 20*time.Millisecond)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode, string(body))
+	assert.JSONEq(t, `{"erased":true,"e164":"+2348031234567","records_affected":0}`, string(body))
+	cancel()
+	select {
+	case code := <-done:
+		assert.Equal(t, 0, code)
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+	code, _, _ = cli(t, "", "--db", db, "keys", "revoke", "-w", "acme", k.Key)
+	assert.Equal(t, 0, code)
+}

@@ -1,0 +1,299 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/e164"
+	"github.com/cdrvault/cdrvault/httpapi"
+	"github.com/cdrvault/cdrvault/internal/storetest"
+	"github.com/cdrvault/cdrvault/redaction"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	ada  = e164.MustParse("+2348031234567", "")
+	plat = e164.MustParse("+14155552671", "")
+	now  = storetest.Epoch
+)
+
+type fixture struct {
+	s     *cdrstore.Store
+	srv   *httptest.Server
+	key   httpapi.NewKey
+	other httpapi.NewKey
+	log   *bytes.Buffer
+}
+
+func setup(t *testing.T, opts *httpapi.Options) *fixture {
+	t.Helper()
+	s := storetest.Open(t, nil)
+	old := now.Add(-48 * time.Hour)
+	recs := []cdrstore.Record{
+		{ID: "209ab3c7536542b91e8b5aef032f6861", Workspace: "acme", Product: cdrstore.ProductSMS, Direction: cdrstore.Outbound, From: plat, To: ada, Body: "secret body", StartedAt: old},
+		{ID: "inbound-1", Workspace: "acme", Product: cdrstore.ProductSMS, Direction: cdrstore.Inbound, From: ada, To: plat, Body: "STOP", StartedAt: old},
+		{ID: "voice-1", Workspace: "acme", Product: cdrstore.ProductVoice, Direction: cdrstore.Outbound, From: plat, To: ada, Transcript: []string{"hello"}, StartedAt: old},
+		{ID: "young", Workspace: "acme", Product: cdrstore.ProductSMS, Direction: cdrstore.Outbound, From: plat, To: ada, Body: "x", StartedAt: now.Add(-10 * time.Minute)},
+		{ID: "globex-1", Workspace: "globex", Product: cdrstore.ProductSMS, Direction: cdrstore.Outbound, From: plat, To: ada, Body: "other tenant", StartedAt: old},
+	}
+	require.NoError(t, s.PutBatch(recs))
+	for i := range 12 {
+		r := recs[0]
+		r.ID = "bulk-" + string(rune('a'+i))
+		r.StartedAt = old.Add(time.Duration(i) * time.Minute)
+		require.NoError(t, s.Put(r))
+	}
+	key, err := httpapi.AddKey(s, "acme", []cdrstore.Product{cdrstore.ProductSMS, cdrstore.ProductVoice, cdrstore.ProductMessages})
+	require.NoError(t, err)
+	other, err := httpapi.AddKey(s, "globex", nil)
+	require.NoError(t, err)
+	logs := &bytes.Buffer{}
+	if opts == nil {
+		opts = &httpapi.Options{}
+	}
+	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	srv := httptest.NewServer(httpapi.New(redaction.New(s, nil), opts))
+	t.Cleanup(srv.Close)
+	return &fixture{s: s, srv: srv, key: key, other: other, log: logs}
+}
+
+func (f *fixture) do(t *testing.T, method, path, body string, auth func(*http.Request)) (int, http.Header, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
+	require.NoError(t, err)
+	if auth != nil {
+		auth(req)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var m map[string]any
+	if len(raw) > 0 {
+		require.NoError(t, json.Unmarshal(raw, &m), string(raw))
+	}
+	return resp.StatusCode, resp.Header, m
+}
+
+func basic(k httpapi.NewKey) func(*http.Request) {
+	return func(r *http.Request) { r.SetBasicAuth(k.Key, k.Secret) }
+}
+
+func bearer(tok string) func(*http.Request) {
+	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
+}
+
+func TestRedactTransactionContract(t *testing.T) {
+	f := setup(t, nil)
+	for _, tc := range []struct {
+		name   string
+		body   string
+		auth   func(*http.Request)
+		status int
+		want   map[string]any // fields compared one by one; instance checked apart
+	}{
+		{"success", `{"id":"209ab3c7536542b91e8b5aef032f6861","product":"sms","type":"outbound"}`, basic(f.key), 204, nil},
+		{"sdk spellings", `{"id":"inbound-1","product":"SMS","type":"Inbound"}`, basic(f.key), 204, nil},
+		{"type defaults to outbound", `{"id":"voice-1","product":"Voice"}`, basic(f.key), 204, nil},
+		{"wrong secret", `{"id":"x","product":"sms"}`, func(r *http.Request) { r.SetBasicAuth(f.key.Key, "nope") }, 401,
+			map[string]any{"type": "UNAUTHORIZED", "error_title": "Unauthorized"}},
+		{"no auth", `{"id":"x","product":"sms"}`, nil, 401, map[string]any{"type": "UNAUTHORIZED", "error_title": "Unauthorized"}},
+		{"premature", `{"id":"young","product":"sms"}`, basic(f.key), 403, map[string]any{
+			"type": "https://developer.nexmo.com/api-errors/redact#premature-redaction", "title": "Premature Redaction",
+			"detail": "You must wait 50 minutes before redacting ID 'young'"}},
+		{"not provisioned", `{"id":"x","product":"verify"}`, basic(f.key), 403, map[string]any{
+			"type": "https://developer.nexmo.com/api-errors#unprovisioned", "title": "Authorisation error",
+			"detail": "User=" + f.key.Key + " is not provisioned to redact product=VERIFY"}},
+		{"unknown id", `{"id":"0A000000B0C9A1234","product":"sms","type":"outbound"}`, basic(f.key), 404, map[string]any{
+			"type": "https://developer.nexmo.com/api-errors#invalid-id", "title": "Invalid ID",
+			"detail": "ID '0A000000B0C9A1234' could not be found (type=MT)"}},
+		{"other workspace's id", `{"id":"globex-1","product":"sms"}`, basic(f.key), 404, map[string]any{
+			"title": "Invalid ID", "detail": "ID 'globex-1' could not be found (type=MT)"}},
+		{"wrong type", `{"id":"bulk-a","product":"sms","type":"inbound"}`, basic(f.key), 404, map[string]any{
+			"detail": "ID 'bulk-a' could not be found (type=MO)"}},
+		{"invalid json", `{"id":"x" "product":"sms"}`, basic(f.key), 422, map[string]any{
+			"type": "https://developer.nexmo.com/api-errors#invalid-json", "title": "Invalid JSON"}},
+		{"invalid product", `{"id":"x","product":"sms2"}`, basic(f.key), 422, map[string]any{
+			"type": "https://developer.nexmo.com/api-errors/redact#invalid-product", "title": "Invalid Product",
+			"detail": "No product corresponding to supplied string sms2!"}},
+		{"body too large", `{"id":"` + strings.Repeat("x", 70<<10) + `","product":"sms"}`, basic(f.key), 422, map[string]any{"title": "Invalid JSON"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, hdr, body := f.do(t, "POST", "/v1/redact/transaction", tc.body, tc.auth)
+			require.Equal(t, tc.status, status, "%v", body)
+			for k, v := range tc.want {
+				assert.Equal(t, v, body[k], k)
+			}
+			if status >= 400 && status != 401 {
+				assert.Equal(t, "application/problem+json", hdr.Get("Content-Type"))
+				assert.Regexp(t, `^[0-9a-f]{32}$`, body["instance"], "a per-request trace ID")
+			}
+		})
+	}
+	got, err := f.s.Get("acme", "209ab3c7536542b91e8b5aef032f6861")
+	require.NoError(t, err)
+	assert.Empty(t, got.Body)
+	assert.False(t, got.To.IsValid())
+	assert.NotContains(t, f.log.String(), "8031234567", "no number in the access log")
+	assert.NotContains(t, f.log.String(), "secret body")
+}
+
+func TestRateLimit(t *testing.T) {
+	f := setup(t, &httpapi.Options{RateLimit: 1, Burst: 2})
+	var statuses []int
+	var last http.Header
+	var body map[string]any
+	for range 4 {
+		var status int
+		status, last, body = f.do(t, "POST", "/v1/redact/transaction", `{"id":"bulk-a","product":"sms"}`, basic(f.key))
+		statuses = append(statuses, status)
+	}
+	assert.Equal(t, []int{204, 204, 429, 429}, statuses)
+	assert.Equal(t, "1", last.Get("Retry-After"))
+	assert.Equal(t, "Rate Limit Hit", body["title"])
+	assert.Equal(t, "https://developer.nexmo.com/api-errors/redact#rate-limit", body["type"])
+	// Another key has its own budget.
+	status, _, _ := f.do(t, "GET", "/v1/records/globex-1", "", bearer(f.other.Token))
+	assert.Equal(t, 200, status)
+}
+
+func TestContactErasureContract(t *testing.T) {
+	f := setup(t, nil)
+	status, _, body := f.do(t, "DELETE", "/v1/contacts/+2348031234567", "", bearer(f.key.Token))
+	require.Equal(t, 200, status, "%v", body)
+	assert.Equal(t, map[string]any{"erased": true, "e164": "+2348031234567", "records_affected": float64(16)}, body)
+	status, _, body = f.do(t, "DELETE", "/v1/contacts/+2348031234567", "", bearer(f.key.Token))
+	require.Equal(t, 200, status)
+	assert.Equal(t, float64(0), body["records_affected"], "idempotent")
+	other, err := f.s.Get("globex", "globex-1")
+	require.NoError(t, err)
+	assert.Equal(t, "other tenant", other.Body, "scoped to the token's workspace")
+
+	for _, path := range []string{"/v1/contacts/", "/v1/contacts/2348031234567", "/v1/contacts/+234", "/v1/contacts/+1234567890123456", "/v1/contacts/+12005550100", "/v1/contacts/+23480312345ab"} {
+		status, _, body = f.do(t, "DELETE", path, "", bearer(f.key.Token))
+		assert.Equal(t, 400, status, path)
+		assert.Equal(t, "INVALID_ARGUMENT", body["error_code"], path)
+	}
+	for _, auth := range []func(*http.Request){nil, bearer("nope"), bearer(f.key.Key + ".wrong"), basic(f.key)} {
+		status, _, body = f.do(t, "DELETE", "/v1/contacts/+2348031234567", "", auth)
+		assert.Equal(t, 401, status)
+		assert.Equal(t, "UNAUTHORIZED", body["error_code"])
+	}
+	assert.Contains(t, f.log.String(), "path=/v1/contacts/+234XXXXXXXXXX")
+	assert.NotContains(t, f.log.String(), "8031234567")
+}
+
+func TestSubjectAccessReads(t *testing.T) {
+	f := setup(t, nil)
+	status, _, body := f.do(t, "GET", "/v1/records/voice-1", "", bearer(f.key.Token))
+	require.Equal(t, 200, status)
+	assert.Equal(t, "voice-1", body["id"])
+	status, _, _ = f.do(t, "GET", "/v1/records/globex-1", "", bearer(f.key.Token))
+	assert.Equal(t, 404, status, "another workspace's record is invisible")
+
+	status, _, body = f.do(t, "GET", "/v1/records?ids=voice-1,nope,globex-1", "", basic(f.key))
+	require.Equal(t, 200, status)
+	assert.Len(t, body["records"], 1)
+	assert.Equal(t, []any{"nope", "globex-1"}, body["ids_not_found"])
+	status, _, _ = f.do(t, "GET", "/v1/records?ids=a,b,c,d,e,f,g,h,i,j,k", "", basic(f.key))
+	assert.Equal(t, 400, status)
+
+	var ids []string
+	cursor := ""
+	for range 10 {
+		status, _, body = f.do(t, "GET", "/v1/records?number=%2B2348031234567&limit=5&cursor="+cursor, "", bearer(f.key.Token))
+		require.Equal(t, 200, status, "%v", body)
+		for _, r := range body["records"].([]any) {
+			ids = append(ids, r.(map[string]any)["id"].(string))
+		}
+		next, _ := body["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	assert.Len(t, ids, 16)
+	status, _, _ = f.do(t, "GET", "/v1/records?number=%2B2348031234567&since=yesterday", "", bearer(f.key.Token))
+	assert.Equal(t, 400, status)
+	status, _, _ = f.do(t, "GET", "/v1/records/voice-1", "", nil)
+	assert.Equal(t, 401, status)
+}
+
+// The real @vonage/redact client (its lockfile is in testdata) against the
+// server. Under CI=true a missing node or package fails the test.
+func TestVonageRedactClient(t *testing.T) {
+	node, err := exec.LookPath("node")
+	modules := filepath.Join("testdata", "node_modules", "@vonage", "redact")
+	_, statErr := os.Stat(modules)
+	if err != nil || statErr != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("node (%v) or @vonage/redact (%v) missing: .ci/run installs them with npm ci", err, statErr)
+		}
+		t.Skip("node or @vonage/redact not installed: run npm ci in httpapi/testdata")
+	}
+	f := setup(t, &httpapi.Options{RateLimit: 0.5, Burst: 8})
+	type tcase struct {
+		Name   string         `json:"name"`
+		Params map[string]any `json:"params"`
+	}
+	cases := []tcase{
+		{"success", map[string]any{"id": "209ab3c7536542b91e8b5aef032f6861", "product": "sms", "type": "outbound"}},
+		{"sdk enums", map[string]any{"id": "inbound-1", "product": "$SDK:SMS", "type": "$SDK:Inbound"}},
+		{"lowercase spec spellings", map[string]any{"id": "bulk-a", "product": "sms", "type": "outbound"}},
+		{"omitted type", map[string]any{"id": "voice-1", "product": "$SDK:Voice"}},
+		{"unknown id", map[string]any{"id": "0A000000B0C9A1234", "product": "sms", "type": "outbound"}},
+		{"premature", map[string]any{"id": "young", "product": "sms"}},
+		{"invalid product", map[string]any{"id": "bulk-b", "product": "sms2"}},
+		{"rate limit", map[string]any{"id": "bulk-c", "product": "sms"}},
+		{"rate limit", map[string]any{"id": "bulk-d", "product": "sms"}},
+	}
+	run := func(key, secret string, cs []tcase) []map[string]any {
+		cfg, _ := json.Marshal(map[string]any{"host": f.srv.URL, "key": key, "secret": secret, "cases": cs})
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, node, "redact_client.cjs", string(cfg))
+		cmd.Dir = "testdata"
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		require.NoError(t, err, stderr.String())
+		var res []map[string]any
+		sc := bufio.NewScanner(bytes.NewReader(out))
+		for sc.Scan() {
+			var m map[string]any
+			require.NoError(t, json.Unmarshal(sc.Bytes(), &m))
+			res = append(res, m)
+		}
+		return res
+	}
+	res := run(f.key.Key, f.key.Secret, cases)
+	require.Len(t, res, len(cases))
+	want := []int{204, 204, 204, 204, 404, 403, 422, 204, 429}
+	for i, r := range res {
+		assert.Equal(t, float64(want[i]), r["status"], "%s: %v", r["name"], r["body"])
+	}
+	assert.Equal(t, "ID '0A000000B0C9A1234' could not be found (type=MT)", res[4]["body"].(map[string]any)["detail"])
+	assert.Equal(t, "Premature Redaction", res[5]["body"].(map[string]any)["title"])
+	assert.Equal(t, "No product corresponding to supplied string sms2!", res[6]["body"].(map[string]any)["detail"])
+	assert.Equal(t, "Rate Limit Hit", res[8]["body"].(map[string]any)["title"])
+	assert.Equal(t, "2", res[8]["retryAfter"])
+
+	wrong := run(f.key.Key, "wrong-secret", cases[:1])
+	assert.Equal(t, float64(401), wrong[0]["status"])
+	assert.Equal(t, map[string]any{"type": "UNAUTHORIZED", "error_title": "Unauthorized"}, wrong[0]["body"])
+}

@@ -1,0 +1,523 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/e164"
+	"github.com/cdrvault/cdrvault/internal/cdrjson"
+	"github.com/cdrvault/cdrvault/redaction"
+	"golang.org/x/time/rate"
+)
+
+// Options configures a Server. Zero fields take their defaults.
+type Options struct {
+	RateLimit    float64       // requests per second per key; default 170
+	Burst        int           // default: RateLimit rounded up
+	MaxBodyBytes int64         // request body cap; default 64 KiB
+	Logger       *slog.Logger  // access log; default discard
+	ReloadEvery  time.Duration // how often an unknown key may trigger a reload of credentials; default 1s
+}
+
+// Server is the HTTP API over a Redactor's store. It is safe for
+// concurrent use.
+type Server struct {
+	rd   *redaction.Redactor
+	s    *cdrstore.Store
+	opts Options
+	mux  *http.ServeMux
+
+	mu         sync.Mutex
+	keys       map[string]*Credential
+	limiters   map[string]*rate.Limiter
+	lastReload time.Time
+}
+
+// New returns a Server on rd. A nil opts means defaults.
+func New(rd *redaction.Redactor, opts *Options) *Server {
+	o := Options{}
+	if opts != nil {
+		o = *opts
+	}
+	if o.RateLimit <= 0 {
+		o.RateLimit = 170
+	}
+	if o.Burst <= 0 {
+		o.Burst = int(math.Ceil(o.RateLimit))
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 64 << 10
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ReloadEvery <= 0 {
+		o.ReloadEvery = time.Second
+	}
+	srv := &Server{rd: rd, s: rd.Store(), opts: o, limiters: map[string]*rate.Limiter{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/redact/transaction", srv.redactTransaction)
+	mux.HandleFunc("DELETE /v1/contacts/{e164}", srv.eraseContact)
+	mux.HandleFunc("DELETE /v1/contacts/{$}", srv.eraseContact)
+	mux.HandleFunc("GET /v1/records/{id}", srv.getRecord)
+	mux.HandleFunc("GET /v1/records", srv.listRecords)
+	srv.mux = mux
+	return srv
+}
+
+// ServeHTTP serves the API, writing one access log line per request.
+func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	trace := randomHex(16)
+	ctx := context.WithValue(r.Context(), traceKey{}, trace)
+	srv.mux.ServeHTTP(rw, r.WithContext(ctx))
+	srv.opts.Logger.Info("http",
+		"method", r.Method, "path", MaskPath(r.URL.Path), "status", rw.status,
+		"latency", time.Since(start).Round(time.Microsecond), "key", rw.keyID, "trace", trace)
+}
+
+type traceKey struct{}
+
+func traceID(r *http.Request) string {
+	t, _ := r.Context().Value(traceKey{}).(string)
+	return t
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	keyID  string
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+var digitsRun = regexp.MustCompile(`\+?[0-9][0-9 ()\-.]{5,}[0-9]`)
+
+// MaskPath masks any run of digits that could be a phone number.
+func MaskPath(p string) string {
+	return digitsRun.ReplaceAllStringFunc(p, e164.Mask)
+}
+
+// setKey records the authenticated key for the access log.
+func setKey(w http.ResponseWriter, keyID string) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.keyID = keyID
+	}
+}
+
+// credential returns the credential of keyID, reloading the credentials
+// (at most every ReloadEvery) when it is unknown.
+func (srv *Server) credential(keyID string) *Credential {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if c, ok := srv.keys[keyID]; ok {
+		return c
+	}
+	if srv.keys != nil && time.Since(srv.lastReload) < srv.opts.ReloadEvery {
+		return nil
+	}
+	srv.lastReload = time.Now()
+	all, err := ListKeys(srv.s, "")
+	if err != nil {
+		srv.opts.Logger.Error("load credentials", "err", err)
+		return nil
+	}
+	srv.keys = map[string]*Credential{}
+	for i := range all {
+		srv.keys[all[i].KeyID] = &all[i]
+	}
+	return srv.keys[keyID]
+}
+
+// ReloadKeys makes the server read credentials again on the next request.
+func (srv *Server) ReloadKeys() {
+	srv.mu.Lock()
+	srv.keys = nil
+	srv.mu.Unlock()
+}
+
+// authenticate checks Basic (key:secret) or Bearer (key.secret) auth.
+func (srv *Server) authenticate(r *http.Request, basic, bearer bool) *Credential {
+	var key, secret string
+	var ok bool
+	if basic {
+		key, secret, ok = r.BasicAuth()
+	}
+	if !ok && bearer {
+		if tok, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); found {
+			key, secret, ok = splitToken(strings.TrimSpace(tok))
+		}
+	}
+	if !ok || key == "" {
+		return nil
+	}
+	c := srv.credential(key)
+	if c == nil || !c.check(secret) {
+		return nil
+	}
+	return c
+}
+
+// allow applies the key's rate limit; it returns false (and the wait)
+// when the request must be refused.
+func (srv *Server) allow(keyID string) (bool, time.Duration) {
+	srv.mu.Lock()
+	l, ok := srv.limiters[keyID]
+	if !ok {
+		l = rate.NewLimiter(rate.Limit(srv.opts.RateLimit), srv.opts.Burst)
+		srv.limiters[keyID] = l
+	}
+	srv.mu.Unlock()
+	now := time.Now()
+	res := l.ReserveN(now, 1)
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// Problem is an RFC 7807 problem body.
+type Problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Detail   string `json:"detail"`
+	Instance string `json:"instance"`
+}
+
+const (
+	typeBase   = "https://developer.nexmo.com/api-errors"
+	typeRedact = typeBase + "/redact"
+)
+
+func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+func problem(w http.ResponseWriter, r *http.Request, status int, typ, title, detail string) {
+	writeJSON(w, status, "application/problem+json", Problem{Type: typ, Title: title, Detail: detail, Instance: traceID(r)})
+}
+
+func unauthorizedBasic(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Basic realm="cdrvault"`)
+	writeJSON(w, http.StatusUnauthorized, "application/json", map[string]string{"type": "UNAUTHORIZED", "error_title": "Unauthorized"})
+}
+
+func rateLimited(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+	problem(w, r, http.StatusTooManyRequests, typeRedact+"#rate-limit", "Rate Limit Hit", "Please wait, then retry your request")
+}
+
+type redactRequest struct {
+	ID      *string `json:"id"`
+	Product *string `json:"product"`
+	Type    *string `json:"type"`
+}
+
+// redactTransaction is POST /v1/redact/transaction.
+func (srv *Server) redactTransaction(w http.ResponseWriter, r *http.Request) {
+	c := srv.authenticate(r, true, false)
+	if c == nil {
+		unauthorizedBasic(w)
+		return
+	}
+	setKey(w, c.KeyID)
+	if ok, wait := srv.allow(c.KeyID); !ok {
+		rateLimited(w, r, wait)
+		return
+	}
+	req, p, d, perr := decodeRedact(http.MaxBytesReader(w, r.Body, srv.opts.MaxBodyBytes))
+	if perr != nil {
+		problem(w, r, http.StatusUnprocessableEntity, perr.typ, perr.title, perr.detail)
+		return
+	}
+	if !c.mayRedact(p) {
+		problem(w, r, http.StatusForbidden, typeBase+"#unprovisioned", "Authorisation error",
+			fmt.Sprintf("User=%s is not provisioned to redact product=%s", c.KeyID, strings.ToUpper(string(p))))
+		return
+	}
+	ctx := redaction.WithRequest(r.Context(), redaction.Request{ID: r.Header.Get("Idempotency-Key"), Actor: c.KeyID})
+	_, err := srv.rd.RedactByID(ctx, c.Workspace, *req.ID, p, d)
+	var (
+		nf *redaction.NotFoundError
+		pe *redaction.PrematureRedactionError
+	)
+	switch {
+	case err == nil:
+		w.WriteHeader(http.StatusNoContent)
+	case errors.As(err, &nf):
+		problem(w, r, http.StatusNotFound, typeBase+"#invalid-id", "Invalid ID",
+			fmt.Sprintf("ID '%s' could not be found (%s)", *req.ID, nf.Qualifier()))
+	case errors.Is(err, cdrstore.ErrNotFound), errors.Is(err, cdrstore.ErrInvalidRecord):
+		nf := &redaction.NotFoundError{ID: *req.ID, Product: p, Direction: d}
+		problem(w, r, http.StatusNotFound, typeBase+"#invalid-id", "Invalid ID",
+			fmt.Sprintf("ID '%s' could not be found (%s)", truncate(*req.ID, 64), nf.Qualifier()))
+	case errors.As(err, &pe):
+		problem(w, r, http.StatusForbidden, typeRedact+"#premature-redaction", "Premature Redaction",
+			fmt.Sprintf("You must wait %d minutes before redacting ID '%s'", int(math.Ceil(pe.Wait.Minutes())), *req.ID))
+	case errors.Is(err, redaction.ErrNotProvisioned):
+		problem(w, r, http.StatusForbidden, typeBase+"#unprovisioned", "Authorisation error",
+			fmt.Sprintf("User=%s is not provisioned to redact product=%s", c.KeyID, strings.ToUpper(string(p))))
+	case errors.Is(err, redaction.ErrLegalHold):
+		problem(w, r, http.StatusForbidden, typeRedact+"#legal-hold", "Legal Hold",
+			fmt.Sprintf("ID '%s' is under a legal hold and cannot be redacted", *req.ID))
+	case errors.Is(err, redaction.ErrRequestConflict):
+		problem(w, r, http.StatusUnprocessableEntity, typeRedact+"#idempotency-conflict", "Idempotency Key Reused", "The Idempotency-Key was used for another operation")
+	default:
+		srv.internal(w, r, err)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func (srv *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	srv.opts.Logger.Error("request failed", "trace", traceID(r), "err", err)
+	problem(w, r, http.StatusInternalServerError, typeBase+"#internal", "Internal Error", "The request could not be completed")
+}
+
+type decodeProblem struct{ typ, title, detail string }
+
+// decodeRedact reads a Redact API request body.
+func decodeRedact(body interface{ Read([]byte) (int, error) }) (redactRequest, cdrstore.Product, cdrstore.Direction, *decodeProblem) {
+	var req redactRequest
+	dec := json.NewDecoder(body)
+	if err := dec.Decode(&req); err != nil {
+		detail := "the request body is not a JSON object"
+		var mbe *http.MaxBytesError
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &mbe):
+			detail = fmt.Sprintf("the request body is larger than %d bytes", mbe.Limit)
+		case errors.As(err, &se):
+			detail = fmt.Sprintf("invalid JSON at byte %d", se.Offset)
+		}
+		return req, "", "", &decodeProblem{typeBase + "#invalid-json", "Invalid JSON", detail}
+	}
+	if req.ID == nil || *req.ID == "" {
+		return req, "", "", &decodeProblem{typeBase + "#invalid-json", "Invalid JSON", "id is required"}
+	}
+	if req.Product == nil {
+		return req, "", "", &decodeProblem{typeRedact + "#invalid-product", "Invalid Product", "product is required"}
+	}
+	p, err := redaction.ParseProduct(*req.Product)
+	if err != nil {
+		return req, "", "", &decodeProblem{typeRedact + "#invalid-product", "Invalid Product",
+			fmt.Sprintf("No product corresponding to supplied string %s!", truncate(*req.Product, 32))}
+	}
+	typ := ""
+	if req.Type != nil {
+		typ = *req.Type
+	}
+	d, err := redaction.ParseDirection(typ)
+	if err != nil {
+		return req, "", "", &decodeProblem{typeRedact + "#invalid-type", "Invalid Type", "type must be inbound or outbound"}
+	}
+	return req, p, d, nil
+}
+
+type contactError struct {
+	ErrorCode string `json:"error_code"`
+	Message   string `json:"message"`
+}
+
+// eraseContact is DELETE /v1/contacts/{e164}.
+func (srv *Server) eraseContact(w http.ResponseWriter, r *http.Request) {
+	c := srv.authenticate(r, false, true)
+	if c == nil {
+		writeJSON(w, http.StatusUnauthorized, "application/json", contactError{"UNAUTHORIZED", "Invalid or missing API key"})
+		return
+	}
+	setKey(w, c.KeyID)
+	if ok, wait := srv.allow(c.KeyID); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+		writeJSON(w, http.StatusTooManyRequests, "application/json", contactError{"RATE_LIMITED", "Please wait, then retry your request"})
+		return
+	}
+	n, ok := ParseContactNumber(r.PathValue("e164"))
+	if !ok {
+		writeJSON(w, http.StatusBadRequest, "application/json", contactError{"INVALID_ARGUMENT", "e164 is missing or malformed"})
+		return
+	}
+	reason := r.URL.Query().Get("reason")
+	if reason == "" {
+		reason = "ndpr_right_to_erasure"
+	}
+	ctx := redaction.WithRequest(r.Context(), redaction.Request{ID: r.Header.Get("Idempotency-Key"), Actor: c.KeyID})
+	res, err := srv.rd.EraseContact(ctx, c.Workspace, n, truncate(reason, 128))
+	if err != nil {
+		srv.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, "application/json", struct {
+		Erased          bool   `json:"erased"`
+		E164            string `json:"e164"`
+		RecordsAffected int    `json:"records_affected"`
+	}{res.Erased, n.String(), res.RecordsAffected})
+}
+
+// ParseContactNumber accepts what the contact-erasure contract calls a
+// valid E.164 number: a leading '+', 7 to 15 digits, and a number the
+// numbering plan knows.
+func ParseContactNumber(s string) (e164.Number, bool) {
+	if _, err := e164.ParseCanonical(s); err != nil {
+		return e164.Number{}, false
+	}
+	n, err := e164.Parse(s, "")
+	return n, err == nil
+}
+
+// getRecord is GET /v1/records/{id}.
+func (srv *Server) getRecord(w http.ResponseWriter, r *http.Request) {
+	c := srv.readAuth(w, r)
+	if c == nil {
+		return
+	}
+	id := r.PathValue("id")
+	rec, err := srv.s.Get(c.Workspace, id)
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, "application/json", cdrjson.Encode(&rec))
+	case errors.Is(err, cdrstore.ErrNotFound), errors.Is(err, cdrstore.ErrInvalidRecord):
+		problem(w, r, http.StatusNotFound, typeBase+"#invalid-id", "Invalid ID", fmt.Sprintf("ID '%s' could not be found", truncate(id, 64)))
+	default:
+		srv.internal(w, r, err)
+	}
+}
+
+func (srv *Server) readAuth(w http.ResponseWriter, r *http.Request) *Credential {
+	c := srv.authenticate(r, true, true)
+	if c == nil {
+		unauthorizedBasic(w)
+		return nil
+	}
+	setKey(w, c.KeyID)
+	if ok, wait := srv.allow(c.KeyID); !ok {
+		rateLimited(w, r, wait)
+		return nil
+	}
+	return c
+}
+
+// RecordsPage is the body of GET /v1/records.
+type RecordsPage struct {
+	Records     []cdrjson.Record `json:"records"`
+	NextCursor  string           `json:"next_cursor,omitempty"`
+	IDsNotFound []string         `json:"ids_not_found,omitempty"`
+}
+
+// MaxIDs bounds ?ids= of GET /v1/records.
+const MaxIDs = 10
+
+// listRecords is GET /v1/records?number=&since=&until=&limit=&cursor= or ?ids=.
+func (srv *Server) listRecords(w http.ResponseWriter, r *http.Request) {
+	c := srv.readAuth(w, r)
+	if c == nil {
+		return
+	}
+	q := r.URL.Query()
+	bad := func(detail string) {
+		problem(w, r, http.StatusBadRequest, typeBase+"#invalid-parameters", "Invalid Parameters", detail)
+	}
+	page := RecordsPage{Records: []cdrjson.Record{}}
+	if ids := q.Get("ids"); ids != "" {
+		list := strings.Split(ids, ",")
+		if len(list) > MaxIDs {
+			bad(fmt.Sprintf("at most %d ids", MaxIDs))
+			return
+		}
+		err := srv.s.View(func(tx *cdrstore.Tx) error {
+			for _, id := range list {
+				rec, err := tx.Get(c.Workspace, id)
+				if errors.Is(err, cdrstore.ErrNotFound) || errors.Is(err, cdrstore.ErrInvalidRecord) {
+					page.IDsNotFound = append(page.IDsNotFound, id)
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				page.Records = append(page.Records, cdrjson.Encode(&rec))
+			}
+			return nil
+		})
+		if err != nil {
+			srv.internal(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, "application/json", page)
+		return
+	}
+	n, ok := ParseContactNumber(q.Get("number"))
+	if !ok {
+		bad("number (E.164) or ids is required")
+		return
+	}
+	query := cdrstore.Query{Limit: 100, Cursor: q.Get("cursor")}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &query.Since}, {"until", &query.Until}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				bad(p.name + " must be an RFC 3339 time")
+				return
+			}
+			*p.dst = t
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		l, err := strconv.Atoi(v)
+		if err != nil || l < 1 || l > 1000 {
+			bad("limit must be 1 to 1000")
+			return
+		}
+		query.Limit = l
+	}
+	var last cdrstore.Record
+	err := srv.s.View(func(tx *cdrstore.Tx) error {
+		for rec, err := range tx.ByNumber(c.Workspace, n, query) {
+			if err != nil {
+				return err
+			}
+			last = rec
+			page.Records = append(page.Records, cdrjson.Encode(&rec))
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, cdrstore.ErrInvalidCursor):
+		bad("invalid cursor")
+		return
+	case err != nil:
+		srv.internal(w, r, err)
+		return
+	}
+	if len(page.Records) == query.Limit {
+		page.NextCursor = last.Cursor()
+	}
+	writeJSON(w, http.StatusOK, "application/json", page)
+}
