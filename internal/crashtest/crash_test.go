@@ -1,0 +1,310 @@
+package crashtest_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/e164"
+	"github.com/cdrvault/cdrvault/redaction"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The workload's world: a store seeded with old records (swept in
+// batches), contacts with recordings (erased whole), and new batches.
+var (
+	now       = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	platform  = e164.MustParse("+14155552671", "")
+	contacts  = []string{"+2348031234567", "+447911123456", "+4915112345678", "+33612345678", "+919812345678", "+5511912345678"}
+	sweepSize = 25
+)
+
+const (
+	nOld       = 200 // records 14–16 months old: the sweep's work
+	perContact = 20  // recent records per contact, each with a recording
+)
+
+func seedRecords() []cdrstore.Record {
+	var rs []cdrstore.Record
+	for i := range nOld {
+		rs = append(rs, cdrstore.Record{ID: fmt.Sprintf("old-%03d", i), Workspace: "acme", Product: cdrstore.ProductSMS,
+			Direction: cdrstore.Outbound, From: platform, To: e164.MustParse(contacts[i%len(contacts)], ""), Body: "old body",
+			StartedAt: now.AddDate(0, -16, 0).Add(time.Duration(i) * time.Hour)})
+	}
+	for ci, c := range contacts {
+		for j := range perContact {
+			rs = append(rs, cdrstore.Record{ID: fmt.Sprintf("c%d-%02d", ci, j), Workspace: "acme", Product: cdrstore.ProductVoice,
+				Direction: cdrstore.Outbound, From: platform, To: e164.MustParse(c, ""), Transcript: []string{"words of " + c},
+				RecordingURL: fmt.Sprintf("https://media.example.net/rec/c%d-%02d.mp3", ci, j),
+				StartedAt:    now.AddDate(0, -1, 0).Add(time.Duration(ci*perContact+j) * time.Minute)})
+		}
+	}
+	return rs
+}
+
+func openStore(path string) (*cdrstore.Store, error) {
+	return cdrstore.Open(path, &cdrstore.Options{Now: func() time.Time { return now }, SubjectKey: []byte("crash-test-subject-key-0123456789")})
+}
+
+// TestMain runs the child workload when asked to.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv("CDRVAULT_CRASH_CHILD"); dir != "" {
+		seed, _ := strconv.ParseUint(os.Getenv("CDRVAULT_CRASH_SEED"), 10, 64)
+		if err := child(dir, seed); err != nil {
+			fmt.Fprintln(os.Stderr, "child:", err)
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// child runs operations in a random order, printing "ok <op> <arg>" after
+// each one returned success.
+func child(dir string, seed uint64) error {
+	s, err := openStore(filepath.Join(dir, "store.db"))
+	if err != nil {
+		return err
+	}
+	rd := redaction.New(s, nil)
+	ctx := context.Background()
+	delivered, err := os.OpenFile(filepath.Join(dir, "delivered"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	say := func(format string, args ...any) { fmt.Printf("ok "+format+"\n", args...) }
+	rng := rand.New(rand.NewPCG(seed, 1))
+	for step := 0; ; step++ {
+		switch rng.IntN(7) {
+		case 0: // an ingest batch of new records
+			var batch []cdrstore.Record
+			for i := range 50 {
+				batch = append(batch, cdrstore.Record{ID: fmt.Sprintf("n%d-%02d", step, i), Workspace: "acme", Product: cdrstore.ProductSMS,
+					Direction: cdrstore.Inbound, From: e164.MustParse("+27821234567", ""), To: platform, Body: "new",
+					StartedAt: now.Add(-time.Duration(step*50+i) * time.Second)})
+			}
+			if err := s.PutBatch(batch); err != nil {
+				return err
+			}
+			say("batch %d", step)
+		case 1:
+			c := contacts[rng.IntN(len(contacts))]
+			if _, err := rd.EraseContact(ctx, "acme", e164.MustParse(c, ""), "gdpr_art17"); err != nil {
+				return err
+			}
+			say("erase %s", c)
+		case 2:
+			id := fmt.Sprintf("c%d-%02d", rng.IntN(len(contacts)), rng.IntN(perContact))
+			if _, err := rd.RedactByID(ctx, "acme", id, cdrstore.ProductVoice, cdrstore.Outbound); err != nil {
+				return err
+			}
+			say("redact %s", id)
+		case 3:
+			if _, err := rd.Sweep(ctx, now, redaction.SweepOptions{BatchSize: sweepSize}); err != nil {
+				return err
+			}
+			say("sweep")
+		case 4:
+			if _, err := rd.AutoRedact(ctx, now); err != nil {
+				return err
+			}
+			say("autoredact")
+		case 5:
+			_, err := rd.DrainOutbox(ctx, "", redaction.DeleterFunc(func(_ context.Context, url string) error {
+				if _, err := delivered.WriteString(url + "\n"); err != nil {
+					return err
+				}
+				return delivered.Sync()
+			}))
+			if err != nil {
+				return err
+			}
+			say("drain")
+		case 6:
+			if _, err := s.Scrub(ctx); err != nil {
+				return err
+			}
+			say("scrub")
+		}
+	}
+}
+
+func crashIterations() int {
+	if v, err := strconv.Atoi(os.Getenv("CDRVAULT_CRASH_ITERATIONS")); err == nil {
+		return v
+	}
+	if testing.Short() {
+		return 20
+	}
+	return 200
+}
+
+func TestCrashKill(t *testing.T) {
+	n := crashIterations()
+	seedDir := t.TempDir()
+	s, err := openStore(filepath.Join(seedDir, "store.db"))
+	require.NoError(t, err)
+	require.NoError(t, s.PutBatch(seedRecords()))
+	rd := redaction.New(s, nil)
+	_, err = rd.SetSettings(context.Background(), "acme", redaction.Settings{AutoRedact: []redaction.AutoRedactPolicy{
+		{Product: cdrstore.ProductSMS, Direction: cdrstore.Inbound, Address: true, Hold: redaction.Duration(6 * time.Hour)}}})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	seedBytes, err := os.ReadFile(filepath.Join(seedDir, "store.db"))
+	require.NoError(t, err)
+
+	base := uint64(time.Now().UnixNano())
+	if v, err := strconv.ParseUint(os.Getenv("CDRVAULT_CRASH_SEED"), 10, 64); err == nil {
+		base, n = v, 1
+	}
+	for i := range n {
+		seed := base + uint64(i)
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "store.db"), seedBytes, 0o600))
+		log := runAndKill(t, dir, seed)
+		if failed := !t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { verify(t, dir, log) }); failed {
+			t.Logf("replay with: CDRVAULT_CRASH_SEED=%d go test -run TestCrashKill ./internal/crashtest (%d ops acknowledged)", seed, len(log))
+			return
+		}
+	}
+}
+
+// runAndKill starts the child and kills it after a random delay; it
+// returns the operations the child acknowledged.
+func runAndKill(t *testing.T, dir string, seed uint64) []string {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "CDRVAULT_CRASH_CHILD="+dir, fmt.Sprintf("CDRVAULT_CRASH_SEED=%d", seed))
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	delay := time.Duration(5+rand.New(rand.NewPCG(seed, 2)).IntN(150)) * time.Millisecond
+	timer := time.AfterFunc(delay, func() { cmd.Process.Signal(syscall.SIGKILL) })
+	var log []string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		log = append(log, strings.TrimPrefix(sc.Text(), "ok "))
+	}
+	timer.Stop()
+	cmd.Process.Signal(syscall.SIGKILL)
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 3 {
+		t.Fatalf("seed %d: the child failed before the kill", seed)
+	}
+	return log
+}
+
+func verify(t *testing.T, dir string, log []string) {
+	s, err := openStore(filepath.Join(dir, "store.db"))
+	require.NoError(t, err, "the store opens after the kill")
+	defer s.Close()
+	require.NoError(t, s.Check(context.Background()), "indexes and audit chain")
+	rd := redaction.New(s, nil)
+
+	records := map[string]cdrstore.Record{}
+	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+		for r, err := range tx.ByTime("acme", cdrstore.Query{Limit: 1 << 30}) {
+			if err != nil {
+				return err
+			}
+			records[r.ID] = r
+		}
+		return nil
+	}))
+	acked := map[string]bool{}
+	for _, l := range log {
+		acked[l] = true
+	}
+
+	// Every acknowledged batch is wholly there; none is half there.
+	batches := map[string]int{}
+	for id := range records {
+		if strings.HasPrefix(id, "n") {
+			b, _, _ := strings.Cut(id, "-")
+			batches[b]++
+		}
+	}
+	for b, n := range batches {
+		assert.Equal(t, 50, n, "batch %s is half there", b)
+	}
+	for l := range acked {
+		if b, ok := strings.CutPrefix(l, "batch "); ok {
+			assert.Equal(t, 50, batches["n"+b], "acknowledged batch %s", b)
+		}
+	}
+
+	// A contact is wholly erased or untouched (a redaction by ID may have
+	// taken single records further).
+	for ci, c := range contacts {
+		erased, untouched := 0, 0
+		for j := range perContact {
+			r, ok := records[fmt.Sprintf("c%d-%02d", ci, j)]
+			require.True(t, ok)
+			switch {
+			case slices.Equal(r.Transcript, []string{"[REDACTED]"}):
+				erased++
+			case len(r.Transcript) == 1 && r.Redacted.Fields == 0:
+				untouched++
+			}
+		}
+		redacted := perContact - erased - untouched
+		if acked["erase "+c] {
+			assert.Zero(t, untouched, "acknowledged erasure of contact %d is incomplete", ci)
+		}
+		assert.True(t, erased == 0 || untouched == 0, "contact %d half erased: %d erased, %d untouched, %d redacted", ci, erased, untouched, redacted)
+	}
+	for l := range acked {
+		if id, ok := strings.CutPrefix(l, "redact "); ok {
+			r := records[id]
+			assert.Empty(t, r.Transcript, "acknowledged redaction of %s", id)
+			assert.False(t, r.To.IsValid())
+		}
+	}
+
+	// The sweep deletes old records in time order, whole batches at a time.
+	left := 0
+	for i := range nOld {
+		if _, ok := records[fmt.Sprintf("old-%03d", i)]; ok {
+			left++
+		} else {
+			require.Zero(t, left, "old-%03d swept after a younger one survived", i)
+		}
+	}
+	gone := nOld - left
+	assert.True(t, gone%sweepSize == 0, "a sweep batch is half applied: %d of %d old records gone", gone, nOld)
+	if acked["sweep"] {
+		assert.Zero(t, left, "an acknowledged sweep left expired records")
+	}
+
+	// Every recording removed from a record is in the outbox or was delivered.
+	delivered := map[string]bool{}
+	if raw, err := os.ReadFile(filepath.Join(dir, "delivered")); err == nil {
+		for _, u := range strings.Split(string(raw), "\n") {
+			delivered[u] = true
+		}
+	}
+	pending := map[string]bool{}
+	items, err := rd.Outbox("acme", 1<<20)
+	require.NoError(t, err)
+	for _, it := range items {
+		pending[it.URL] = true
+	}
+	for ci := range contacts {
+		for j := range perContact {
+			url := fmt.Sprintf("https://media.example.net/rec/c%d-%02d.mp3", ci, j)
+			r := records[fmt.Sprintf("c%d-%02d", ci, j)]
+			assert.True(t, r.RecordingURL == url || pending[url] || delivered[url], "recording %s lost", url)
+		}
+	}
+}
