@@ -18,7 +18,14 @@ const maxCheckProblems = 20
 // workspace's audit chain verifies. It returns nil, or up to 20 problems
 // joined, each matching ErrCorrupt (or audit.ErrChainBroken). It checks ctx
 // every 128 records and returns ctx.Err() wrapped when cancelled.
-func (s *Store) Check(ctx context.Context) error {
+func (s *Store) Check(ctx context.Context) (err error) {
+	// A page whose header is corrupt makes bbolt panic while walking it;
+	// Check, whose job is to look at damaged files, reports it instead.
+	defer func() {
+		if r := recover(); r != nil {
+			err = &CorruptionError{Bucket: "(pages)", Err: fmt.Errorf("bbolt: %v", r)}
+		}
+	}()
 	return s.View(func(tx *Tx) error {
 		c := checker{ctx: ctx}
 		for _, ws := range tx.Workspaces() {

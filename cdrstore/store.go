@@ -77,6 +77,9 @@ func (s *Store) boltOptions() *bolt.Options {
 
 // open opens s.path and checks or initialises its meta bucket.
 func (s *Store) open() error {
+	if err := checkFileSize(s.path); err != nil {
+		return err
+	}
 	db, err := bolt.Open(s.path, 0o600, s.boltOptions())
 	if err != nil {
 		return mapOpenError(s.path, err)

@@ -340,6 +340,21 @@ func TestOpenRejectsNewerFormatAndForeignFiles(t *testing.T) {
 	require.ErrorIs(t, err, cdrstore.ErrCorrupt)
 }
 
+// A truncated file is refused with a typed error, not a fault.
+func TestOpenTruncatedFile(t *testing.T) {
+	f := storetest.BuildFixture(t, 3000)
+	for _, keep := range []int64{2, 3, 10} { // keep 1/keep of the file
+		p := filepath.Join(t.TempDir(), "s.db")
+		storetest.CopyFile(t, f.Path, p)
+		fi, err := os.Stat(p)
+		require.NoError(t, err)
+		require.NoError(t, os.Truncate(p, fi.Size()/keep))
+		_, err = cdrstore.Open(p, nil)
+		require.ErrorIs(t, err, cdrstore.ErrCorrupt)
+		assert.Contains(t, err.Error(), "truncated")
+	}
+}
+
 func TestFormatNumbersPinned(t *testing.T) {
 	assert.Equal(t, uint32(1), cdrstore.FormatV1)
 	assert.Equal(t, cdrstore.FormatV1, cdrstore.FormatNewest)
