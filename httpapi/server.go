@@ -387,7 +387,9 @@ func ParseContactNumber(s string) (e164.Number, bool) {
 		return e164.Number{}, false
 	}
 	n, err := e164.Parse(s, "")
-	return n, err == nil
+	// "+43031100000" parses (the national trunk 0 is dropped) but is not
+	// the canonical form the contract asks for.
+	return n, err == nil && n.String() == s
 }
 
 // getRecord is GET /v1/records/{id}.
