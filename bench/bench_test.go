@@ -1,0 +1,160 @@
+package bench
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+)
+
+// benchN is the store size of the Go benchmarks (BENCH_N, default 5,000:
+// enough for a smoke run of every engine; use cmd/compare for figures).
+func benchN() int {
+	if n, err := strconv.Atoi(os.Getenv("BENCH_N")); err == nil && n > 0 {
+		return n
+	}
+	return 5000
+}
+
+var (
+	wlOnce sync.Once
+	wl     *Workload
+	stores = map[string]Engine{}
+	mu     sync.Mutex
+)
+
+func workloadOnce() *Workload {
+	wlOnce.Do(func() { wl = NewWorkload(benchN()) })
+	return wl
+}
+
+// loaded returns engine f holding the whole workload, built once.
+func loaded(b *testing.B, f Factory) Engine {
+	mu.Lock()
+	defer mu.Unlock()
+	if e, ok := stores[f.Name]; ok {
+		return e
+	}
+	dir, err := os.MkdirTemp("", "bench-"+f.Name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := f.Open(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := workloadOnce()
+	for i := 0; i < len(w.Records); i += 1000 {
+		if err := e.Ingest(w.Records[i:min(i+1000, len(w.Records))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stores[f.Name] = e
+	return e
+}
+
+func forEngines(b *testing.B, fn func(b *testing.B, f Factory)) {
+	for _, f := range Factories() {
+		b.Run("engine="+f.Name, func(b *testing.B) { fn(b, f) })
+	}
+}
+
+// BenchmarkIngest stores batches of 1,000 records, one durable transaction each.
+func BenchmarkIngest(b *testing.B) {
+	w := workloadOnce()
+	forEngines(b, func(b *testing.B, f Factory) {
+		e, err := f.Open(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer e.Close()
+		i := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			batch := make([]cdrstore.Record, 1000)
+			for j := range batch {
+				batch[j] = w.Records[(i+j)%len(w.Records)]
+				batch[j].ID = fmt.Sprintf("%s-%d", batch[j].ID[:8], i+j)
+			}
+			i += len(batch)
+			if err := e.Ingest(batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "records/s")
+	})
+}
+
+func BenchmarkGet(b *testing.B) {
+	w := workloadOnce()
+	forEngines(b, func(b *testing.B, f Factory) {
+		e := loaded(b, f)
+		rng := rand.New(rand.NewPCG(1, 1))
+		b.ReportAllocs()
+		for b.Loop() {
+			r := &w.Records[rng.IntN(len(w.Records))]
+			if err := e.Get(r.Workspace, r.ID); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+}
+
+// BenchmarkList lists up to 100 records of a contact.
+func BenchmarkList(b *testing.B) {
+	w := workloadOnce()
+	forEngines(b, func(b *testing.B, f Factory) {
+		e := loaded(b, f)
+		rng := rand.New(rand.NewPCG(2, 2))
+		total := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			n, err := e.List("acme", w.Contacts[rng.IntN(len(w.Contacts))], 100)
+			if err != nil {
+				b.Fatal(err)
+			}
+			total += n
+		}
+		b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "records/s")
+	})
+}
+
+// BenchmarkRedact redacts one record per durable transaction.
+func BenchmarkRedact(b *testing.B) {
+	w := workloadOnce()
+	forEngines(b, func(b *testing.B, f Factory) {
+		e := loaded(b, f)
+		rng := rand.New(rand.NewPCG(3, 3))
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := e.Redact(w.Records[rng.IntN(len(w.Records)/2)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+}
+
+// BenchmarkErase erases a contact's records in one durable transaction.
+func BenchmarkErase(b *testing.B) {
+	w := workloadOnce()
+	forEngines(b, func(b *testing.B, f Factory) {
+		e := loaded(b, f)
+		i, total := 0, 0
+		b.ReportAllocs()
+		for b.Loop() {
+			n, err := e.Erase("acme", w.Contacts[i%len(w.Contacts)])
+			if err != nil {
+				b.Fatal(err)
+			}
+			i++
+			total += n
+		}
+		b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "records/s")
+	})
+}

@@ -1,0 +1,76 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/e164"
+	"github.com/cdrvault/cdrvault/redaction"
+)
+
+type cdrvault struct {
+	s  *cdrstore.Store
+	rd *redaction.Redactor
+}
+
+// Now is the clock of every engine: the end of the generated history.
+var Now = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
+// OpenCdrvault opens a cdrvault store in dir.
+func OpenCdrvault(dir string) (Engine, error) {
+	s, err := cdrstore.Open(filepath.Join(dir, "cdrvault.db"), &cdrstore.Options{Now: func() time.Time { return Now }})
+	if err != nil {
+		return nil, err
+	}
+	return &cdrvault{s: s, rd: redaction.New(s, nil)}, nil
+}
+
+func (c *cdrvault) Name() string                          { return "cdrvault" }
+func (c *cdrvault) Ingest(batch []cdrstore.Record) error { return c.s.PutBatch(batch) }
+func (c *cdrvault) Get(ws, id string) error {
+	_, err := c.s.Get(ws, id)
+	return err
+}
+
+func (c *cdrvault) List(ws string, n e164.Number, limit int) (int, error) {
+	count := 0
+	err := c.s.View(func(tx *cdrstore.Tx) error {
+		for _, err := range tx.ByNumber(ws, n, cdrstore.Query{Limit: limit}) {
+			if err != nil {
+				return err
+			}
+			count++
+		}
+		return nil
+	})
+	return count, err
+}
+
+func (c *cdrvault) Redact(r cdrstore.Record) error {
+	_, err := c.rd.RedactByID(context.Background(), r.Workspace, r.ID, r.Product, r.Direction)
+	return err
+}
+
+func (c *cdrvault) Erase(ws string, n e164.Number) (int, error) {
+	res, err := c.rd.EraseContact(context.Background(), ws, n, "gdpr_art17")
+	return res.RecordsAffected, err
+}
+
+func (c *cdrvault) Sweep(cutoff time.Time) (int, error) {
+	// The cutoff of 13 months as of Now; the engines sweep the same records.
+	res, err := c.rd.Sweep(context.Background(), Now, redaction.SweepOptions{BatchSize: 10_000})
+	return res.Deleted, err
+}
+
+func (c *cdrvault) Size() (int64, error) {
+	fi, err := os.Stat(c.s.Path())
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+func (c *cdrvault) Close() error { return c.s.Close() }

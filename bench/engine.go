@@ -1,0 +1,48 @@
+package bench
+
+import (
+	"time"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/e164"
+)
+
+// Engine is one storage engine under test. Every write is one durable
+// transaction unless the engine's name says otherwise.
+type Engine interface {
+	Name() string
+	// Ingest stores a batch in one transaction.
+	Ingest(batch []cdrstore.Record) error
+	// Get reads one record by workspace and ID.
+	Get(ws, id string) error
+	// List reads up to limit records holding number n, in time order.
+	List(ws string, n e164.Number, limit int) (int, error)
+	// Redact removes r's content and counterparty number (with its index
+	// entries), as the Redact API does.
+	Redact(r cdrstore.Record) error
+	// Erase replaces the content of every record holding n with the
+	// [REDACTED] placeholders, in one transaction, and counts them.
+	Erase(ws string, n e164.Number) (int, error)
+	// Sweep deletes every record that started before cutoff.
+	Sweep(cutoff time.Time) (int, error)
+	// Size is the bytes on disk.
+	Size() (int64, error)
+	Close() error
+}
+
+// Factory opens an engine in an empty directory.
+type Factory struct {
+	Name string
+	Open func(dir string) (Engine, error)
+}
+
+// Factories lists every engine, cdrvault first.
+func Factories() []Factory {
+	return []Factory{
+		{"cdrvault", OpenCdrvault},
+		{"sqlite-full", func(dir string) (Engine, error) { return OpenSQLite(dir, "FULL") }},
+		{"sqlite-normal", func(dir string) (Engine, error) { return OpenSQLite(dir, "NORMAL") }},
+		{"bolthold", OpenBolthold},
+		{"bbolt-json", OpenBoltJSON},
+	}
+}
