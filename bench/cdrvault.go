@@ -28,7 +28,7 @@ func OpenCdrvault(dir string) (Engine, error) {
 	return &cdrvault{s: s, rd: redaction.New(s, nil)}, nil
 }
 
-func (c *cdrvault) Name() string                          { return "cdrvault" }
+func (c *cdrvault) Name() string                         { return "cdrvault" }
 func (c *cdrvault) Ingest(batch []cdrstore.Record) error { return c.s.PutBatch(batch) }
 func (c *cdrvault) Get(ws, id string) error {
 	_, err := c.s.Get(ws, id)

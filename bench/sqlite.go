@@ -84,13 +84,13 @@ func (e *sqliteEngine) Ingest(batch []cdrstore.Record) error {
 
 func (e *sqliteEngine) Get(ws, id string) error {
 	var (
-		r                                                   cdrstore.Record
-		from, to, body, tr, rec, media, conv, st, pr, cur   sql.NullString
-		net, ref, cr, ar                                    sql.NullString
-		started                                             int64
-		ended, created                                      sql.NullInt64
-		redacted                                            int
-		product, direction                                  string
+		r                                                 cdrstore.Record
+		from, to, body, tr, rec, media, conv, st, pr, cur sql.NullString
+		net, ref, cr, ar                                  sql.NullString
+		started                                           int64
+		ended, created                                    sql.NullInt64
+		redacted                                          int
+		product, direction                                string
 	)
 	err := e.db.QueryRow(`SELECT product, direction, from_num, to_num, body, transcript, recording_url, media, conversation_id,
 		status, price, currency, network, client_ref, started_at, ended_at, created_at, content_retention, address_retention, redacted
