@@ -1,0 +1,109 @@
+package httpapi_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/httpapi"
+	"github.com/cdrvault/cdrvault/internal/storetest"
+	"github.com/cdrvault/cdrvault/redaction"
+)
+
+// BenchmarkServerLoad drives the server on loopback with 16 concurrent
+// clients and reports requests/s and the p50 and p99 latencies, for reads
+// by ID and for redactions, on a store of 1M records (100k with -short).
+func BenchmarkServerLoad(b *testing.B) {
+	n := 1_000_000
+	if testing.Short() {
+		n = 100_000
+	}
+	f := storetest.BuildFixture(b, n)
+	s := f.Open(b, false)
+	key, err := httpapi.AddKey(s, "acme", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(httpapi.New(redaction.New(s, nil), &httpapi.Options{RateLimit: 1e9}))
+	defer srv.Close()
+	var recs []cdrstore.Record
+	for _, id := range f.IDs[:len(f.IDs)*9/10] { // old enough to redact
+		r, err := s.Get("acme", id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	for _, op := range []struct {
+		name string
+		req  func(r cdrstore.Record) *http.Request
+		want int
+	}{
+		{"get", func(r cdrstore.Record) *http.Request {
+			req, _ := http.NewRequest("GET", srv.URL+"/v1/records/"+r.ID, nil)
+			req.Header.Set("Authorization", "Bearer "+key.Token)
+			return req
+		}, 200},
+		{"redact", func(r cdrstore.Record) *http.Request {
+			body := fmt.Sprintf(`{"id":%q,"product":%q,"type":%q}`, r.ID, r.Product, r.Direction)
+			req, _ := http.NewRequest("POST", srv.URL+"/v1/redact/transaction", strings.NewReader(body))
+			req.SetBasicAuth(key.Key, key.Secret)
+			return req
+		}, 204},
+	} {
+		b.Run(fmt.Sprintf("op=%s/records=%d", op.name, n), func(b *testing.B) {
+			var (
+				mu   sync.Mutex
+				lats []time.Duration
+				next atomic.Int64
+			)
+			b.ReportAllocs()
+			start := time.Now()
+			total := int64(b.N)
+			var wg sync.WaitGroup
+			for g := range 16 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					rng := rand.New(rand.NewPCG(uint64(g), 9))
+					var mine []time.Duration
+					for next.Add(1) <= total {
+						req := op.req(recs[rng.IntN(len(recs))])
+						t := time.Now()
+						resp, err := client.Do(req)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						resp.Body.Close()
+						mine = append(mine, time.Since(t))
+						if resp.StatusCode != op.want {
+							b.Errorf("status %d", resp.StatusCode)
+							return
+						}
+					}
+					mu.Lock()
+					lats = append(lats, mine...)
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			slices.Sort(lats)
+			if len(lats) > 0 {
+				b.ReportMetric(float64(len(lats))/elapsed.Seconds(), "requests/s")
+				b.ReportMetric(float64(lats[len(lats)/2].Microseconds()), "p50-µs")
+				b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds()), "p99-µs")
+			}
+		})
+	}
+}
