@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
@@ -194,45 +195,24 @@ func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, r
 		o.receipt = true
 		o.entry.Reason = reason
 		o.entry.Subject = o.tx.SubjectHMAC(n.String())
-		// Collect first: the records are rewritten while the index is read.
-		var recs []cdrstore.Record
-		for rec, err := range o.tx.ByNumber(ws, n, cdrstore.Query{Limit: 1 << 62}) {
-			if err != nil {
-				return err
-			}
-			if err := o.tick(); err != nil {
-				return err
-			}
-			recs = append(recs, rec)
+		recs, err := o.collect(o.tx.ByNumber(ws, n, cdrstore.Query{Limit: 1 << 62}))
+		if err != nil {
+			return err
 		}
-		for _, rec := range recs {
-			if err := o.tick(); err != nil {
-				return err
-			}
-			if why, held, err := o.heldReason(&rec); err != nil {
-				return err
-			} else if held {
-				o.skip(rec.ID, why)
-				continue
-			}
+		return o.forUnheld(recs, func(rec *cdrstore.Record) error {
 			if dryRun {
-				if wouldErase(&rec) {
+				if wouldErase(rec) {
 					o.res.Affected++
 				}
-				continue
+				return nil
 			}
-			changed, err := o.discardContent(&rec, true)
-			if err != nil {
+			changed, err := o.discardContent(rec, true)
+			if err != nil || !changed {
 				return err
 			}
-			if changed {
-				o.res.Affected++
-				if err := o.put(rec); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+			o.res.Affected++
+			return o.put(*rec)
+		})
 	}, &out, func(o *op) any {
 		return EraseResult{Result: o.res, Erased: true, E164: n, RecordsAffected: o.res.Affected}
 	})
@@ -297,27 +277,46 @@ func (r *Redactor) DeleteConversation(ctx context.Context, ws, conv string) (Res
 		o.receipt = true
 		o.entry.Subject = o.tx.SubjectHMAC(conv)
 		o.entry.Detail = "conversation"
-		var legs []cdrstore.Record
-		for rec, err := range o.tx.ByConversation(ws, conv, cdrstore.Query{Limit: 1 << 62}) {
-			if err != nil {
-				return err
-			}
-			legs = append(legs, rec)
+		legs, err := o.collect(o.tx.ByConversation(ws, conv, cdrstore.Query{Limit: 1 << 62}))
+		if err != nil {
+			return err
 		}
-		for _, rec := range legs {
-			if err := o.tick(); err != nil {
-				return err
-			}
-			if why, held, err := o.heldReason(&rec); err != nil {
-				return err
-			} else if held {
-				o.skip(rec.ID, why)
-				continue
-			}
-			if err := o.delete(rec); err != nil {
-				return err
-			}
-		}
-		return nil
+		return o.forUnheld(legs, func(rec *cdrstore.Record) error { return o.delete(*rec) })
 	})
+}
+
+// collect reads seq to its end, checking the context, so that the records
+// can be rewritten afterwards without writing under a running cursor.
+func (o *op) collect(seq iter.Seq2[cdrstore.Record, error]) ([]cdrstore.Record, error) {
+	var recs []cdrstore.Record
+	for rec, err := range seq {
+		if err != nil {
+			return nil, err
+		}
+		if err := o.tick(); err != nil {
+			return nil, err
+		}
+		recs = append(recs, rec)
+	}
+	return recs, nil
+}
+
+// forUnheld calls fn for each record not under a legal hold and lists the
+// held ones as skipped.
+func (o *op) forUnheld(recs []cdrstore.Record, fn func(*cdrstore.Record) error) error {
+	for i := range recs {
+		if err := o.tick(); err != nil {
+			return err
+		}
+		if why, held, err := o.heldReason(&recs[i]); err != nil {
+			return err
+		} else if held {
+			o.skip(recs[i].ID, why)
+			continue
+		}
+		if err := fn(&recs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
