@@ -142,7 +142,9 @@ func (e *sqliteEngine) Erase(ws string, n e164.Number) (int, error) {
 		body = CASE WHEN body <> '' THEN '[REDACTED]' ELSE body END,
 		transcript = CASE WHEN transcript NOT IN ('null', '[]') THEN '["[REDACTED]"]' ELSE transcript END,
 		recording_url = NULL, media = 'null', redacted = 1
-		WHERE ws = ?1 AND (from_num = ?2 OR to_num = ?2)
+		WHERE ws = ?1 AND id IN (
+			SELECT id FROM cdrs WHERE ws = ?1 AND from_num = ?2
+			UNION SELECT id FROM cdrs WHERE ws = ?1 AND to_num = ?2)
 		AND (body NOT IN ('', '[REDACTED]') OR transcript NOT IN ('null', '[]', '["[REDACTED]"]') OR recording_url <> '' OR media NOT IN ('null', '[]'))`,
 		ws, n.String())
 	if err != nil {
