@@ -137,21 +137,33 @@ func (e *sqliteEngine) Redact(r cdrstore.Record) error {
 	return err
 }
 
+// Erase runs one UPDATE per number column, each on its index, in one
+// transaction.
 func (e *sqliteEngine) Erase(ws string, n e164.Number) (int, error) {
-	res, err := e.db.Exec(`UPDATE cdrs SET
-		body = CASE WHEN body <> '' THEN '[REDACTED]' ELSE body END,
-		transcript = CASE WHEN transcript NOT IN ('null', '[]') THEN '["[REDACTED]"]' ELSE transcript END,
-		recording_url = NULL, media = 'null', redacted = 1
-		WHERE ws = ?1 AND id IN (
-			SELECT id FROM cdrs WHERE ws = ?1 AND from_num = ?2
-			UNION SELECT id FROM cdrs WHERE ws = ?1 AND to_num = ?2)
-		AND (body NOT IN ('', '[REDACTED]') OR transcript NOT IN ('null', '[]', '["[REDACTED]"]') OR recording_url <> '' OR media NOT IN ('null', '[]'))`,
-		ws, n.String())
+	tx, err := e.db.Begin()
 	if err != nil {
 		return 0, err
 	}
-	affected, err := res.RowsAffected()
-	return int(affected), err
+	defer tx.Rollback()
+	total := 0
+	for _, where := range []string{"from_num = ?2", "to_num = ?2 AND from_num <> ?2"} {
+		res, err := tx.Exec(`UPDATE cdrs SET
+			body = CASE WHEN body <> '' THEN '[REDACTED]' ELSE body END,
+			transcript = CASE WHEN transcript NOT IN ('null', '[]') THEN '["[REDACTED]"]' ELSE transcript END,
+			recording_url = NULL, media = 'null', redacted = 1
+			WHERE ws = ?1 AND `+where+`
+			AND (body NOT IN ('', '[REDACTED]') OR transcript NOT IN ('null', '[]', '["[REDACTED]"]') OR recording_url <> '' OR media NOT IN ('null', '[]'))`,
+			ws, n.String())
+		if err != nil {
+			return 0, err
+		}
+		affected, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		total += int(affected)
+	}
+	return total, tx.Commit()
 }
 
 func (e *sqliteEngine) Sweep(cutoff time.Time) (int, error) {
