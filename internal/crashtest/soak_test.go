@@ -24,7 +24,7 @@ func soakDuration() time.Duration {
 	if testing.Short() {
 		return time.Second
 	}
-	return 10 * time.Second
+	return time.Minute
 }
 
 // Readers (Get, by-number queries, exports by time) run while writers
