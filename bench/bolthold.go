@@ -2,7 +2,6 @@ package bench
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -163,11 +162,7 @@ func (e *boltholdEngine) Sweep(cutoff time.Time) (int, error) {
 }
 
 func (e *boltholdEngine) Size() (int64, error) {
-	fi, err := os.Stat(e.path)
-	if err != nil {
-		return 0, err
-	}
-	return fi.Size(), nil
+	return fileSize(e.path)
 }
 
 func (e *boltholdEngine) Close() error { return e.s.Close() }

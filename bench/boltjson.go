@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -218,11 +217,7 @@ func (e *boltJSON) Sweep(cutoff time.Time) (int, error) {
 }
 
 func (e *boltJSON) Size() (int64, error) {
-	fi, err := os.Stat(e.path)
-	if err != nil {
-		return 0, err
-	}
-	return fi.Size(), nil
+	return fileSize(e.path)
 }
 
 func (e *boltJSON) Close() error { return e.db.Close() }

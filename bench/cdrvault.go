@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -66,11 +65,7 @@ func (c *cdrvault) Sweep(cutoff time.Time) (int, error) {
 }
 
 func (c *cdrvault) Size() (int64, error) {
-	fi, err := os.Stat(c.s.Path())
-	if err != nil {
-		return 0, err
-	}
-	return fi.Size(), nil
+	return fileSize(c.s.Path())
 }
 
 func (c *cdrvault) Close() error { return c.s.Close() }

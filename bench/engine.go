@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"os"
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
@@ -45,4 +46,13 @@ func Factories() []Factory {
 		{"bolthold", OpenBolthold},
 		{"bbolt-json", OpenBoltJSON},
 	}
+}
+
+// fileSize is the size of the file at path.
+func fileSize(path string) (int64, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
 }

@@ -1,6 +1,7 @@
 package cdrstore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,9 +79,6 @@ func (o *Options) withDefaults() (Options, error) {
 	case c.InitialMmapSize < 0:
 		return c, errors.New("cdrstore: options: InitialMmapSize is negative")
 	}
-	c.SubjectKey = append([]byte(nil), c.SubjectKey...)
-	if o.SubjectKey == nil {
-		c.SubjectKey = nil
-	}
+	c.SubjectKey = bytes.Clone(c.SubjectKey)
 	return c, nil
 }

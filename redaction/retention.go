@@ -88,11 +88,9 @@ func (r *Redactor) sweepWorkspace(ctx context.Context, ws string, asOf time.Time
 		}
 	}
 	for {
-		var (
-			examined int
-			batch    Result
-		)
-		fn := func(op *op) error {
+		examined := 0
+		batch, err := r.run(ctx, ws, ActionRetentionSweep, func(op *op) error {
+			op.res.DryRun = o.DryRun
 			var expired []cdrstore.Record
 			for rec, err := range op.tx.ByTime(ws, cdrstore.Query{Until: latest, Cursor: cursor, Limit: 4 * o.BatchSize}) {
 				if err != nil {
@@ -126,18 +124,9 @@ func (r *Redactor) sweepWorkspace(ctx context.Context, ws string, asOf time.Time
 					return err
 				}
 			}
-			if op.res.Affected == 0 {
-				op.noAudit = true
-			}
+			op.noAudit = op.res.Affected == 0
 			op.entry.Detail = fmt.Sprintf("cutoff %s", latest.Format(time.RFC3339))
 			return nil
-		}
-		start := cursor
-		var err error
-		batch, err = r.run(ctx, ws, ActionRetentionSweep, func(op *op) error {
-			op.res.DryRun = o.DryRun
-			examined, cursor = 0, start
-			return fn(op)
 		})
 		if err != nil {
 			return err

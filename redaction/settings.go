@@ -230,7 +230,6 @@ func (r *Redactor) SetSettings(ctx context.Context, ws string, s Settings) (Resu
 			}
 		}
 		op.entry.Detail = truncate(string(oldRaw)+" -> "+string(newRaw), 1024)
-		op.res.Affected = 0
 		return nil
 	})
 }
