@@ -81,7 +81,7 @@ func (c *sweepCmd) run(ctx context.Context, e *env) error {
 type drainCmd struct{ logOnly bool }
 
 func (c *drainCmd) flags(fs *flag.FlagSet) {
-	fs.BoolVar(&c.logOnly, "log-only", false, "print each pending URL and mark it delivered (for a deleter that reads the output)")
+	fs.BoolVar(&c.logOnly, "log-only", false, "print each pending URL and remove it from the outbox once printed (embed redaction.DrainOutbox for at-least-once deletion)")
 }
 
 func (c *drainCmd) validate(e *env) error {
