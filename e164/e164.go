@@ -6,58 +6,41 @@ import (
 	"github.com/nyaruka/phonenumbers"
 )
 
-// Number is an E.164 phone number in canonical form: '+' and 7 to 15
-// digits, the first not '0'. It is a small comparable value in the style of
-// netip.Addr: use == and map keys. The zero value is not a number; IsValid
-// reports false for it. A Number is immutable and safe for concurrent use.
+// Number is an E.164 phone number in canonical form ("+" and up to 15
+// digits). It is a comparable value: use == and map keys. The zero value is
+// not a number; IsValid reports false for it.
 type Number struct {
-	s string // "+" and digits, or "" for the zero value
+	s string
 }
 
-// separators are the characters Parse accepts besides digits and '+'.
-// Letters (vanity numbers, "ext."), '*', '#' and "tel:" URIs are refused:
-// phonenumbers would read some of them and drop the rest silently.
-const separators = " ()-./\t\u00a0"
-
-// Parse reads raw in international form ("+234 (0) 803 123 4567") or, when
-// region is given, also in that region's national form ("0803 123 4567" in
-// NG, or with the region's international prefix, "011 44 7400 123456" in
-// US), and returns it in canonical E.164 form.
-//
-// Spaces around raw are ignored. Input that does not start with '+' needs a
-// region: Parse never guesses a country. region is an ISO 3166 alpha-2 code
-// in any case ("NG", "ng"); a region phonenumbers does not know is an error
-// even when raw starts with '+'. The number must be valid for the numbering
-// plan (phonenumbers.IsValidNumber), not merely possible. Parse
-// normalises: a trunk prefix after the country code is dropped
-// ("+234 (0) 803…"), so its result may differ from input that is already in
-// canonical syntax; its result parses to itself.
-//
-// Every error is a *NumberError that matches ErrInvalidNumber; its Reason
-// says which test failed and its message holds raw only masked (see Mask).
-// Parse is safe for concurrent use.
+// Parse reads raw, in international form ("+234 (0) 803 123 4567") or, when
+// region is an ISO 3166 alpha-2 code, in that region's national form
+// ("0803 123 4567" in NG), and returns it in canonical E.164 form. Input
+// without a leading '+' and no region is refused rather than guessed. The
+// number must be valid per the numbering plan, not merely possible; the
+// *NumberError's Reason says which test failed.
 func Parse(raw, region string) (Number, error) {
 	in := strings.TrimSpace(raw)
 	if in == "" {
 		return Number{}, fail(raw, ReasonEmpty, nil)
 	}
 	region = strings.ToUpper(strings.TrimSpace(region))
-	if region != "" && phonenumbers.GetCountryCodeForRegion(region) == 0 {
-		return Number{}, fail(raw, ReasonUnknownRegion, nil)
-	}
-	for _, c := range in {
-		if (c < '0' || c > '9') && c != '+' && !strings.ContainsRune(separators, c) {
-			return Number{}, fail(raw, ReasonSyntax, nil)
-		}
-	}
-	if in[0] != '+' {
+	if !strings.HasPrefix(in, "+") {
 		if region == "" {
 			return Number{}, fail(raw, ReasonNoRegion, nil)
 		}
-	} else if region == "" {
-		region = "ZZ" // international form: phonenumbers needs no region
+		if phonenumbers.GetCountryCodeForRegion(region) == 0 {
+			return Number{}, fail(raw, ReasonUnknownRegion, nil)
+		}
+	} else {
+		region = "ZZ" // international form: the region plays no part
 	}
-	pn, err := parseNumber(in, region)
+	for _, c := range in {
+		if !strings.ContainsRune("+0123456789 ()-./\u00a0", c) {
+			return Number{}, fail(raw, ReasonSyntax, nil)
+		}
+	}
+	pn, err := phonenumbers.Parse(in, region)
 	if err != nil {
 		switch err {
 		case phonenumbers.ErrTooShortNSN, phonenumbers.ErrTooShortAfterIDD:
@@ -69,78 +52,50 @@ func Parse(raw, region string) (Number, error) {
 		}
 		return Number{}, fail(raw, ReasonSyntax, err)
 	}
-	// IsPossibleNumber counts IS_POSSIBLE_LOCAL_ONLY (a number dialled
-	// without its area code) as possible; so does Parse, which then fails
-	// it as not valid.
 	switch phonenumbers.IsPossibleNumberWithReason(pn) {
 	case phonenumbers.IS_POSSIBLE, phonenumbers.IS_POSSIBLE_LOCAL_ONLY:
 	case phonenumbers.TOO_SHORT:
 		return Number{}, fail(raw, ReasonTooShort, nil)
 	case phonenumbers.TOO_LONG:
 		return Number{}, fail(raw, ReasonTooLong, nil)
-	default: // INVALID_LENGTH, INVALID_COUNTRY_CODE
+	default:
 		return Number{}, fail(raw, ReasonNotPossible, nil)
 	}
 	if !phonenumbers.IsValidNumber(pn) {
 		return Number{}, fail(raw, ReasonNotValid, nil)
 	}
-	s := phonenumbers.Format(pn, phonenumbers.E164)
-	if r := checkCanonical(s); r != 0 {
-		// A number valid for its plan that E.164 cannot hold; not seen
-		// with the v1.8.1 metadata, kept so the invariant never breaks.
-		return Number{}, fail(raw, r, nil)
+	n, err := ParseCanonical(phonenumbers.Format(pn, phonenumbers.E164))
+	if err != nil {
+		return Number{}, fail(raw, ReasonSyntax, err)
 	}
-	return Number{s: s}, nil
-}
-
-// parseNumber calls phonenumbers.Parse and turns a panic inside it into an
-// error: input from users must never crash the caller.
-func parseNumber(in, region string) (pn *phonenumbers.PhoneNumber, err error) {
-	defer func() {
-		if recover() != nil {
-			pn, err = nil, errPanic
-		}
-	}()
-	return phonenumbers.Parse(in, region)
+	return n, nil
 }
 
 // ParseCanonical accepts s only in canonical form: '+' and 7 to 15 ASCII
-// digits, the first not '0'. It checks syntax only, not the numbering plan,
-// and does not allocate on success: decoders of stored data use it. Numbers
-// it accepts may be ones Parse refuses. Its errors are *NumberError values
-// with Reason ReasonSyntax, ReasonTooShort or ReasonTooLong, matching
-// ErrInvalidNumber.
+// digits, the first not '0'. It checks syntax only (no numbering plan),
+// which makes it cheap: decoders of stored data use it.
 func ParseCanonical(s string) (Number, error) {
-	if r := checkCanonical(s); r != 0 {
-		return Number{}, fail(s, r, nil)
-	}
-	return Number{s: s}, nil
-}
-
-// checkCanonical returns why s is not canonical, or 0 when it is.
-func checkCanonical(s string) Reason {
-	if s == "" || s[0] != '+' {
-		return ReasonSyntax
+	if len(s) < 1 || s[0] != '+' {
+		return Number{}, fail(s, ReasonSyntax, nil)
 	}
 	d := s[1:]
 	for i := 0; i < len(d); i++ {
 		if d[i] < '0' || d[i] > '9' {
-			return ReasonSyntax
+			return Number{}, fail(s, ReasonSyntax, nil)
 		}
 	}
 	switch {
 	case len(d) < 7:
-		return ReasonTooShort
+		return Number{}, fail(s, ReasonTooShort, nil)
 	case len(d) > 15:
-		return ReasonTooLong
+		return Number{}, fail(s, ReasonTooLong, nil)
 	case d[0] == '0':
-		return ReasonSyntax
+		return Number{}, fail(s, ReasonSyntax, nil)
 	}
-	return 0
+	return Number{s: s}, nil
 }
 
-// MustParse is like Parse but panics on error. It is for tests, examples
-// and constants, never for input.
+// MustParse is Parse that panics on error. It is for tests and examples.
 func MustParse(raw, region string) Number {
 	n, err := Parse(raw, region)
 	if err != nil {
@@ -149,21 +104,19 @@ func MustParse(raw, region string) Number {
 	return n
 }
 
-// IsValid reports whether n holds a number, that is, is not the zero value.
+// IsValid reports whether n holds a number (is not the zero value).
 func (n Number) IsValid() bool { return n.s != "" }
 
-// String returns the canonical form, '+' and digits, or "" for the zero
-// value. It is the plaintext number, personal data: never log it; log
-// Masked.
+// String returns the canonical form, "+" and digits, or "" for the zero
+// value. It is the plaintext number: never log it; use Masked.
 func (n Number) String() string { return n.s }
 
-// AppendTo appends the canonical form of n to b and returns the result.
-// The zero value appends nothing.
+// AppendTo appends the canonical form to b.
 func (n Number) AppendTo(b []byte) []byte { return append(b, n.s...) }
 
-// Masked returns Mask of the number: a form safe for logs and errors, the
-// '+', the first three digits and an X for every other digit
-// ("+234XXXXXXXXXX"). The zero value gives "invalid".
+// Masked returns a form safe for logs and errors: the '+', the first three
+// digits, and X for every other digit ("+234XXXXXXXXXX"). The zero value
+// gives "invalid".
 func (n Number) Masked() string {
 	if n.s == "" {
 		return "invalid"
@@ -171,9 +124,9 @@ func (n Number) Masked() string {
 	return Mask(n.s)
 }
 
-// Obfuscate returns the canonical form with its last four digits replaced
-// by X ("+14155551234" gives "+1415555XXXX"), the form stored once policy
-// redaction has run. The zero value gives "".
+// Obfuscate returns the number with its last four digits replaced by X
+// ("+14155551234" gives "+1415555XXXX"), the form policy redaction stores.
+// The zero value gives "".
 func (n Number) Obfuscate() string {
 	if len(n.s) < 5 {
 		return n.s
@@ -181,14 +134,13 @@ func (n Number) Obfuscate() string {
 	return n.s[:len(n.s)-4] + "XXXX"
 }
 
-// CountryCode returns the country calling code of n (234 for "+234…"), or
-// 0 for the zero value and for a number from ParseCanonical whose leading
-// digits are no assigned code. Codes are prefix-free, so the first one to
-// three digits name at most one.
+// CountryCode returns the country calling code (234 for "+234…"), or 0.
 func (n Number) CountryCode() int {
-	cc := 0
-	for i := 1; i <= 3 && i < len(n.s); i++ {
-		cc = cc*10 + int(n.s[i]-'0')
+	for l := 1; l <= 3 && l < len(n.s); l++ {
+		cc := 0
+		for _, c := range n.s[1 : 1+l] {
+			cc = cc*10 + int(c-'0')
+		}
 		if phonenumbers.GetRegionCodeForCountryCode(cc) != "ZZ" {
 			return cc
 		}
@@ -196,41 +148,31 @@ func (n Number) CountryCode() int {
 	return 0
 }
 
-// Region returns the ISO 3166 alpha-2 region of n ("NG"), or "" when there
-// is none: the zero value, a code shared by several regions when the
-// number fits none of them, and the non-geographic codes (+800, +882…).
-// Numbers of a shared code resolve to the region whose plan they fit
-// ("+44 7911 123456" is "GG", Guernsey, not "GB"). Region parses the number
-// each time; cache it if it is hot.
+// Region returns the ISO 3166 region of the number ("NG"), or "" when it is
+// not known.
 func (n Number) Region() string {
 	if n.s == "" {
 		return ""
 	}
-	pn, err := parseNumber(n.s, "ZZ")
+	pn, err := phonenumbers.Parse(n.s, "ZZ")
 	if err != nil {
 		return ""
 	}
 	r := phonenumbers.GetRegionCodeForNumber(pn)
-	if len(r) != 2 || r == "ZZ" { // "001" is the non-geographic entity
+	if r == "ZZ" {
 		return ""
 	}
 	return r
 }
 
-// Compare returns an integer comparing a and b by their canonical form:
-// -1 if a < b, 0 if a == b, +1 if a > b. The zero value sorts first.
+// Compare orders numbers by their canonical form.
 func Compare(a, b Number) int { return strings.Compare(a.s, b.s) }
 
-// MarshalText implements encoding.TextMarshaler: the canonical form, empty
-// for the zero value. It never fails.
+// MarshalText returns the canonical form ("" for the zero value).
 func (n Number) MarshalText() ([]byte, error) { return []byte(n.s), nil }
 
-// AppendText implements encoding.TextAppender, like MarshalText.
-func (n Number) AppendText(b []byte) ([]byte, error) { return append(b, n.s...), nil }
-
-// UnmarshalText implements encoding.TextUnmarshaler with Parse(text, ""):
-// the number must be in international form and valid. Empty text gives the
-// zero value. On error n is left unchanged.
+// UnmarshalText parses international form with Parse(text, ""). Empty text
+// gives the zero value.
 func (n *Number) UnmarshalText(text []byte) error {
 	if len(text) == 0 {
 		*n = Number{}
@@ -244,38 +186,27 @@ func (n *Number) UnmarshalText(text []byte) error {
 	return nil
 }
 
-// maxMasked caps the length of Mask's result.
-const maxMasked = 20
-
-// Mask returns a form of raw that is safe for logs and errors: a leading
-// '+' (the first character after any spaces) is kept, the first three
-// digits are kept, every later digit becomes 'X', and every other
-// character is dropped; the result is at most 20 bytes long. Mask never
-// fails; it is meant for input that may not be a number at all.
+// Mask returns raw with every digit after the first three replaced by X
+// and characters other than digits and a leading '+' dropped, at most 20
+// characters: a form of user input that is safe for logs and errors.
 func Mask(raw string) string {
-	var b [maxMasked]byte
-	n, digits := 0, 0
-	lead := true // no character but spaces seen yet
-	for _, c := range raw {
-		if n == len(b) {
+	var b strings.Builder
+	digits := 0
+	for i, c := range raw {
+		if b.Len() >= 20 {
 			break
 		}
 		switch {
-		case c == '+' && lead:
-			b[n] = '+'
-			n++
+		case c == '+' && i == 0:
+			b.WriteByte('+')
 		case c >= '0' && c <= '9':
 			if digits < 3 {
-				b[n] = byte(c)
+				b.WriteRune(c)
 			} else {
-				b[n] = 'X'
+				b.WriteByte('X')
 			}
-			n++
 			digits++
 		}
-		if c != ' ' && c != '\t' {
-			lead = false
-		}
 	}
-	return string(b[:n])
+	return b.String()
 }
