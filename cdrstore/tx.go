@@ -2,6 +2,7 @@ package cdrstore
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"iter"
 	"time"
@@ -474,4 +475,19 @@ func (tx *Tx) AuditHead(ws string) (e audit.Entry, ok bool, err error) {
 		return audit.Entry{}, false, err
 	}
 	return audit.Head(w.audit)
+}
+
+// VerifyAudit walks the audit chain of workspace ws (see audit.Verify) and
+// returns its entry count and head. A missing workspace has an empty chain.
+func (tx *Tx) VerifyAudit(ctx context.Context, ws string) (uint64, audit.Entry, error) {
+	w, err := tx.workspace(ws, false)
+	if err != nil || w == nil {
+		return 0, audit.Entry{}, err
+	}
+	n, err := audit.Verify(ctx, w.audit)
+	if err != nil {
+		return n, audit.Entry{}, err
+	}
+	head, _, err := audit.Head(w.audit)
+	return n, head, err
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cdrvault/cdrvault/audit"
 	"github.com/cdrvault/cdrvault/cdrstore"
 )
 
@@ -103,23 +102,11 @@ func verifyAudit(ctx context.Context, s *cdrstore.Store, ws string) ([]chainStat
 			wss = []string{ws}
 		}
 		for _, w := range wss {
-			var (
-				n    uint64
-				prev [32]byte
-			)
-			for en, err := range tx.AuditEntries(w, 0) {
-				if err != nil {
-					return &audit.ChainError{Seq: n + 1, Err: err}
-				}
-				if en.Seq != n+1 || en.Prev != prev {
-					return fmt.Errorf("workspace %s: %w", w, &audit.ChainError{Seq: n + 1, Err: fmt.Errorf("does not link to the previous entry")})
-				}
-				prev, n = en.Hash, n+1
-				if n%128 == 0 && ctx.Err() != nil {
-					return ctx.Err()
-				}
+			n, head, err := tx.VerifyAudit(ctx, w)
+			if err != nil {
+				return fmt.Errorf("workspace %s: %w", w, err)
 			}
-			out = append(out, chainStatus{Workspace: w, Entries: n, Head: hex.EncodeToString(prev[:8])})
+			out = append(out, chainStatus{Workspace: w, Entries: n, Head: hex.EncodeToString(head.Hash[:8])})
 		}
 		return nil
 	})

@@ -39,12 +39,3 @@ func Open(t testing.TB, opts *cdrstore.Options) *cdrstore.Store {
 }
 
 func isClosed(err error) bool { return err == cdrstore.ErrClosed }
-
-// Clock is a settable clock for Options.Now.
-type Clock struct{ T time.Time }
-
-// Now returns c.T.
-func (c *Clock) Now() time.Time { return c.T }
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) { c.T = c.T.Add(d) }
