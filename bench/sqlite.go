@@ -138,7 +138,10 @@ func (e *sqliteEngine) Redact(r cdrstore.Record) error {
 }
 
 // Erase runs one UPDATE per number column, each on its index, in one
-// transaction.
+// transaction. The indexes are named: without statistics SQLite plans an
+// UPDATE of this WITHOUT ROWID table as a scan of every row of the
+// workspace (EXPLAIN QUERY PLAN: "SEARCH cdrs USING PRIMARY KEY (ws=?)"),
+// 50 ms for 100 rows at N = 100,000, where the index makes it a range.
 func (e *sqliteEngine) Erase(ws string, n e164.Number) (int, error) {
 	tx, err := e.db.Begin()
 	if err != nil {
@@ -146,12 +149,15 @@ func (e *sqliteEngine) Erase(ws string, n e164.Number) (int, error) {
 	}
 	defer tx.Rollback()
 	total := 0
-	for _, where := range []string{"from_num = ?2", "to_num = ?2 AND from_num <> ?2"} {
-		res, err := tx.Exec(`UPDATE cdrs SET
+	for _, c := range []struct{ index, where string }{
+		{"cdrs_from", "from_num = ?2"},
+		{"cdrs_to", "to_num = ?2 AND from_num <> ?2"},
+	} {
+		res, err := tx.Exec(`UPDATE cdrs INDEXED BY `+c.index+` SET
 			body = CASE WHEN body <> '' THEN '[REDACTED]' ELSE body END,
 			transcript = CASE WHEN transcript NOT IN ('null', '[]') THEN '["[REDACTED]"]' ELSE transcript END,
 			recording_url = NULL, media = 'null', redacted = 1
-			WHERE ws = ?1 AND `+where+`
+			WHERE ws = ?1 AND `+c.where+`
 			AND (body NOT IN ('', '[REDACTED]') OR transcript NOT IN ('null', '[]', '["[REDACTED]"]') OR recording_url <> '' OR media NOT IN ('null', '[]'))`,
 			ws, n.String())
 		if err != nil {
