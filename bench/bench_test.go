@@ -47,9 +47,11 @@ func loaded(b *testing.B, f Factory) Engine {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// Batches of 10,000, as cmd/compare loads it: the batch size decides
+	// how many pages the last commits freed, which later commits pay for.
 	w := workloadOnce()
-	for i := 0; i < len(w.Records); i += 1000 {
-		if err := e.Ingest(w.Records[i:min(i+1000, len(w.Records))]); err != nil {
+	for i := 0; i < len(w.Records); i += 10_000 {
+		if err := e.Ingest(w.Records[i:min(i+10_000, len(w.Records))]); err != nil {
 			b.Fatal(err)
 		}
 	}

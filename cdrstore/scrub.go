@@ -78,7 +78,7 @@ func (s *Store) Scrub(ctx context.Context) (ScrubResult, error) {
 	if err := zeroFile(old); err != nil {
 		return res, fmt.Errorf("cdrstore: scrub: zero old file: %w", err)
 	}
-	db, err := bolt.Open(s.path, 0o600, s.boltOptions())
+	db, err := openBolt(s.path, s.boltOptions())
 	if err != nil {
 		return res, mapOpenError(s.path, err)
 	}

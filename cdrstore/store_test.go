@@ -355,6 +355,52 @@ func TestOpenTruncatedFile(t *testing.T) {
 	}
 }
 
+// A damaged page is a typed error, not a panic, whether Open reads it (the
+// free page list) or Check finds it in the tree; neither error holds key
+// bytes, which may be phone numbers.
+func TestOpenDamagedPage(t *testing.T) {
+	f := storetest.BuildFixture(t, 3000)
+	for _, target := range []string{"freelist", "by_number"} {
+		t.Run(target, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "s.db")
+			storetest.CopyFile(t, f.Path, p)
+			var page int
+			db, err := bolt.Open(p, 0o600, &bolt.Options{ReadOnly: true, PreLoadFreelist: true})
+			require.NoError(t, err)
+			require.NoError(t, db.View(func(tx *bolt.Tx) error {
+				if target == "by_number" {
+					page = int(tx.Bucket([]byte("ws")).Bucket([]byte("acme")).Bucket([]byte("by_number")).Root())
+					return nil
+				}
+				for id := 2; id < int(tx.Size())/db.Info().PageSize; id++ {
+					if info, err := tx.Page(id); err == nil && info != nil && info.Type == "freelist" {
+						page = id
+						return nil
+					}
+				}
+				return nil
+			}))
+			pageSize := int64(db.Info().PageSize)
+			require.NoError(t, db.Close())
+			require.NotZero(t, page, "no %s page found", target)
+
+			file, err := os.OpenFile(p, os.O_WRONLY, 0)
+			require.NoError(t, err)
+			_, err = file.WriteAt(bytes.Repeat([]byte{0xAB}, int(pageSize)), int64(page)*pageSize)
+			require.NoError(t, err)
+			require.NoError(t, file.Close())
+
+			s, err := cdrstore.Open(p, nil)
+			if err == nil {
+				err = s.Check(context.Background())
+				require.NoError(t, s.Close())
+			}
+			require.ErrorIs(t, err, cdrstore.ErrCorrupt)
+			assert.NotContains(t, err.Error(), "+")
+		})
+	}
+}
+
 func TestFormatNumbersPinned(t *testing.T) {
 	assert.Equal(t, uint32(1), cdrstore.FormatV1)
 	assert.Equal(t, cdrstore.FormatV1, cdrstore.FormatNewest)
