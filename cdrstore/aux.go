@@ -15,13 +15,15 @@ func (tx *Tx) Bucket(ws string, name Name) (*KV, error) {
 	if !name.valid() {
 		return nil, fmt.Errorf("cdrstore: unknown bucket %q", name)
 	}
-	w, err := tx.workspace(ws, tx.btx.Writable())
+	w, err := tx.workspace(ws, tx.btx.Writable(), needNone)
 	if err != nil {
 		return nil, err
 	}
 	kv := &KV{tx: tx, name: name}
 	if w != nil {
-		kv.b = w.aux[name]
+		if kv.b, err = w.auxBucket(name); err != nil {
+			return nil, err
+		}
 	}
 	return kv, nil
 }
@@ -103,7 +105,7 @@ func (kv *KV) Len() int {
 // Count returns the number of records of workspace ws (0 if it does not
 // exist). It reads the records bucket's page statistics, walking its pages.
 func (tx *Tx) Count(ws string) (int, error) {
-	w, err := tx.workspace(ws, false)
+	w, err := tx.workspace(ws, false, needByID)
 	if err != nil || w == nil {
 		return 0, err
 	}

@@ -29,10 +29,15 @@ func (s *Store) Check(ctx context.Context) (err error) {
 	return s.View(func(tx *Tx) error {
 		c := checker{ctx: ctx}
 		for _, ws := range tx.Workspaces() {
-			w, err := tx.workspace(ws, false)
+			w, err := tx.workspace(ws, false, needAll)
 			if err != nil {
 				c.add(err)
 				continue
+			}
+			for _, n := range auxBuckets {
+				if _, err := w.auxBucket(n); err != nil {
+					c.add(err)
+				}
 			}
 			if err := c.workspace(w); err != nil {
 				return err

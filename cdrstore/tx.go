@@ -66,13 +66,62 @@ func (tx *Tx) alloc(n int) []byte {
 	return b
 }
 
-// workspace returns the buckets of ws, creating them when create is set
-// (in a write transaction). It returns nil, nil when ws does not exist and
-// create is false.
-func (tx *Tx) workspace(ws string, create bool) (*wsBuckets, error) {
-	if w, ok := tx.ws[ws]; ok {
-		return w, nil
+// Buckets of a workspace that an operation needs opened. Opening a nested
+// bucket costs a seek in its parent, so a transaction opens only the ones
+// it uses: a Get needs two of the eleven.
+const (
+	needRecords = 1 << iota
+	needByID
+	needByNumber
+	needByConversation
+	needAudit
+
+	needNone    = 0
+	needIndexes = needRecords | needByID | needByNumber | needByConversation
+	needAll     = needIndexes | needAudit
+)
+
+// workspace returns the buckets of ws with those named by need opened,
+// creating the workspace when create is set (in a write transaction). It
+// returns nil, nil when ws does not exist and create is false.
+func (tx *Tx) workspace(ws string, create bool, need int) (*wsBuckets, error) {
+	w, ok := tx.ws[ws]
+	if !ok {
+		var err error
+		if w, err = tx.openWorkspace(ws, create); w == nil || err != nil {
+			return nil, err
+		}
 	}
+	for i, b := range coreBuckets {
+		if need&(1<<i) == 0 || *b.field(w) != nil {
+			continue
+		}
+		bk := w.root.Bucket(b.name)
+		if bk == nil {
+			return nil, &CorruptionError{Workspace: ws, Bucket: string(b.name), Err: fmt.Errorf("missing")}
+		}
+		bk.FillPercent = b.fill
+		*b.field(w) = bk
+	}
+	return w, nil
+}
+
+// coreBuckets are the buckets of a workspace that Tx reaches directly, in
+// the bit order of the need flags.
+var coreBuckets = []struct {
+	name  []byte
+	fill  float64
+	field func(*wsBuckets) **bolt.Bucket
+}{
+	{bucketRecords, fillRecords, func(w *wsBuckets) **bolt.Bucket { return &w.records }},
+	{bucketByID, fillIndex, func(w *wsBuckets) **bolt.Bucket { return &w.byID }},
+	{bucketByNumber, fillIndex, func(w *wsBuckets) **bolt.Bucket { return &w.byNum }},
+	{bucketByConversation, fillIndex, func(w *wsBuckets) **bolt.Bucket { return &w.byConv }},
+	{bucketAudit, 1.0, func(w *wsBuckets) **bolt.Bucket { return &w.audit }},
+}
+
+// openWorkspace opens (or creates) the bucket of ws and caches it in tx.
+func (tx *Tx) openWorkspace(ws string, create bool) (*wsBuckets, error) {
 	if err := ValidateWorkspace(ws); err != nil {
 		return nil, err
 	}
@@ -92,8 +141,8 @@ func (tx *Tx) workspace(ws string, create bool) (*wsBuckets, error) {
 		if root, err = top.CreateBucket([]byte(ws)); err != nil {
 			return nil, fmt.Errorf("cdrstore: create workspace: %w", err)
 		}
-		for _, n := range [][]byte{bucketRecords, bucketByID, bucketByNumber, bucketByConversation, bucketAudit} {
-			if _, err := root.CreateBucket(n); err != nil {
+		for _, b := range coreBuckets {
+			if _, err := root.CreateBucket(b.name); err != nil {
 				return nil, err
 			}
 		}
@@ -103,36 +152,28 @@ func (tx *Tx) workspace(ws string, create bool) (*wsBuckets, error) {
 			}
 		}
 	}
-	w := &wsBuckets{name: ws, root: root, aux: make(map[Name]*bolt.Bucket, len(auxBuckets))}
-	for _, b := range []struct {
-		name []byte
-		dst  **bolt.Bucket
-		fill float64
-	}{
-		{bucketRecords, &w.records, fillRecords},
-		{bucketByID, &w.byID, fillIndex},
-		{bucketByNumber, &w.byNum, fillIndex},
-		{bucketByConversation, &w.byConv, fillIndex},
-		{bucketAudit, &w.audit, 1.0},
-	} {
-		*b.dst = root.Bucket(b.name)
-		if *b.dst == nil {
-			return nil, &CorruptionError{Workspace: ws, Bucket: string(b.name), Err: fmt.Errorf("missing")}
-		}
-		(*b.dst).FillPercent = b.fill
-	}
-	for _, n := range auxBuckets {
-		b := root.Bucket([]byte(n))
-		if b == nil {
-			return nil, &CorruptionError{Workspace: ws, Bucket: string(n), Err: fmt.Errorf("missing")}
-		}
-		w.aux[n] = b
-	}
+	w := &wsBuckets{name: ws, root: root}
 	if tx.ws == nil {
 		tx.ws = make(map[string]*wsBuckets)
 	}
 	tx.ws[ws] = w
 	return w, nil
+}
+
+// auxBucket returns the auxiliary bucket n of w, opening it on first use.
+func (w *wsBuckets) auxBucket(n Name) (*bolt.Bucket, error) {
+	if b, ok := w.aux[n]; ok {
+		return b, nil
+	}
+	b := w.root.Bucket([]byte(n))
+	if b == nil {
+		return nil, &CorruptionError{Workspace: w.name, Bucket: string(n), Err: fmt.Errorf("missing")}
+	}
+	if w.aux == nil {
+		w.aux = make(map[Name]*bolt.Bucket, len(auxBuckets))
+	}
+	w.aux[n] = b
+	return b, nil
 }
 
 // Workspaces returns the names of every workspace, in byte order.
@@ -151,7 +192,7 @@ func (tx *Tx) Workspaces() []string {
 
 // CreateWorkspace creates the buckets of ws if it does not exist yet.
 func (tx *Tx) CreateWorkspace(ws string) error {
-	_, err := tx.workspace(ws, true)
+	_, err := tx.workspace(ws, true, needNone)
 	return err
 }
 
@@ -162,7 +203,7 @@ func (tx *Tx) Get(ws, id string) (Record, error) {
 	if err := ValidateID(id); err != nil {
 		return Record{}, err
 	}
-	w, err := tx.workspace(ws, false)
+	w, err := tx.workspace(ws, false, needRecords|needByID)
 	if err != nil {
 		return Record{}, err
 	}
@@ -220,7 +261,7 @@ func (tx *Tx) put(r *Record) error {
 	if !tx.btx.Writable() {
 		return ErrReadOnly
 	}
-	w, err := tx.workspace(r.Workspace, true)
+	w, err := tx.workspace(r.Workspace, true, needIndexes)
 	if err != nil {
 		return err
 	}
@@ -293,7 +334,7 @@ func (tx *Tx) Delete(ws, id string) (Record, error) {
 	if !tx.btx.Writable() {
 		return Record{}, ErrReadOnly
 	}
-	w, err := tx.workspace(ws, false)
+	w, err := tx.workspace(ws, false, needIndexes)
 	if err != nil {
 		return Record{}, err
 	}
@@ -344,7 +385,7 @@ func (tx *Tx) ByNumber(ws string, n e164.Number, q Query) iter.Seq2[Record, erro
 	if !n.IsValid() {
 		return errSeq(&ValidationError{Field: "number", Reason: "zero number"})
 	}
-	return tx.scan(ws, q, func(w *wsBuckets) (*bolt.Bucket, []byte) {
+	return tx.scan(ws, q, needRecords|needByNumber, func(w *wsBuckets) (*bolt.Bucket, []byte) {
 		return w.byNum, appendTermPrefix(nil, n.String())
 	})
 }
@@ -355,14 +396,14 @@ func (tx *Tx) ByConversation(ws, conv string, q Query) iter.Seq2[Record, error] 
 	if conv == "" || len(conv) > MaxConversationLen || bytes.IndexByte([]byte(conv), 0) >= 0 {
 		return errSeq(&ValidationError{Field: "conversation_id", Reason: "empty, too long or holds 0x00"})
 	}
-	return tx.scan(ws, q, func(w *wsBuckets) (*bolt.Bucket, []byte) {
+	return tx.scan(ws, q, needRecords|needByConversation, func(w *wsBuckets) (*bolt.Bucket, []byte) {
 		return w.byConv, appendTermPrefix(nil, conv)
 	})
 }
 
 // ByTime returns the records of workspace ws in time order, bounded by q.
 func (tx *Tx) ByTime(ws string, q Query) iter.Seq2[Record, error] {
-	return tx.scan(ws, q, func(w *wsBuckets) (*bolt.Bucket, []byte) { return w.records, nil })
+	return tx.scan(ws, q, needRecords, func(w *wsBuckets) (*bolt.Bucket, []byte) { return w.records, nil })
 }
 
 func errSeq(err error) iter.Seq2[Record, error] {
@@ -372,14 +413,14 @@ func errSeq(err error) iter.Seq2[Record, error] {
 // scan walks the entries of an index bucket (or the records bucket when
 // prefix is nil) under prefix, within q's time range, after q's cursor.
 // Every index key ends with the records key it points at.
-func (tx *Tx) scan(ws string, q Query, pick func(*wsBuckets) (*bolt.Bucket, []byte)) iter.Seq2[Record, error] {
+func (tx *Tx) scan(ws string, q Query, need int, pick func(*wsBuckets) (*bolt.Bucket, []byte)) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
 		b, err := q.bounds()
 		if err != nil {
 			yield(Record{}, err)
 			return
 		}
-		w, err := tx.workspace(ws, false)
+		w, err := tx.workspace(ws, false, need)
 		if err != nil {
 			yield(Record{}, err)
 			return
@@ -446,7 +487,7 @@ func (tx *Tx) AppendAudit(ws string, e audit.Entry) (audit.Entry, error) {
 	if !tx.btx.Writable() {
 		return audit.Entry{}, ErrReadOnly
 	}
-	w, err := tx.workspace(ws, true)
+	w, err := tx.workspace(ws, true, needAudit)
 	if err != nil {
 		return audit.Entry{}, err
 	}
@@ -456,7 +497,7 @@ func (tx *Tx) AppendAudit(ws string, e audit.Entry) (audit.Entry, error) {
 // AuditEntries returns the audit entries of workspace ws with a seq
 // greater than after, in order.
 func (tx *Tx) AuditEntries(ws string, after uint64) iter.Seq2[audit.Entry, error] {
-	w, err := tx.workspace(ws, false)
+	w, err := tx.workspace(ws, false, needAudit)
 	if err != nil || w == nil {
 		return func(yield func(audit.Entry, error) bool) {
 			if err != nil {
@@ -470,7 +511,7 @@ func (tx *Tx) AuditEntries(ws string, after uint64) iter.Seq2[audit.Entry, error
 // AuditHead returns the last audit entry of workspace ws; ok is false when
 // the log is empty.
 func (tx *Tx) AuditHead(ws string) (e audit.Entry, ok bool, err error) {
-	w, err := tx.workspace(ws, false)
+	w, err := tx.workspace(ws, false, needAudit)
 	if err != nil || w == nil {
 		return audit.Entry{}, false, err
 	}
@@ -480,7 +521,7 @@ func (tx *Tx) AuditHead(ws string) (e audit.Entry, ok bool, err error) {
 // VerifyAudit walks the audit chain of workspace ws (see audit.Verify) and
 // returns its entry count and head. A missing workspace has an empty chain.
 func (tx *Tx) VerifyAudit(ctx context.Context, ws string) (uint64, audit.Entry, error) {
-	w, err := tx.workspace(ws, false)
+	w, err := tx.workspace(ws, false, needAudit)
 	if err != nil || w == nil {
 		return 0, audit.Entry{}, err
 	}
