@@ -110,9 +110,12 @@ func appendValue(dst []byte, r *Record) []byte {
 	return e.b
 }
 
-// decbuf reads a value; its first error is sticky and checked once at the end.
+// decbuf reads a value; its first error is sticky and checked once at the
+// end. src is the same bytes as a string, ending where b ends: strings are
+// cut from it, so one allocation backs every string of a record.
 type decbuf struct {
 	b   []byte
+	src string
 	err error
 }
 
@@ -157,7 +160,8 @@ func (d *decbuf) str(max int) string {
 		d.fail("string of %d bytes", n)
 		return ""
 	}
-	s := string(d.b[:n])
+	off := len(d.src) - len(d.b)
+	s := d.src[off : off+int(n)]
 	d.b = d.b[n:]
 	return s
 }
@@ -207,9 +211,11 @@ func pick[T any](d *decbuf, codes []T, c byte, what string) T {
 }
 
 // decodeValue decodes a records value into r; ID, StartedAt and Workspace
-// come from the key and bucket. It never panics on bad bytes.
-func decodeValue(v []byte, r *Record) error {
-	d := decbuf{b: v}
+// come from the key and bucket. src holds v's bytes as a string (and may
+// begin with more), and r's strings are cut from it. It never panics on bad
+// bytes.
+func decodeValue(v []byte, src string, r *Record) error {
+	d := decbuf{b: v, src: src}
 	switch ver := d.byte(); {
 	case d.err != nil:
 		return d.err
@@ -286,13 +292,17 @@ func DecodeRecord(ws string, key, value []byte) (Record, error) {
 }
 
 func decodeRecord(ws string, key, value []byte, r *Record) error {
-	ts, id, err := decodeRecordKey(key)
+	ts, _, err := decodeRecordKey(key)
 	if err != nil {
 		return err
 	}
 	if ts == 0 || ts > 1<<63-1 {
 		return fmt.Errorf("started_at out of range")
 	}
-	r.ID, r.Workspace, r.StartedAt = id, ws, decodeTime(ts)
-	return decodeValue(value, r)
+	// One allocation for the ID and every string of the value: bbolt's
+	// bytes are valid only inside the transaction, so the record takes a
+	// copy, and one copy is cheaper than fifteen.
+	src := string(key[tsLen:]) + string(value)
+	r.ID, r.Workspace, r.StartedAt = src[:len(key)-tsLen], ws, decodeTime(ts)
+	return decodeValue(value, src, r)
 }
