@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/redaction"
 )
 
 // benchN is the store size of the Go benchmarks (BENCH_N, default 5,000:
@@ -20,11 +22,24 @@ func benchN() int {
 	return 5000
 }
 
+// TestMain removes the stores the benchmarks loaded once per process.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, e := range stores {
+		e.Close()
+	}
+	for _, dir := range tempDirs {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
+
 var (
-	wlOnce sync.Once
-	wl     *Workload
-	stores = map[string]Engine{}
-	mu     sync.Mutex
+	tempDirs []string // removed by TestMain
+	wlOnce   sync.Once
+	wl       *Workload
+	stores   = map[string]Engine{}
+	mu       sync.Mutex
 )
 
 func workloadOnce() *Workload {
@@ -43,6 +58,7 @@ func loaded(b *testing.B, f Factory) Engine {
 	if err != nil {
 		b.Fatal(err)
 	}
+	tempDirs = append(tempDirs, dir)
 	e, err := f.Open(dir)
 	if err != nil {
 		b.Fatal(err)
@@ -156,6 +172,88 @@ func BenchmarkErase(b *testing.B) {
 			}
 			i++
 			total += n
+		}
+		b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "records/s")
+	})
+}
+
+var templates = map[string]string{}
+
+// template returns a directory holding engine f's files with the whole
+// workload loaded and the engine closed, built once per process.
+func template(b *testing.B, f Factory) string {
+	mu.Lock()
+	defer mu.Unlock()
+	if dir, ok := templates[f.Name]; ok {
+		return dir
+	}
+	dir, err := os.MkdirTemp("", "bench-template-"+f.Name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tempDirs = append(tempDirs, dir)
+	e, err := f.Open(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := workloadOnce()
+	for i := 0; i < len(w.Records); i += 10_000 {
+		if err := e.Ingest(w.Records[i:min(i+10_000, len(w.Records))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := e.Close(); err != nil {
+		b.Fatal(err)
+	}
+	templates[f.Name] = dir
+	return dir
+}
+
+// copyDir copies the regular files of src into dst.
+func copyDir(b *testing.B, src, dst string) {
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, ent := range ents {
+		data, err := os.ReadFile(filepath.Join(src, ent.Name()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, ent.Name()), data, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSweep deletes the records older than 13 months, one sweep per
+// iteration on a fresh copy of the loaded store (the copy is not timed).
+func BenchmarkSweep(b *testing.B) {
+	cutoff := redaction.Cutoff(Now, redaction.DefaultRetentionMonths)
+	forEngines(b, func(b *testing.B, f Factory) {
+		src := template(b, f)
+		total := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			dir := b.TempDir()
+			copyDir(b, src, dir)
+			e, err := f.Open(dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			n, err := e.Sweep(cutoff)
+			if err != nil {
+				b.Fatal(err)
+			}
+			total += n
+			b.StopTimer()
+			if err := e.Close(); err != nil {
+				b.Fatal(err)
+			}
+			os.RemoveAll(dir)
+			b.StartTimer()
 		}
 		b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "records/s")
 	})

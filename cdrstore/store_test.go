@@ -74,6 +74,45 @@ func TestPutGetDelete(t *testing.T) {
 	}))
 }
 
+// Remove deletes a record the caller read in the same transaction, with
+// every index entry, as Delete does; a record that is not stored is
+// ErrNotFound and nothing changes.
+func TestRemove(t *testing.T) {
+	s := storetest.Open(t, nil)
+	r := fullRecord()
+	other := sms("keep-1", r.StartedAt, r.To, "hi")
+	require.NoError(t, s.PutBatch([]cdrstore.Record{r, other}))
+
+	require.NoError(t, s.Update(func(tx *cdrstore.Tx) error {
+		got, err := tx.Get("acme", r.ID)
+		require.NoError(t, err)
+		got.Body = "" // content may change before Remove
+		require.NoError(t, tx.Remove(&got))
+		moved := got
+		moved.StartedAt = moved.StartedAt.Add(time.Second)
+		assert.ErrorIs(t, tx.Remove(&moved), cdrstore.ErrNotFound)
+		assert.ErrorIs(t, tx.Remove(&got), cdrstore.ErrNotFound, "already removed")
+		return nil
+	}))
+	_, err := s.Get("acme", r.ID)
+	assert.ErrorIs(t, err, cdrstore.ErrNotFound)
+	for _, n := range r.Numbers() {
+		ids := collect(t, s, func(tx *cdrstore.Tx) func(func(cdrstore.Record, error) bool) {
+			return tx.ByNumber("acme", n, cdrstore.Query{})
+		})
+		assert.NotContains(t, ids, r.ID)
+	}
+	assert.Empty(t, collect(t, s, func(tx *cdrstore.Tx) func(func(cdrstore.Record, error) bool) {
+		return tx.ByConversation("acme", r.ConversationID, cdrstore.Query{})
+	}))
+	assert.Equal(t, []string{"keep-1"}, collect(t, s, func(tx *cdrstore.Tx) func(func(cdrstore.Record, error) bool) {
+		return tx.ByTime("acme", cdrstore.Query{})
+	}))
+	require.NoError(t, s.Check(context.Background()), "no index entry is left pointing at the removed record")
+
+	require.ErrorIs(t, s.View(func(tx *cdrstore.Tx) error { return tx.Remove(&other) }), cdrstore.ErrReadOnly)
+}
+
 // Put is an upsert: the indexes follow the difference between the old
 // record and the new one.
 func TestPutMaintainsIndexesFromDiff(t *testing.T) {

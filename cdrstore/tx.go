@@ -364,11 +364,49 @@ func (tx *Tx) Delete(ws, id string) (Record, error) {
 	return r, nil
 }
 
+// Remove deletes r with every index entry that points at it, like Delete,
+// for a caller that already holds the record because it read it in this
+// transaction (a retention sweep): it saves Delete's lookup through by_id
+// and its second decode. r's ID, StartedAt, numbers and conversation ID
+// must be the stored ones, since they name the index entries; its content
+// may have been changed since. It returns an error matching ErrNotFound
+// when no record is stored under r's ID and StartedAt.
+func (tx *Tx) Remove(r *Record) error {
+	if err := ValidateID(r.ID); err != nil {
+		return err
+	}
+	if !tx.btx.Writable() {
+		return ErrReadOnly
+	}
+	w, err := tx.workspace(r.Workspace, false, needIndexes)
+	if err != nil {
+		return err
+	}
+	if w == nil {
+		return fmt.Errorf("cdrstore: remove %q: %w", r.ID, ErrNotFound)
+	}
+	ts := encodeTime(r.StartedAt)
+	key := appendRecordKey(tx.alloc(tsLen+len(r.ID)), ts, r.ID)
+	c := w.records.Cursor()
+	if k, _ := c.Seek(key); !bytes.Equal(k, key) {
+		return fmt.Errorf("cdrstore: remove %q: %w", r.ID, ErrNotFound)
+	}
+	if err := c.Delete(); err != nil {
+		return err
+	}
+	return w.deleteIndexEntries(r, ts)
+}
+
 // deleteEntries removes the record at key and its index entries.
 func (w *wsBuckets) deleteEntries(r *Record, ts uint64, key []byte) error {
 	if err := w.records.Delete(key); err != nil {
 		return err
 	}
+	return w.deleteIndexEntries(r, ts)
+}
+
+// deleteIndexEntries removes the index entries of r, stored at ts.
+func (w *wsBuckets) deleteIndexEntries(r *Record, ts uint64) error {
 	if err := w.byID.Delete([]byte(r.ID)); err != nil {
 		return err
 	}

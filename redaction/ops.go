@@ -260,7 +260,9 @@ func (o *op) delete(rec cdrstore.Record) error {
 	if err := o.step("record"); err != nil {
 		return err
 	}
-	if _, err := o.tx.Delete(o.ws, rec.ID); err != nil {
+	// rec was read in this transaction and discardContent changed only
+	// its content, so Remove finds its index entries from it.
+	if err := o.tx.Remove(&rec); err != nil {
 		return err
 	}
 	o.res.Affected++
