@@ -2,6 +2,7 @@ package cdrstore
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -95,10 +96,10 @@ func (c *checker) workspace(w *wsBuckets) error {
 			continue
 		}
 		ts := beUint64(k)
-		if tv := w.byID.Get([]byte(r.ID)); tv == nil {
+		if tv := w.byID.Get(k[tsLen:]); tv == nil {
 			c.add(w.corrupt(bucketRecords, k, errors.New("no by_id entry")))
 		} else if got, err := decodeByIDValue(tv); err != nil || got != ts {
-			c.add(w.corrupt(bucketByID, []byte(r.ID), errors.New("points at another started_at")))
+			c.add(w.corrupt(bucketByID, k[tsLen:], errors.New("points at another started_at")))
 		}
 		for _, n := range r.Numbers() {
 			nNumbers++
@@ -122,11 +123,14 @@ func (c *checker) workspace(w *wsBuckets) error {
 		}
 		n++
 		ts, err := decodeByIDValue(v)
-		if err != nil || ValidateID(string(k)) != nil {
+		if err == nil {
+			_, err = decodeID(k)
+		}
+		if err != nil {
 			c.add(w.corrupt(bucketByID, k, errors.New("malformed entry")))
 			continue
 		}
-		if w.records.Get(appendRecordKey(nil, ts, string(k))) == nil {
+		if w.records.Get(append(binary.BigEndian.AppendUint64(nil, ts), k...)) == nil {
 			c.add(w.corrupt(bucketByID, k, errors.New("points at a missing record")))
 		}
 	}

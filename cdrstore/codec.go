@@ -292,17 +292,16 @@ func DecodeRecord(ws string, key, value []byte) (Record, error) {
 }
 
 func decodeRecord(ws string, key, value []byte, r *Record) error {
-	ts, _, err := decodeRecordKey(key)
+	ts, id, err := decodeRecordKey(key)
 	if err != nil {
 		return err
 	}
 	if ts == 0 || ts > 1<<63-1 {
 		return fmt.Errorf("started_at out of range")
 	}
-	// One allocation for the ID and every string of the value: bbolt's
-	// bytes are valid only inside the transaction, so the record takes a
-	// copy, and one copy is cheaper than fifteen.
-	src := string(key[tsLen:]) + string(value)
-	r.ID, r.Workspace, r.StartedAt = src[:len(key)-tsLen], ws, decodeTime(ts)
-	return decodeValue(value, src, r)
+	r.ID, r.Workspace, r.StartedAt = id, ws, decodeTime(ts)
+	// One allocation for every string of the value: bbolt's bytes are
+	// valid only inside the transaction, so the record takes a copy, and
+	// one copy is cheaper than fifteen.
+	return decodeValue(value, string(value), r)
 }

@@ -75,14 +75,15 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 }
 
-// The bytes of format v1 are pinned: a change here is a format change and
-// needs a new codec version, a migration and docs/format.md.
+// The bytes of the current format (v2) are pinned: a change here is a
+// format change and needs a new version, a migration and docs/format.md.
+// Format v1's bytes stay pinned beside them: v2 changed only the key.
 func TestCodecGolden(t *testing.T) {
 	r := fullRecord()
 	k, v, err := cdrstore.EncodeRecord(&r)
 	require.NoError(t, err)
 	got := "key   " + hex.EncodeToString(k) + "\nvalue " + hex.EncodeToString(v) + "\n"
-	path := filepath.Join("testdata", "record_v1.golden")
+	path := filepath.Join("testdata", "record_v2.golden")
 	if *update {
 		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
 	}
@@ -90,13 +91,37 @@ func TestCodecGolden(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, string(want), got)
 
-	// The golden bytes decode to the record, whatever version wrote them.
-	lines := strings.Split(strings.TrimSpace(string(want)), "\n")
-	gk, _ := hex.DecodeString(strings.TrimPrefix(lines[0], "key   "))
-	gv, _ := hex.DecodeString(strings.TrimPrefix(lines[1], "value "))
+	// The golden bytes decode to the record.
+	gk, gv := readGolden(t, path)
 	dec, err := cdrstore.DecodeRecord("acme", gk, gv)
 	require.NoError(t, err)
 	assert.Equal(t, r, dec)
+
+	// v1 had the same value and the ID as is in the key; v2 packs the
+	// 32 hex digits of this ID into 0x00 · 0x01 · 16 bytes.
+	k1, v1 := readGolden(t, filepath.Join("testdata", "record_v1.golden"))
+	assert.Equal(t, gv, v1)
+	assert.Equal(t, r.ID, string(k1[8:]))
+	assert.Equal(t, k1[:8], gk[:8])
+	assert.Equal(t, append([]byte{0, 1}, mustHex(t, r.ID)...), gk[8:])
+	_, err = cdrstore.DecodeRecord("acme", k1, v1)
+	assert.ErrorIs(t, err, cdrstore.ErrCorrupt, "a v1 key of a packable ID is not canonical in v2: Open migrates it")
+}
+
+func readGolden(t *testing.T, path string) (key, value []byte) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	require.Len(t, lines, 2)
+	return mustHex(t, strings.TrimPrefix(lines[0], "key   ")), mustHex(t, strings.TrimPrefix(lines[1], "value "))
+}
+
+func mustHex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	require.NoError(t, err)
+	return b
 }
 
 // Every truncation and every single-byte corruption of a valid value

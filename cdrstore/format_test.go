@@ -3,6 +3,7 @@ package cdrstore_test
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -21,8 +22,8 @@ var writeFixtures = flag.Bool("write-format-fixtures", false, "rewrite testdata/
 // fixtureKey is the subject key of the frozen fixtures.
 var fixtureKey = []byte("format-fixture-key-0123456789abcdef")
 
-// formatRecords are the records frozen in testdata/format/v1/store.db.
-func formatRecords() []cdrstore.Record {
+// formatRecords are the records frozen in testdata/format/v<v>/store.db.
+func formatRecords(v uint32) []cdrstore.Record {
 	full := fullRecord()
 	sms := cdrstore.Record{ID: "sms-1", Workspace: "acme", Product: cdrstore.ProductSMS, Direction: cdrstore.Inbound,
 		From: e164.MustParse("+2348031234567", ""), To: e164.MustParse("+14155552671", ""), Body: "STOP",
@@ -31,48 +32,71 @@ func formatRecords() []cdrstore.Record {
 	redacted.ID, redacted.Workspace, redacted.Body = "sms-2", "globex", ""
 	redacted.From = e164.Number{}
 	redacted.Redacted = cdrstore.Redaction{Fields: cdrstore.FieldBody | cdrstore.FieldFromObfuscated, At: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), Masked: "+234803123XXXX"}
-	return []cdrstore.Record{full, sms, redacted}
+	recs := []cdrstore.Record{full, sms, redacted}
+	if v >= cdrstore.FormatV2 {
+		// v2 packs IDs: one of each packed form beside full's 32 hex digits.
+		uuid, upper := sms, sms
+		uuid.ID = "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ab"
+		upper.ID, upper.StartedAt = "0B00000127FDA4E1", sms.StartedAt.Add(time.Second)
+		recs = append(recs, uuid, upper)
+	}
+	return recs
 }
 
-// TestFormatFixtures opens the store files written by earlier versions
-// (copied first: tests never touch the fixtures) and reads them back.
-// The v1 fixture was written by: go test ./cdrstore -run TestFormatFixtures -write-format-fixtures
+// TestFormatFixtures opens the store file written by each format version
+// (copied first: tests never touch the fixtures), which migrates it to the
+// newest, and reads it back. The fixture of the newest format is written by:
+//
+//	go test ./cdrstore -run TestFormatFixtures -write-format-fixtures
 func TestFormatFixtures(t *testing.T) {
-	src := filepath.Join("testdata", "format", "v1", "store.db")
-	if *writeFixtures {
-		os.Remove(src)
-		s, err := cdrstore.Open(src, &cdrstore.Options{SubjectKey: fixtureKey, Now: func() time.Time { return storetest.Epoch }})
-		require.NoError(t, err)
-		require.NoError(t, s.PutBatch(formatRecords()))
-		require.NoError(t, s.Update(func(tx *cdrstore.Tx) error {
-			_, err := tx.AppendAudit("acme", audit.Entry{Time: storetest.Epoch, Action: "data.erasure", Reason: "gdpr_art17",
-				Subject: s.SubjectHMAC("+2348031234567"), Count: 1})
-			return err
-		}))
-		require.NoError(t, s.Close())
+	for v := cdrstore.FormatMinSupported; v <= cdrstore.FormatNewest; v++ {
+		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
+			src := filepath.Join("testdata", "format", fmt.Sprintf("v%d", v), "store.db")
+			if *writeFixtures && v == cdrstore.FormatNewest {
+				require.NoError(t, os.MkdirAll(filepath.Dir(src), 0o755))
+				os.Remove(src)
+				s, err := cdrstore.Open(src, &cdrstore.Options{SubjectKey: fixtureKey, Now: func() time.Time { return storetest.Epoch }})
+				require.NoError(t, err)
+				require.NoError(t, s.PutBatch(formatRecords(v)))
+				require.NoError(t, s.Update(func(tx *cdrstore.Tx) error {
+					_, err := tx.AppendAudit("acme", audit.Entry{Time: storetest.Epoch, Action: "data.erasure", Reason: "gdpr_art17",
+						Subject: s.SubjectHMAC("+2348031234567"), Count: 1})
+					return err
+				}))
+				require.NoError(t, s.Close())
+			}
+			dst := filepath.Join(t.TempDir(), "store.db")
+			storetest.CopyFile(t, src, dst)
+			s, err := cdrstore.Open(dst, &cdrstore.Options{SubjectKey: fixtureKey})
+			require.NoError(t, err)
+			defer s.Close()
+			require.NoError(t, s.Check(context.Background()))
+			for _, want := range formatRecords(v) {
+				got, err := s.Get(want.Workspace, want.ID)
+				require.NoError(t, err)
+				assert.Equal(t, want, got)
+			}
+			require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+				head, ok, err := tx.AuditHead("acme")
+				require.True(t, ok)
+				assert.Equal(t, "data.erasure", head.Action)
+				// The indexes lead to the records by their (migrated) keys.
+				n := 0
+				for r, err := range tx.ByNumber("acme", e164.MustParse("+2348031234567", ""), cdrstore.Query{}) {
+					require.NoError(t, err)
+					assert.NotEmpty(t, r.ID)
+					n++
+				}
+				assert.Positive(t, n)
+				return err
+			}))
+			// A migrated store is the newest format: read-only opens work.
+			require.NoError(t, s.Close())
+			ro, err := cdrstore.Open(dst, &cdrstore.Options{SubjectKey: fixtureKey, ReadOnly: true})
+			require.NoError(t, err)
+			require.NoError(t, ro.Close())
+		})
 	}
-	dst := filepath.Join(t.TempDir(), "store.db")
-	storetest.CopyFile(t, src, dst)
-	s, err := cdrstore.Open(dst, &cdrstore.Options{SubjectKey: fixtureKey})
-	require.NoError(t, err)
-	defer s.Close()
-	require.NoError(t, s.Check(context.Background()))
-	for _, want := range formatRecords() {
-		got, err := s.Get(want.Workspace, want.ID)
-		require.NoError(t, err)
-		assert.Equal(t, want, got)
-	}
-	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
-		head, ok, err := tx.AuditHead("acme")
-		require.True(t, ok)
-		assert.Equal(t, "data.erasure", head.Action)
-		return err
-	}))
-	// Read-only opens of the current format work too.
-	require.NoError(t, s.Close())
-	ro, err := cdrstore.Open(dst, &cdrstore.Options{SubjectKey: fixtureKey, ReadOnly: true})
-	require.NoError(t, err)
-	require.NoError(t, ro.Close())
 }
 
 // Every format from the oldest supported up to the newest has a

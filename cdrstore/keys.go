@@ -74,28 +74,154 @@ func encodeTime(t time.Time) uint64 { return uint64(t.UnixNano()) }
 
 func decodeTime(u uint64) time.Time { return time.Unix(0, int64(u)).UTC() }
 
+// id, as it ends every key that names a record (format v2):
+//
+//	┌──────┬──────┬──────────────┐
+//	│ 0x00 │ form │ packed bytes │   an ID in one of the forms below
+//	└──────┴──────┴──────────────┘
+//	┌──────────────┐
+//	│ id (1–64)    │                  any other ID, as its bytes
+//	└──────────────┘
+//
+// Forms: 1 lowercase hex digits, 2 uppercase hex digits (with at least one
+// letter; digits alone are form 1), even length 16–64, packed two digits a
+// byte; 3 a lowercase UUID (8-4-4-4-12), its 16 bytes. Most transaction IDs
+// are one of these (the Redact API's 32 hex digits, UUIDs), and packing
+// halves them in the records key and all three indexes. An ID never holds
+// 0x00, so the leading 0x00 tells the forms apart, and decoding accepts
+// only what encoding produces, so every ID has one key.
+const (
+	idHexLower = 1
+	idHexUpper = 2
+	idUUID     = 3
+)
+
+func appendID(dst []byte, id string) []byte {
+	switch f := idForm(id); f {
+	case idHexLower, idHexUpper:
+		return appendHex(append(dst, 0, byte(f)), id)
+	case idUUID:
+		dst = append(dst, 0, idUUID)
+		for _, part := range []string{id[0:8], id[9:13], id[14:18], id[19:23], id[24:36]} {
+			dst = appendHex(dst, part)
+		}
+		return dst
+	}
+	return append(dst, id...)
+}
+
+// appendHex appends the bytes of h, an even number of hex digits that
+// idForm has checked.
+func appendHex(dst []byte, h string) []byte {
+	for i := 0; i+1 < len(h); i += 2 {
+		dst = append(dst, unhex(h[i])<<4|unhex(h[i+1]))
+	}
+	return dst
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
+// idForm returns the packed form of id, or 0 when it is stored as is.
+func idForm(id string) int {
+	if len(id) == 36 && id[8] == '-' && id[13] == '-' && id[18] == '-' && id[23] == '-' {
+		for i := 0; i < len(id); i++ {
+			if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') && !(c == '-' && (i == 8 || i == 13 || i == 18 || i == 23)) {
+				return 0
+			}
+		}
+		return idUUID
+	}
+	if len(id) < 16 || len(id) > MaxIDLen || len(id)%2 != 0 {
+		return 0
+	}
+	lower, upper := false, false
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case c >= '0' && c <= '9':
+		case c >= 'a' && c <= 'f':
+			lower = true
+		case c >= 'A' && c <= 'F':
+			upper = true
+		default:
+			return 0
+		}
+	}
+	switch {
+	case lower && upper:
+		return 0
+	case upper:
+		return idHexUpper
+	}
+	return idHexLower
+}
+
+// decodeID returns the ID stored as b, checking that b is the one encoding
+// of a valid ID.
+func decodeID(b []byte) (string, error) {
+	var id string
+	switch {
+	case len(b) == 0:
+		return "", fmt.Errorf("empty id")
+	case b[0] != 0:
+		id = string(b)
+		if err := ValidateID(id); err != nil {
+			return "", fmt.Errorf("id: %w", err)
+		}
+		if idForm(id) != 0 {
+			return "", fmt.Errorf("id not in its canonical encoding")
+		}
+		return id, nil
+	case len(b) < 2:
+		return "", fmt.Errorf("packed id without a form")
+	case b[1] == idHexLower:
+		id = hex.EncodeToString(b[2:])
+	case b[1] == idHexUpper:
+		id = strings.ToUpper(hex.EncodeToString(b[2:]))
+	case b[1] == idUUID && len(b) == 18:
+		h := hex.EncodeToString(b[2:])
+		id = h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	default:
+		return "", fmt.Errorf("packed id of form %d and %d bytes", b[1], len(b))
+	}
+	if err := ValidateID(id); err != nil {
+		return "", fmt.Errorf("id: %w", err)
+	}
+	var buf [2 + MaxIDLen]byte
+	if !bytes.Equal(appendID(buf[:0], id), b) {
+		return "", fmt.Errorf("id not in its canonical encoding")
+	}
+	return id, nil
+}
+
 // records key:
 //
 //	┌──────────────────────┬──────────────┐
-//	│ started_at u64be (8) │ id (1–64)    │
+//	│ started_at u64be (8) │ id           │
 //	└──────────────────────┴──────────────┘
 func appendRecordKey(dst []byte, startedAt uint64, id string) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, startedAt)
-	return append(dst, id...)
+	return appendID(dst, id)
 }
 
 func decodeRecordKey(k []byte) (startedAt uint64, id string, err error) {
 	if len(k) < tsLen+1 || len(k) > tsLen+MaxIDLen {
 		return 0, "", fmt.Errorf("records key of %d bytes", len(k))
 	}
-	id = string(k[tsLen:])
-	if strings.IndexByte(id, 0) >= 0 {
-		return 0, "", fmt.Errorf("records key id holds 0x00")
+	if id, err = decodeID(k[tsLen:]); err != nil {
+		return 0, "", fmt.Errorf("records key: %w", err)
 	}
 	return binary.BigEndian.Uint64(k), id, nil
 }
 
-// by_id key: id (1–64 bytes); value: started_at u64be (8).
+// by_id key: id (see appendID); value: started_at u64be (8).
 func decodeByIDValue(v []byte) (uint64, error) {
 	if len(v) != tsLen {
 		return 0, fmt.Errorf("by_id value of %d bytes", len(v))
@@ -162,12 +288,15 @@ func decodeNumberKey(k []byte) (e164.Number, []byte, error) {
 // cursor (opaque to callers, base64url without padding):
 //
 //	┌─────────────┬──────────────────────┬───────────┐
-//	│ version 0x01│ started_at u64be (8) │ id (1–64) │
+//	│ version 0x02│ started_at u64be (8) │ id        │   id as in keys
 //	└─────────────┴──────────────────────┴───────────┘
 //
 // It names the last record returned; a query resumes after it. It holds no
 // number, so a by-number cursor can be handed to a client.
-const cursorVersion = 1
+const (
+	cursorVersion = 2 // the records key of format v2
+	cursorV1      = 1 // started_at · the ID as is; still accepted
+)
 
 // describeKey renders a key of the named bucket for an error message, with
 // any phone number masked.
@@ -178,8 +307,8 @@ func describeKey(bucket string, k []byte) string {
 			return fmt.Sprintf("%s·%q", decodeTime(ts).Format(time.RFC3339Nano), id)
 		}
 	case string(bucketByID):
-		if ValidateID(string(k)) == nil {
-			return fmt.Sprintf("%q", k)
+		if id, err := decodeID(k); err == nil {
+			return fmt.Sprintf("%q", id)
 		}
 	case string(bucketByNumber):
 		if i := bytes.IndexByte(k, 0); i >= 0 {

@@ -2,6 +2,9 @@ package cdrstore
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
 	"slices"
 	"strings"
 	"testing"
@@ -108,9 +111,61 @@ func TestCursorRoundTrip(t *testing.T) {
 	after, err := decodeCursor(r.Cursor())
 	require.NoError(t, err)
 	assert.Equal(t, appendRecordKey(nil, encodeTime(r.StartedAt), "abc"), after)
-	for _, bad := range []string{"", "!!!", "AA", "AgAAAAAAAAABYQ"} {
+	for _, bad := range []string{"", "!!!", "AA", "AwAAAAAAAAABYQ", "AQAAAAAAAAAB"} {
 		_, err := decodeCursor(bad)
 		assert.ErrorIs(t, err, ErrInvalidCursor, bad)
+	}
+
+	// A cursor handed out before format v2 (version 1, the ID as is)
+	// resumes at the same record; a v2 cursor must hold the packed ID.
+	hexID := "209ab3c7536542b91e8b5aef032f6861"
+	v1 := base64.RawURLEncoding.EncodeToString(append(binary.BigEndian.AppendUint64([]byte{1}, 7), hexID...))
+	after, err = decodeCursor(v1)
+	require.NoError(t, err)
+	assert.Equal(t, appendRecordKey(nil, 7, hexID), after)
+	unpacked := base64.RawURLEncoding.EncodeToString(append(binary.BigEndian.AppendUint64([]byte{2}, 7), hexID...))
+	_, err = decodeCursor(unpacked)
+	assert.ErrorIs(t, err, ErrInvalidCursor)
+}
+
+// IDs of hex digits and UUIDs are packed; everything else is kept as is;
+// each ID has exactly one encoding, and decoding refuses any other.
+func TestIDForms(t *testing.T) {
+	for _, c := range []struct {
+		id   string
+		want string // hex of the encoding
+	}{
+		{"209ab3c7536542b91e8b5aef032f6861", "0001209ab3c7536542b91e8b5aef032f6861"},
+		{"0B00000127FDA4E1", "00020b00000127fda4e1"},
+		{"1234567890123456", "00011234567890123456"}, // digits alone: lowercase form
+		{"aaaaaaaa-bbbb-cccc-dddd-0123456789ab", "0003aaaaaaaabbbbccccdddd0123456789ab"},
+		{"abc", hex.EncodeToString([]byte("abc"))},                                                                   // too short to pack
+		{"0123456789abcdeF", hex.EncodeToString([]byte("0123456789abcdeF"))},                                         // mixed case
+		{"0123456789abcde", hex.EncodeToString([]byte("0123456789abcde"))},                                           // odd length
+		{"AAAAAAAA-BBBB-CCCC-DDDD-0123456789AB", hex.EncodeToString([]byte("AAAAAAAA-BBBB-CCCC-DDDD-0123456789AB"))}, // uppercase UUID
+		{"SM" + strings.Repeat("a", 32), hex.EncodeToString([]byte("SM" + strings.Repeat("a", 32)))},
+		{strings.Repeat("f", 64), "0001" + strings.Repeat("ff", 32)},
+	} {
+		enc := appendID(nil, c.id)
+		assert.Equal(t, c.want, hex.EncodeToString(enc), c.id)
+		got, err := decodeID(enc)
+		require.NoError(t, err, c.id)
+		assert.Equal(t, c.id, got)
+	}
+	for _, bad := range []string{
+		"",
+		"00",                              // no form
+		"0004" + strings.Repeat("ab", 8),  // unknown form
+		"0002" + "1234567890123456",       // uppercase form without a letter
+		"0001" + "abcd",                   // packs to 4 digits: too short to have been packed
+		"0003" + strings.Repeat("ab", 15), // UUID of 15 bytes
+		hex.EncodeToString([]byte(strings.Repeat("a", 32))), // packable ID stored as is
+		"0001" + strings.Repeat("ab", 33),                   // 66 digits: longer than an ID
+	} {
+		b, err := hex.DecodeString(bad)
+		require.NoError(t, err)
+		_, err = decodeID(b)
+		assert.Error(t, err, bad)
 	}
 }
 
@@ -129,7 +184,14 @@ func FuzzDecodeKey(f *testing.F) {
 	f.Add(appendTermKey(nil, "conv", 1<<62, "leg"))
 	f.Add([]byte{0})
 	f.Add([]byte("+1\x00"))
+	f.Add(appendRecordKey(nil, 9, "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ab"))
+	f.Add(appendID(nil, "0B00000127FDA4E1"))
 	f.Fuzz(func(t *testing.T, k []byte) {
+		if id, err := decodeID(k); err == nil {
+			require.Equal(t, k, appendID(nil, id), "one encoding per ID")
+			require.NoError(t, ValidateID(id))
+		}
+		_ = describeKey(string(bucketByID), k)
 		if ts, id, err := decodeRecordKey(k); err == nil {
 			require.Equal(t, k, appendRecordKey(nil, ts, id))
 		}

@@ -68,8 +68,15 @@ func (r *Record) Cursor() string {
 
 func decodeCursor(s string) ([]byte, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(raw) < 1 || raw[0] != cursorVersion {
+	if err != nil || len(raw) < 1 || (raw[0] != cursorVersion && raw[0] != cursorV1) {
 		return nil, fmt.Errorf("%w: not a cursor", ErrInvalidCursor)
+	}
+	if raw[0] == cursorV1 {
+		// A cursor handed out before format v2 holds the ID as is.
+		if len(raw) < 1+tsLen+1 || ValidateID(string(raw[1+tsLen:])) != nil {
+			return nil, fmt.Errorf("%w: not a cursor", ErrInvalidCursor)
+		}
+		return appendRecordKey(nil, beUint64(raw[1:]), string(raw[1+tsLen:])), nil
 	}
 	if _, _, err := decodeRecordKey(raw[1:]); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidCursor, err)

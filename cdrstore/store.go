@@ -23,17 +23,23 @@ const (
 	// FormatV1 is the first format: workspaces as nested buckets, records
 	// keyed by started_at·id, indexes by_id, by_number, by_conversation.
 	FormatV1 uint32 = 1
+	// FormatV2 packs record IDs of hex digits or UUID form into bytes
+	// wherever a key ends in one (records, by_id, by_number,
+	// by_conversation); see appendID. Values are unchanged.
+	FormatV2 uint32 = 2
 
 	// FormatMinSupported is the oldest format Open accepts.
 	FormatMinSupported = FormatV1
 	// FormatNewest is the format new stores are created in.
-	FormatNewest = FormatV1
+	FormatNewest = FormatV2
 )
 
 // migrations[v] upgrades a store from format v to v+1 inside one write
 // transaction. A test checks that every version from FormatMinSupported up
 // to FormatNewest-1 has one.
-var migrations = map[uint32]func(*bolt.Tx) error{}
+var migrations = map[uint32]func(*bolt.Tx) error{
+	FormatV1: migratePackIDs,
+}
 
 // Store is a CDR store backed by one bbolt file. A Store is safe for
 // concurrent use by multiple goroutines; a Tx is not.

@@ -442,7 +442,8 @@ func TestOpenDamagedPage(t *testing.T) {
 
 func TestFormatNumbersPinned(t *testing.T) {
 	assert.Equal(t, uint32(1), cdrstore.FormatV1)
-	assert.Equal(t, cdrstore.FormatV1, cdrstore.FormatNewest)
+	assert.Equal(t, uint32(2), cdrstore.FormatV2)
+	assert.Equal(t, cdrstore.FormatV2, cdrstore.FormatNewest)
 	assert.Equal(t, cdrstore.FormatV1, cdrstore.FormatMinSupported)
 }
 

@@ -3,6 +3,7 @@ package cdrstore
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"iter"
 	"time"
@@ -233,16 +234,18 @@ func (tx *Tx) Get(ws, id string) (Record, error) {
 // lookup finds id's records key and value through by_id. v is nil when
 // the record does not exist.
 func (w *wsBuckets) lookup(id string) (ts uint64, key, v []byte, err error) {
-	tv := w.byID.Get([]byte(id))
+	key = appendRecordKey(make([]byte, 0, tsLen+len(id)), 0, id) // started_at set below
+	idKey := key[tsLen:]
+	tv := w.byID.Get(idKey)
 	if tv == nil {
 		return 0, nil, nil, nil
 	}
 	if ts, err = decodeByIDValue(tv); err != nil {
-		return 0, nil, nil, w.corrupt(bucketByID, []byte(id), err)
+		return 0, nil, nil, w.corrupt(bucketByID, idKey, err)
 	}
-	key = appendRecordKey(make([]byte, 0, tsLen+len(id)), ts, id)
+	binary.BigEndian.PutUint64(key, ts)
 	if v = w.records.Get(key); v == nil {
-		return 0, nil, nil, w.corrupt(bucketByID, []byte(id), fmt.Errorf("points at a missing record"))
+		return 0, nil, nil, w.corrupt(bucketByID, idKey, fmt.Errorf("points at a missing record"))
 	}
 	return ts, key, v, nil
 }
@@ -407,7 +410,7 @@ func (w *wsBuckets) deleteEntries(r *Record, ts uint64, key []byte) error {
 
 // deleteIndexEntries removes the index entries of r, stored at ts.
 func (w *wsBuckets) deleteIndexEntries(r *Record, ts uint64) error {
-	if err := w.byID.Delete([]byte(r.ID)); err != nil {
+	if err := w.byID.Delete(appendID(nil, r.ID)); err != nil {
 		return err
 	}
 	for _, n := range r.Numbers() {
