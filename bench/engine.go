@@ -37,10 +37,12 @@ type Factory struct {
 	Open func(dir string) (Engine, error)
 }
 
-// Factories lists every engine, cdrvault first.
+// Factories lists every engine, cdrvault first. cdrvault-faulting is
+// cdrvault without Options.PopulateMmap, to show what page faults cost.
 func Factories() []Factory {
 	return []Factory{
 		{"cdrvault", OpenCdrvault},
+		{"cdrvault-faulting", OpenCdrvaultFaulting},
 		{"sqlite-full", func(dir string) (Engine, error) { return OpenSQLite(dir, "FULL") }},
 		{"sqlite-normal", func(dir string) (Engine, error) { return OpenSQLite(dir, "NORMAL") }},
 		{"bolthold", OpenBolthold},

@@ -43,6 +43,17 @@ type Options struct {
 	// map, in bytes, to avoid remapping while readers are open. Default: 0
 	// (bbolt grows the map as needed).
 	InitialMmapSize int
+
+	// PopulateMmap maps every page of the file when the store maps it (at
+	// Open and each time the file outgrows the map), on Linux with
+	// MAP_POPULATE, as etcd maps its bbolt file. Reads then take no page
+	// faults: after a bulk load of 1,000,000 records a Get costs about a
+	// third of what it does while its pages are first touched (see
+	// bench/README.md). The price is at Open, which reads the whole file
+	// into memory, so it suits a long-running service on a file that fits
+	// in RAM, not a command that opens the store for one query. Default:
+	// false. Elsewhere than Linux it does nothing.
+	PopulateMmap bool
 }
 
 // DefaultOptions returns a fresh Options holding every default.

@@ -83,13 +83,17 @@ func Open(path string, opts *Options) (*Store, error) {
 // a damaged page from a goroutine of its own, where no caller can recover:
 // a corrupt file must be an error, not a crash.
 func (s *Store) boltOptions() *bolt.Options {
-	return &bolt.Options{
+	o := &bolt.Options{
 		Timeout:         s.opts.LockTimeout,
 		ReadOnly:        s.opts.ReadOnly,
 		NoSync:          s.opts.NoSync,
 		InitialMmapSize: s.opts.InitialMmapSize,
 		FreelistType:    bolt.FreelistArrayType,
 	}
+	if s.opts.PopulateMmap {
+		o.MmapFlags = mmapPopulate
+	}
+	return o
 }
 
 // open opens s.path and checks or initialises its meta bucket.

@@ -314,6 +314,33 @@ func TestPutBatchAtomicAndLastWins(t *testing.T) {
 	}))
 }
 
+// A populated map behaves like any other, across the remaps of a growing
+// file and in a read-only open.
+func TestPopulateMmap(t *testing.T) {
+	f := storetest.BuildFixture(t, 3000)
+	p := filepath.Join(t.TempDir(), "s.db")
+	storetest.CopyFile(t, f.Path, p)
+	s, err := cdrstore.Open(p, &cdrstore.Options{PopulateMmap: true, NoSync: true})
+	require.NoError(t, err)
+	batch := make([]cdrstore.Record, 2000)
+	for i := range batch {
+		batch[i] = sms(fmt.Sprintf("grow-%d", i), t2026.Add(time.Duration(i)*time.Second), bob, strings.Repeat("x", 2000))
+	}
+	require.NoError(t, s.PutBatch(batch), "grows the file past its map")
+	got, err := s.Get("acme", f.IDs[17])
+	require.NoError(t, err)
+	assert.Equal(t, f.IDs[17], got.ID)
+	require.NoError(t, s.Close())
+
+	ro, err := cdrstore.Open(p, &cdrstore.Options{PopulateMmap: true, ReadOnly: true})
+	require.NoError(t, err)
+	defer ro.Close()
+	require.NoError(t, ro.Check(context.Background()))
+	got, err = ro.Get("acme", "grow-1999")
+	require.NoError(t, err)
+	assert.Len(t, got.Body, 2000)
+}
+
 func TestReopenAndOptions(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "s.db")
