@@ -46,13 +46,14 @@ type Options struct {
 
 	// PopulateMmap maps every page of the file when the store maps it (at
 	// Open and each time the file outgrows the map), on Linux with
-	// MAP_POPULATE, as etcd maps its bbolt file. Reads then take no page
-	// faults: after a bulk load of 1,000,000 records a Get costs about a
-	// third of what it does while its pages are first touched (see
-	// bench/README.md). The price is at Open, which reads the whole file
-	// into memory, so it suits a long-running service on a file that fits
-	// in RAM, not a command that opens the store for one query. Default:
-	// false. Elsewhere than Linux it does nothing.
+	// MAP_POPULATE, as etcd maps its bbolt file, so that first reads take
+	// no page faults. Measured on a 1,000,000-record store (570 MB) in the
+	// page cache: the first 5,000 Gets after Open took a median 17 µs
+	// instead of 28 µs, and Open 20 ms longer. Pages written after the
+	// last remap still fault once. Open reads the whole file into memory,
+	// so this suits a long-running service on a file that fits in RAM, not
+	// a command that opens the store for one query. Default: false.
+	// Elsewhere than Linux it does nothing.
 	PopulateMmap bool
 }
 
