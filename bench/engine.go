@@ -12,7 +12,8 @@ import (
 // transaction unless the engine's name says otherwise.
 type Engine interface {
 	Name() string
-	// Ingest stores a batch in one transaction.
+	// Ingest stores a batch in one durable transaction, which an engine
+	// may share with concurrent callers (group commit).
 	Ingest(batch []cdrstore.Record) error
 	// Get reads one record by workspace and ID.
 	Get(ws, id string) error

@@ -327,9 +327,60 @@ func (s *Store) Put(r Record) error {
 // of them or, on any error, none. Records are written in key order, which
 // keeps ingest at the right edge of the time-ordered tree.
 func (s *Store) PutBatch(rs []Record) error {
+	order, err := validOrder(rs)
+	if err != nil {
+		return err
+	}
+	return s.Update(func(tx *Tx) error {
+		for _, i := range order {
+			if err := tx.put(&rs[i]); err != nil {
+				return fmt.Errorf("cdrstore: batch record %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+}
+
+// PutGrouped stores rs as PutBatch does, but concurrent callers share
+// one transaction and one commit (group commit, through bbolt's DB.Batch:
+// up to 1,000 calls or 10 ms). It returns once that commit is durable.
+// When the shared transaction fails, each call is retried in a transaction
+// of its own, so one call's error never fails another's records. It suits
+// many goroutines each writing a few records, at the price of up to 10 ms
+// of latency; a single writer is better served by PutBatch.
+func (s *Store) PutGrouped(rs []Record) error {
+	order, err := validOrder(rs)
+	if err != nil {
+		return err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return ErrClosed
+	}
+	if s.opts.ReadOnly {
+		return ErrReadOnly
+	}
+	// bbolt may run the function more than once (the retry above); an
+	// upsert of the same records is the same the second time.
+	return s.db.Batch(func(btx *bolt.Tx) error {
+		tx := newTx(s, btx)
+		for _, i := range order {
+			if err := tx.put(&rs[i]); err != nil {
+				return fmt.Errorf("cdrstore: batch record %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+}
+
+// validOrder validates every record of rs and returns their indexes in
+// records-key order (workspace, started_at, ID), stable for equal keys so
+// that the last of them wins.
+func validOrder(rs []Record) ([]int, error) {
 	for i := range rs {
 		if err := rs[i].Validate(); err != nil {
-			return fmt.Errorf("cdrstore: batch record %d: %w", i, err)
+			return nil, fmt.Errorf("cdrstore: batch record %d: %w", i, err)
 		}
 	}
 	order := make([]int, len(rs))
@@ -344,14 +395,7 @@ func (s *Store) PutBatch(rs []Record) error {
 			cmp.Compare(ra.ID, rb.ID),
 		)
 	})
-	return s.Update(func(tx *Tx) error {
-		for _, i := range order {
-			if err := tx.Put(rs[i]); err != nil {
-				return fmt.Errorf("cdrstore: batch record %d: %w", i, err)
-			}
-		}
-		return nil
-	})
+	return order, nil
 }
 
 // Delete removes the record id of workspace ws and its index entries, and

@@ -301,6 +301,40 @@ func TestBadInputWritesNothing(t *testing.T) {
 	assert.ErrorIs(t, err, cdrstore.ErrInvalidRecord)
 }
 
+// Concurrent PutGrouped calls share commits, and each call's records are
+// stored whole; a malformed record fails its own call only.
+func TestPutGrouped(t *testing.T) {
+	s := storetest.Open(t, nil)
+	const writers, each = 16, 20
+	errs := make(chan error, writers)
+	for g := range writers {
+		go func() {
+			var rs []cdrstore.Record
+			for i := range each {
+				rs = append(rs, sms(fmt.Sprintf("g%d-%d", g, i), t2026.Add(time.Duration(g*each+i)*time.Second), bob, "hi"))
+			}
+			if g == 3 {
+				rs[5].Product = "fax"
+			}
+			errs <- s.PutGrouped(rs)
+		}()
+	}
+	failed := 0
+	for range writers {
+		if err := <-errs; err != nil {
+			require.ErrorIs(t, err, cdrstore.ErrInvalidRecord)
+			failed++
+		}
+	}
+	assert.Equal(t, 1, failed)
+	ids := collect(t, s, func(tx *cdrstore.Tx) func(func(cdrstore.Record, error) bool) {
+		return tx.ByNumber("acme", bob, cdrstore.Query{Limit: 1000})
+	})
+	assert.Len(t, ids, (writers-1)*each)
+	assert.NotContains(t, ids, "g3-0")
+	require.NoError(t, s.Check(context.Background()))
+}
+
 func TestPutBatchAtomicAndLastWins(t *testing.T) {
 	s := storetest.Open(t, nil)
 	a := sms("dup", t2026, ada, "first")
