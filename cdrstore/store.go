@@ -115,6 +115,7 @@ func (s *Store) open() error {
 		return err
 	}
 	s.db = db
+	db.MaxBatchDelay = groupCommitDelay
 	return nil
 }
 
@@ -341,12 +342,19 @@ func (s *Store) PutBatch(rs []Record) error {
 	})
 }
 
+// groupCommitDelay is how long PutGrouped's first caller waits for others
+// to join its transaction. bbolt's default, 10 ms, starves the disk: 16
+// goroutines writing one record each (cmd/compare -n 100000) committed 919
+// records/s at 10 ms, 2,818 at 2 ms, 3,625–3,763 at 1 ms, 3,344–3,811 at
+// 0.5 ms and 2,676 at 0.1 ms.
+const groupCommitDelay = time.Millisecond
+
 // PutGrouped stores rs as PutBatch does, but concurrent callers share
 // one transaction and one commit (group commit, through bbolt's DB.Batch:
-// up to 1,000 calls or 10 ms). It returns once that commit is durable.
+// up to 1,000 calls or 1 ms). It returns once that commit is durable.
 // When the shared transaction fails, each call is retried in a transaction
 // of its own, so one call's error never fails another's records. It suits
-// many goroutines each writing a few records, at the price of up to 10 ms
+// many goroutines each writing a few records, at the price of up to 1 ms
 // of latency; a single writer is better served by PutBatch.
 func (s *Store) PutGrouped(rs []Record) error {
 	order, err := validOrder(rs)
