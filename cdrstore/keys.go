@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/cdrvault/cdrvault/e164"
@@ -166,12 +165,11 @@ func idForm(id string) int {
 // decodeID returns the ID stored as b, checking that b is the one encoding
 // of a valid ID.
 func decodeID(b []byte) (string, error) {
-	var id string
 	switch {
 	case len(b) == 0:
 		return "", fmt.Errorf("empty id")
 	case b[0] != 0:
-		id = string(b)
+		id := string(b)
 		if err := ValidateID(id); err != nil {
 			return "", fmt.Errorf("id: %w", err)
 		}
@@ -181,24 +179,52 @@ func decodeID(b []byte) (string, error) {
 		return id, nil
 	case len(b) < 2:
 		return "", fmt.Errorf("packed id without a form")
-	case b[1] == idHexLower:
-		id = hex.EncodeToString(b[2:])
-	case b[1] == idHexUpper:
-		id = strings.ToUpper(hex.EncodeToString(b[2:]))
-	case b[1] == idUUID && len(b) == 18:
-		h := hex.EncodeToString(b[2:])
-		id = h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-	default:
-		return "", fmt.Errorf("packed id of form %d and %d bytes", b[1], len(b))
 	}
-	if err := ValidateID(id); err != nil {
-		return "", fmt.Errorf("id: %w", err)
+	form, p := b[1], b[2:]
+	switch {
+	case (form == idHexLower || form == idHexUpper) && len(p) >= 8 && len(p) <= MaxIDLen/2:
+		if form == idHexUpper && !hasLetter(p) {
+			// Digits alone are form 1: this is not how they are packed.
+			return "", fmt.Errorf("id not in its canonical encoding")
+		}
+		digits := lowerHex
+		if form == idHexUpper {
+			digits = upperHex
+		}
+		out := make([]byte, 2*len(p))
+		for i, c := range p {
+			out[2*i], out[2*i+1] = digits[c>>4], digits[c&15]
+		}
+		return string(out), nil
+	case form == idUUID && len(p) == 16:
+		var out [36]byte
+		j := 0
+		for i, c := range p {
+			if i == 4 || i == 6 || i == 8 || i == 10 {
+				out[j] = '-'
+				j++
+			}
+			out[j], out[j+1] = lowerHex[c>>4], lowerHex[c&15]
+			j += 2
+		}
+		return string(out[:]), nil
 	}
-	var buf [2 + MaxIDLen]byte
-	if !bytes.Equal(appendID(buf[:0], id), b) {
-		return "", fmt.Errorf("id not in its canonical encoding")
+	return "", fmt.Errorf("packed id of form %d and %d bytes", form, len(b))
+}
+
+const (
+	lowerHex = "0123456789abcdef"
+	upperHex = "0123456789ABCDEF"
+)
+
+// hasLetter reports whether the hex digits of p include one of a–f.
+func hasLetter(p []byte) bool {
+	for _, c := range p {
+		if c>>4 >= 10 || c&15 >= 10 {
+			return true
+		}
 	}
-	return id, nil
+	return false
 }
 
 // records key:
