@@ -113,6 +113,47 @@ func TestRemove(t *testing.T) {
 	require.ErrorIs(t, s.View(func(tx *cdrstore.Tx) error { return tx.Remove(&other) }), cdrstore.ErrReadOnly)
 }
 
+// RemoveAll removes many records of several workspaces with every index
+// entry, as Remove does each.
+func TestRemoveAll(t *testing.T) {
+	s := storetest.Open(t, nil)
+	var rs []cdrstore.Record
+	for i := range 50 {
+		r := sms(fmt.Sprintf("%032x", i), t2026.Add(time.Duration(i)*time.Minute), bob, "hi")
+		if i%2 == 1 {
+			r.Workspace = "globex"
+		}
+		if i%5 == 0 {
+			r.ConversationID = fmt.Sprintf("conv-%d", i)
+		}
+		rs = append(rs, r)
+	}
+	require.NoError(t, s.PutBatch(rs))
+	require.NoError(t, s.Update(func(tx *cdrstore.Tx) error { return tx.RemoveAll(rs[:40]) }))
+	for _, ws := range []string{"acme", "globex"} {
+		ids := collect(t, s, func(tx *cdrstore.Tx) func(func(cdrstore.Record, error) bool) {
+			return tx.ByNumber(ws, bob, cdrstore.Query{})
+		})
+		assert.Len(t, ids, 5, ws)
+	}
+	require.NoError(t, s.Check(context.Background()))
+
+	err := s.Update(func(tx *cdrstore.Tx) error { return tx.RemoveAll(rs[35:45]) })
+	require.ErrorIs(t, err, cdrstore.ErrNotFound)
+	n := 0
+	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+		for _, ws := range []string{"acme", "globex"} {
+			c, err := tx.Count(ws)
+			n += c
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	assert.Equal(t, 10, n, "the failed transaction removed nothing")
+}
+
 // Put is an upsert: the indexes follow the difference between the old
 // record and the new one.
 func TestPutMaintainsIndexesFromDiff(t *testing.T) {

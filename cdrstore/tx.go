@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"iter"
+	"slices"
 	"time"
 
 	"github.com/cdrvault/cdrvault/audit"
@@ -375,29 +376,66 @@ func (tx *Tx) Delete(ws, id string) (Record, error) {
 // may have been changed since. It returns an error matching ErrNotFound
 // when no record is stored under r's ID and StartedAt.
 func (tx *Tx) Remove(r *Record) error {
-	if err := ValidateID(r.ID); err != nil {
-		return err
-	}
+	return tx.RemoveAll([]Record{*r})
+}
+
+// RemoveAll is Remove for many records: it deletes them, then their index
+// entries bucket by bucket in key order, so that each bucket is walked
+// from left to right instead of at random. When a record is not stored it
+// returns an error matching ErrNotFound, and the records before it in rs
+// may already be gone: roll the transaction back.
+func (tx *Tx) RemoveAll(rs []Record) error {
 	if !tx.btx.Writable() {
 		return ErrReadOnly
 	}
-	w, err := tx.workspace(r.Workspace, false, needIndexes)
-	if err != nil {
-		return err
+	byWS := map[string][]int{}
+	for i := range rs {
+		if err := ValidateID(rs[i].ID); err != nil {
+			return err
+		}
+		byWS[rs[i].Workspace] = append(byWS[rs[i].Workspace], i)
 	}
-	if w == nil {
-		return fmt.Errorf("cdrstore: remove %q: %w", r.ID, ErrNotFound)
+	for ws, idx := range byWS {
+		w, err := tx.workspace(ws, false, needIndexes)
+		if err != nil {
+			return err
+		}
+		if w == nil {
+			return fmt.Errorf("cdrstore: remove %q: %w", rs[idx[0]].ID, ErrNotFound)
+		}
+		var byID, byNum, byConv [][]byte
+		c := w.records.Cursor()
+		for _, i := range idx {
+			r := &rs[i]
+			ts := encodeTime(r.StartedAt)
+			key := appendRecordKey(tx.alloc(tsLen+len(r.ID)), ts, r.ID)
+			if k, _ := c.Seek(key); !bytes.Equal(k, key) {
+				return fmt.Errorf("cdrstore: remove %q: %w", r.ID, ErrNotFound)
+			}
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			byID = append(byID, key[tsLen:])
+			for _, n := range r.Numbers() {
+				byNum = append(byNum, appendNumberKey(nil, n, ts, r.ID))
+			}
+			if r.ConversationID != "" {
+				byConv = append(byConv, appendTermKey(nil, r.ConversationID, ts, r.ID))
+			}
+		}
+		for _, b := range []struct {
+			bucket *bolt.Bucket
+			keys   [][]byte
+		}{{w.byID, byID}, {w.byNum, byNum}, {w.byConv, byConv}} {
+			slices.SortFunc(b.keys, bytes.Compare)
+			for _, k := range b.keys {
+				if err := b.bucket.Delete(k); err != nil {
+					return err
+				}
+			}
+		}
 	}
-	ts := encodeTime(r.StartedAt)
-	key := appendRecordKey(tx.alloc(tsLen+len(r.ID)), ts, r.ID)
-	c := w.records.Cursor()
-	if k, _ := c.Seek(key); !bytes.Equal(k, key) {
-		return fmt.Errorf("cdrstore: remove %q: %w", r.ID, ErrNotFound)
-	}
-	if err := c.Delete(); err != nil {
-		return err
-	}
-	return w.deleteIndexEntries(r, ts)
+	return nil
 }
 
 // deleteEntries removes the record at key and its index entries.

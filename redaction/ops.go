@@ -254,18 +254,25 @@ func (r *Redactor) DeleteRecord(ctx context.Context, ws, id string) (Result, err
 
 // delete removes rec, queueing its blobs in the outbox.
 func (o *op) delete(rec cdrstore.Record) error {
-	if _, err := o.discardContent(&rec, false); err != nil {
+	return o.deleteAll([]cdrstore.Record{rec})
+}
+
+// deleteAll removes recs, queueing their blobs in the outbox. recs were
+// read in this transaction and discardContent changes only their content,
+// so RemoveAll finds their index entries from them.
+func (o *op) deleteAll(recs []cdrstore.Record) error {
+	for i := range recs {
+		if _, err := o.discardContent(&recs[i], false); err != nil {
+			return err
+		}
+		if err := o.step("record"); err != nil {
+			return err
+		}
+	}
+	if err := o.tx.RemoveAll(recs); err != nil {
 		return err
 	}
-	if err := o.step("record"); err != nil {
-		return err
-	}
-	// rec was read in this transaction and discardContent changed only
-	// its content, so Remove finds its index entries from it.
-	if err := o.tx.Remove(&rec); err != nil {
-		return err
-	}
-	o.res.Affected++
+	o.res.Affected += len(recs)
 	return nil
 }
 

@@ -119,8 +119,8 @@ func (r *Redactor) sweepWorkspace(ctx context.Context, ws string, asOf time.Time
 				op.res.Affected = len(expired)
 				return nil
 			}
-			for _, rec := range expired {
-				if err := op.delete(rec); err != nil {
+			if len(expired) > 0 {
+				if err := op.deleteAll(expired); err != nil {
 					return err
 				}
 			}
