@@ -112,20 +112,8 @@ func appendID(dst []byte, id string) []byte {
 // appendHex appends the bytes of h, an even number of hex digits that
 // idForm has checked.
 func appendHex(dst []byte, h string) []byte {
-	for i := 0; i+1 < len(h); i += 2 {
-		dst = append(dst, unhex(h[i])<<4|unhex(h[i+1]))
-	}
+	dst, _ = hex.AppendDecode(dst, []byte(h))
 	return dst
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= 'a':
-		return c - 'a' + 10
-	case c >= 'A':
-		return c - 'A' + 10
-	}
-	return c - '0'
 }
 
 // idForm returns the packed form of id, or 0 when it is stored as is.

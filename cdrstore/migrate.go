@@ -21,17 +21,11 @@ func migratePackIDs(btx *bolt.Tx) error {
 	}
 	return top.ForEachBucket(func(ws []byte) error {
 		root := top.Bucket(ws)
-		for _, b := range []struct {
-			name []byte
-			fill float64
-			// idAt returns where the ID begins in a v1 key of the bucket.
-			idAt func(k []byte) int
-		}{
-			{bucketRecords, fillRecords, func(k []byte) int { return tsLen }},
-			{bucketByID, fillIndex, func(k []byte) int { return 0 }},
-			{bucketByNumber, fillNumber, termIDAt},
-			{bucketByConversation, fillIndex, termIDAt},
-		} {
+		for _, b := range coreBuckets {
+			idAt := idStart(b.name)
+			if idAt == nil {
+				continue // audit: no record IDs in its keys
+			}
 			bk := root.Bucket(b.name)
 			if bk == nil {
 				return &CorruptionError{Workspace: string(ws), Bucket: string(b.name), Err: errors.New("missing")}
@@ -41,7 +35,7 @@ func migratePackIDs(btx *bolt.Tx) error {
 			var moves []move
 			c := bk.Cursor()
 			for k, v := c.First(); k != nil; k, v = c.Next() {
-				at := b.idAt(k)
+				at := idAt(k)
 				if at < 0 || at >= len(k) {
 					return &CorruptionError{Workspace: string(ws), Bucket: string(b.name), Key: describeKey(string(b.name), k), Err: errors.New("key without an ID")}
 				}
@@ -63,6 +57,20 @@ func migratePackIDs(btx *bolt.Tx) error {
 		}
 		return nil
 	})
+}
+
+// idStart returns, for a bucket whose keys end in a record ID, where the
+// ID begins in a key; nil for any other bucket.
+func idStart(bucket []byte) func(k []byte) int {
+	switch string(bucket) {
+	case string(bucketRecords):
+		return func([]byte) int { return tsLen }
+	case string(bucketByID):
+		return func([]byte) int { return 0 }
+	case string(bucketByNumber), string(bucketByConversation):
+		return termIDAt
+	}
+	return nil
 }
 
 // termIDAt returns where the ID begins in a by_number or by_conversation

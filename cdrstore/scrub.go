@@ -83,7 +83,6 @@ func (s *Store) Scrub(ctx context.Context) (ScrubResult, error) {
 		return res, mapOpenError(s.path, err)
 	}
 	s.db = db
-	db.MaxBatchDelay = groupCommitDelay
 	err = db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put(metaScrubbedAt, binary.BigEndian.AppendUint64(nil, uint64(s.Now().UnixNano())))
 	})

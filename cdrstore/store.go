@@ -76,8 +76,9 @@ func Open(path string, opts *Options) (*Store, error) {
 // The free page list is bbolt's array type, kept sorted as pages come and
 // go. A bulk load leaves tens of thousands of free pages, and the list is
 // written at every commit: the hash-map type sorted it each time, which
-// cost a single redaction at N = 1,000,000 about 2 ms of its 3.3 ms (see
-// bench/README.md). Not writing the list at all (NoFreelistSync, as etcd
+// cost a single redaction at N = 1,000,000 about 2 ms of its 3.3 ms
+// (bench's BenchmarkRedact: 3.26 ms with the hash map, 1.11 ms with the
+// array). Not writing the list at all (NoFreelistSync, as etcd
 // does) was 0.3 ms faster still, but then a writable open walks every page
 // to rebuild the list, about 1 s per million records, and bbolt panics on
 // a damaged page from a goroutine of its own, where no caller can recover:
@@ -115,12 +116,12 @@ func (s *Store) open() error {
 		return err
 	}
 	s.db = db
-	db.MaxBatchDelay = groupCommitDelay
 	return nil
 }
 
-// openBolt is bolt.Open with the panic bbolt raises on a damaged page it
-// reads while opening (the free page list) turned into a *CorruptionError.
+// openBolt is bolt.Open with the store's group-commit window, and with
+// the panic bbolt raises on a damaged page it reads while opening (the
+// free page list) turned into a *CorruptionError.
 // The panic's text is dropped: it may hold key bytes, and keys hold phone
 // numbers.
 func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
@@ -129,7 +130,10 @@ func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
 			db, err = nil, &CorruptionError{Bucket: "(file)", Err: errors.New("damaged page read while opening (free page list)")}
 		}
 	}()
-	return bolt.Open(path, 0o600, o)
+	if db, err = bolt.Open(path, 0o600, o); err == nil {
+		db.MaxBatchDelay = groupCommitDelay
+	}
+	return db, err
 }
 
 func mapOpenError(path string, err error) error {
@@ -296,6 +300,12 @@ func (s *Store) View(fn func(*Tx) error) error {
 // and rolled back when it returns an error, which Update returns. Only one
 // write transaction runs at a time.
 func (s *Store) Update(fn func(*Tx) error) error {
+	return s.write((*bolt.DB).Update, fn)
+}
+
+// write runs fn in a write transaction that commit (bbolt's Update or
+// Batch) runs and commits.
+func (s *Store) write(commit func(*bolt.DB, func(*bolt.Tx) error) error, fn func(*Tx) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.db == nil {
@@ -304,7 +314,7 @@ func (s *Store) Update(fn func(*Tx) error) error {
 	if s.opts.ReadOnly {
 		return ErrReadOnly
 	}
-	return s.db.Update(func(btx *bolt.Tx) error { return fn(newTx(s, btx)) })
+	return commit(s.db, func(btx *bolt.Tx) error { return fn(newTx(s, btx)) })
 }
 
 // Get returns the record id of workspace ws, or an error matching
@@ -332,14 +342,7 @@ func (s *Store) PutBatch(rs []Record) error {
 	if err != nil {
 		return err
 	}
-	return s.Update(func(tx *Tx) error {
-		for _, i := range order {
-			if err := tx.put(&rs[i]); err != nil {
-				return fmt.Errorf("cdrstore: batch record %d: %w", i, err)
-			}
-		}
-		return nil
-	})
+	return s.Update(putInOrder(rs, order))
 }
 
 // groupCommitDelay is how long PutGrouped's first caller waits for others
@@ -361,25 +364,22 @@ func (s *Store) PutGrouped(rs []Record) error {
 	if err != nil {
 		return err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.db == nil {
-		return ErrClosed
-	}
-	if s.opts.ReadOnly {
-		return ErrReadOnly
-	}
 	// bbolt may run the function more than once (the retry above); an
 	// upsert of the same records is the same the second time.
-	return s.db.Batch(func(btx *bolt.Tx) error {
-		tx := newTx(s, btx)
+	return s.write((*bolt.DB).Batch, putInOrder(rs, order))
+}
+
+// putInOrder returns the transaction body of PutBatch and PutGrouped: it
+// puts the (validated) records of rs in the given order.
+func putInOrder(rs []Record, order []int) func(*Tx) error {
+	return func(tx *Tx) error {
 		for _, i := range order {
 			if err := tx.put(&rs[i]); err != nil {
 				return fmt.Errorf("cdrstore: batch record %d: %w", i, err)
 			}
 		}
 		return nil
-	})
+	}
 }
 
 // validOrder validates every record of rs and returns their indexes in

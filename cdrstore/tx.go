@@ -351,7 +351,7 @@ func (tx *Tx) Delete(ws, id string) (Record, error) {
 	if w == nil {
 		return Record{}, fmt.Errorf("cdrstore: delete %q: %w", id, ErrNotFound)
 	}
-	ts, key, v, err := w.lookup(id)
+	_, key, v, err := w.lookup(id)
 	if err != nil {
 		return Record{}, err
 	}
@@ -362,7 +362,7 @@ func (tx *Tx) Delete(ws, id string) (Record, error) {
 	if err := decodeRecord(ws, key, v, &r); err != nil {
 		return Record{}, w.corrupt(bucketRecords, key, err)
 	}
-	if err := w.deleteEntries(&r, ts, key); err != nil {
+	if err := tx.Remove(&r); err != nil {
 		return Record{}, err
 	}
 	return r, nil
@@ -370,8 +370,8 @@ func (tx *Tx) Delete(ws, id string) (Record, error) {
 
 // Remove deletes r with every index entry that points at it, like Delete,
 // for a caller that already holds the record because it read it in this
-// transaction (a retention sweep): it saves Delete's lookup through by_id
-// and its second decode. r's ID, StartedAt, numbers and conversation ID
+// transaction (the redaction package's deletions): it saves Delete's
+// lookup through by_id and its second decode. r's ID, StartedAt, numbers and conversation ID
 // must be the stored ones, since they name the index entries; its content
 // may have been changed since. It returns an error matching ErrNotFound
 // when no record is stored under r's ID and StartedAt.
@@ -433,32 +433,6 @@ func (tx *Tx) RemoveAll(rs []Record) error {
 					return err
 				}
 			}
-		}
-	}
-	return nil
-}
-
-// deleteEntries removes the record at key and its index entries.
-func (w *wsBuckets) deleteEntries(r *Record, ts uint64, key []byte) error {
-	if err := w.records.Delete(key); err != nil {
-		return err
-	}
-	return w.deleteIndexEntries(r, ts)
-}
-
-// deleteIndexEntries removes the index entries of r, stored at ts.
-func (w *wsBuckets) deleteIndexEntries(r *Record, ts uint64) error {
-	if err := w.byID.Delete(appendID(nil, r.ID)); err != nil {
-		return err
-	}
-	for _, n := range r.Numbers() {
-		if err := w.byNum.Delete(appendNumberKey(nil, n, ts, r.ID)); err != nil {
-			return err
-		}
-	}
-	if r.ConversationID != "" {
-		if err := w.byConv.Delete(appendTermKey(nil, r.ConversationID, ts, r.ID)); err != nil {
-			return err
 		}
 	}
 	return nil
