@@ -54,7 +54,18 @@ func loaded(b *testing.B, f Factory) Engine {
 	if e, ok := stores[f.Name]; ok {
 		return e
 	}
-	dir, err := os.MkdirTemp("", "bench-"+f.Name)
+	e, _ := load(b, f, "bench-")
+	stores[f.Name] = e
+	return e
+}
+
+// load opens engine f in a new directory (removed by TestMain; returned
+// too) and stores
+// the whole workload in it, in batches of 10,000 as cmd/compare does: the
+// batch size decides how many pages the last commits freed, which later
+// commits pay for.
+func load(b *testing.B, f Factory, prefix string) (Engine, string) {
+	dir, err := os.MkdirTemp("", prefix+f.Name)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -63,16 +74,13 @@ func loaded(b *testing.B, f Factory) Engine {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Batches of 10,000, as cmd/compare loads it: the batch size decides
-	// how many pages the last commits freed, which later commits pay for.
 	w := workloadOnce()
 	for i := 0; i < len(w.Records); i += 10_000 {
 		if err := e.Ingest(w.Records[i:min(i+10_000, len(w.Records))]); err != nil {
 			b.Fatal(err)
 		}
 	}
-	stores[f.Name] = e
-	return e
+	return e, dir
 }
 
 func forEngines(b *testing.B, fn func(b *testing.B, f Factory)) {
@@ -187,21 +195,7 @@ func template(b *testing.B, f Factory) string {
 	if dir, ok := templates[f.Name]; ok {
 		return dir
 	}
-	dir, err := os.MkdirTemp("", "bench-template-"+f.Name)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tempDirs = append(tempDirs, dir)
-	e, err := f.Open(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := workloadOnce()
-	for i := 0; i < len(w.Records); i += 10_000 {
-		if err := e.Ingest(w.Records[i:min(i+10_000, len(w.Records))]); err != nil {
-			b.Fatal(err)
-		}
-	}
+	e, dir := load(b, f, "bench-template-")
 	if err := e.Close(); err != nil {
 		b.Fatal(err)
 	}
