@@ -25,7 +25,21 @@ type Fixture struct {
 var (
 	fixturesMu sync.Mutex
 	fixtures   = map[int]*Fixture{}
+	dirs       []string // every fixture directory made, built or not
 )
+
+// Main runs the tests and benchmarks of a package that builds fixtures,
+// then removes the fixtures (each is a file of hundreds of megabytes at
+// N = 1,000,000, and outlives any one test). Call it from TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	fixturesMu.Lock()
+	for _, dir := range dirs {
+		os.RemoveAll(dir)
+	}
+	fixturesMu.Unlock()
+	os.Exit(code)
+}
 
 // BuildFixture returns the fixture of n records (workload seed 1, one
 // workspace "acme"), building it on first use.
@@ -40,6 +54,7 @@ func BuildFixture(tb testing.TB, n int) *Fixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	dirs = append(dirs, dir)
 	f := &Fixture{Path: filepath.Join(dir, "fixture.db"), Config: workload.Config{Seed: 1, N: n}.WithDefaults()}
 	s, err := cdrstore.Open(f.Path, &cdrstore.Options{NoSync: true})
 	if err != nil {
