@@ -10,13 +10,13 @@ import (
 	"testing"
 )
 
-// BenchmarkDiskFloor is what one fdatasync costs on this disk after
-// writing pages 4 KB each into a 64 MB file, either in one contiguous run
-// (as SQLite appends frames to its WAL) or each at a random offset (as
-// bbolt writes the pages a commit copied to wherever its free list had
-// room). A redaction in a cdrvault store of 1,000,000 records writes 14
-// runs (RESULTS.md); the number of runs, more than the number of fsyncs,
-// is what it pays for.
+// BenchmarkDiskFloor is what one fdatasync costs after writing pages of
+// 4 KB into a 64 MB file in the temporary directory (set TMPDIR to the
+// disk under test), either in one contiguous run (as SQLite appends frames
+// to its WAL) or each at a random offset (as bbolt writes the pages a
+// commit copied wherever its free list had room). A redaction in a
+// cdrvault store of 1,000,000 records writes 14 runs (RESULTS.md); the
+// number of runs, more than the number of fsyncs, is what it pays for.
 func BenchmarkDiskFloor(b *testing.B) {
 	const fileSize, pageSize = 64 << 20, 4096
 	path := filepath.Join(b.TempDir(), "floor.dat")
@@ -39,6 +39,9 @@ func BenchmarkDiskFloor(b *testing.B) {
 	const pages = fileSize / pageSize
 	for _, n := range []int{1, 4, 16, 64, 256} {
 		for _, layout := range []string{"contiguous", "scattered"} {
+			if n == 1 && layout == "scattered" {
+				continue // one page is one run either way
+			}
 			b.Run(fmt.Sprintf("pages=%d/layout=%s", n, layout), func(b *testing.B) {
 				offs := make([]int64, n)
 				for b.Loop() {
