@@ -15,7 +15,7 @@ import (
 // disk under test), either in one contiguous run (as SQLite appends frames
 // to its WAL) or each at a random offset (as bbolt writes the pages a
 // commit copied wherever its free list had room). A redaction in a
-// cdrvault store of 1,000,000 records writes 14 runs (RESULTS.md); the
+// cdrvault store of 1,000,000 records writes 14 runs (README.md); the
 // number of runs, more than the number of fsyncs, is what it pays for.
 func BenchmarkDiskFloor(b *testing.B) {
 	const fileSize, pageSize = 64 << 20, 4096
