@@ -2,7 +2,6 @@ package cdrstore
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -130,7 +129,7 @@ func (c *checker) workspace(w *wsBuckets) error {
 			c.add(w.corrupt(bucketByID, k, errors.New("malformed entry")))
 			continue
 		}
-		if w.records.Get(append(binary.BigEndian.AppendUint64(nil, ts), k...)) == nil {
+		if w.records.Get(recordKeyOf(ts, k)) == nil {
 			c.add(w.corrupt(bucketByID, k, errors.New("points at a missing record")))
 		}
 	}

@@ -225,6 +225,12 @@ func appendRecordKey(dst []byte, startedAt uint64, id string) []byte {
 	return appendID(dst, id)
 }
 
+// recordKeyOf returns the records key of started_at ts and idKey, an ID as
+// keys hold it (a by_id key: already packed).
+func recordKeyOf(ts uint64, idKey []byte) []byte {
+	return append(binary.BigEndian.AppendUint64(make([]byte, 0, tsLen+len(idKey)), ts), idKey...)
+}
+
 func decodeRecordKey(k []byte) (startedAt uint64, id string, err error) {
 	if len(k) < tsLen+1 || len(k) > tsLen+MaxIDLen {
 		return 0, "", fmt.Errorf("records key of %d bytes", len(k))
