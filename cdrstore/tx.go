@@ -371,9 +371,9 @@ func (tx *Tx) Delete(ws, id string) (Record, error) {
 // Remove deletes r with every index entry that points at it, like Delete,
 // for a caller that already holds the record because it read it in this
 // transaction (the redaction package's deletions): it saves Delete's
-// lookup through by_id and its second decode. r's ID, StartedAt, numbers and conversation ID
-// must be the stored ones, since they name the index entries; its content
-// may have been changed since. It returns an error matching ErrNotFound
+// lookup through by_id and its second decode. r's ID, StartedAt, numbers
+// and conversation ID must be the stored ones, since they name the index
+// entries; its content may have been changed since. It returns an error matching ErrNotFound
 // when no record is stored under r's ID and StartedAt.
 func (tx *Tx) Remove(r *Record) error {
 	return tx.RemoveAll([]Record{*r})
