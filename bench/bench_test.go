@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/internal/storetest"
 	"github.com/cdrvault/cdrvault/redaction"
 )
 
@@ -210,13 +211,7 @@ func copyDir(b *testing.B, src, dst string) {
 		b.Fatal(err)
 	}
 	for _, ent := range ents {
-		data, err := os.ReadFile(filepath.Join(src, ent.Name()))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dst, ent.Name()), data, 0o600); err != nil {
-			b.Fatal(err)
-		}
+		storetest.CopyFile(b, filepath.Join(src, ent.Name()), filepath.Join(dst, ent.Name()))
 	}
 }
 
