@@ -38,9 +38,48 @@ var (
 	ErrInvalidSettings = errors.New("redaction: invalid settings")
 
 	// ErrRequestConflict is returned when a request ID is replayed for a
-	// different operation than the one it first named.
+	// different request than the one it first named: another operation,
+	// or the same one with other arguments (another ID, number, product,
+	// direction or reason). Nothing is written.
 	ErrRequestConflict = errors.New("redaction: request ID already used for another operation")
+
+	// ErrInvalidReason is returned for an erasure reason that is not a
+	// reason code (see ValidateReason). Nothing is written.
+	ErrInvalidReason = errors.New("redaction: invalid reason")
 )
+
+// maxReasonDigits bounds the digits of a reason code: an E.164 number has
+// at least seven, so none fits in a reason, and none reaches the audit.
+const maxReasonDigits = 6
+
+// ValidateReason checks the legal reason of an erasure: a code such as
+// "ndpr_right_to_erasure" or "gdpr_art17", not free text. It is 1–64
+// bytes of lowercase ASCII letters, digits, '_', '-' and '.', starts with
+// a letter and holds at most six digits, so that no phone number can be
+// written into the audit log through it. The error matches
+// ErrInvalidReason and does not quote the input.
+func ValidateReason(reason string) error {
+	if reason == "" || len(reason) > 64 {
+		return fmt.Errorf("%w: must be 1 to 64 bytes", ErrInvalidReason)
+	}
+	if c := reason[0]; c < 'a' || c > 'z' {
+		return fmt.Errorf("%w: must start with a lowercase letter", ErrInvalidReason)
+	}
+	digits := 0
+	for i := 0; i < len(reason); i++ {
+		switch c := reason[i]; {
+		case c >= 'a' && c <= 'z', c == '_', c == '-', c == '.':
+		case c >= '0' && c <= '9':
+			digits++
+		default:
+			return fmt.Errorf("%w: byte %d is not a lowercase letter, digit, '_', '-' or '.'", ErrInvalidReason, i)
+		}
+	}
+	if digits > maxReasonDigits {
+		return fmt.Errorf("%w: more than %d digits (a reason is a code, and must not hold a number)", ErrInvalidReason, maxReasonDigits)
+	}
+	return nil
+}
 
 // ProductError reports a product name that is not known.
 type ProductError struct{ Input string }

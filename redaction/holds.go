@@ -52,7 +52,7 @@ func (r *Redactor) HoldNumber(ctx context.Context, ws string, n e164.Number, rea
 // ReleaseHold removes the hold with key (see Hold.Key). Releasing a hold
 // that does not exist changes nothing.
 func (r *Redactor) ReleaseHold(ctx context.Context, ws, key string) (Result, error) {
-	return r.run(ctx, ws, ActionHold, func(o *op) error {
+	return r.run(ctx, ws, call{action: ActionHold, args: "release\x00" + key}, func(o *op) error {
 		kv, err := o.tx.Bucket(ws, cdrstore.BucketHolds)
 		if err != nil {
 			return err
@@ -84,7 +84,7 @@ func (r *Redactor) setHold(ctx context.Context, ws, key, reason string, subject 
 	if reason == "" || len(reason) > 256 {
 		return Result{}, fmt.Errorf("redaction: hold reason must be 1 to 256 bytes: %w", cdrstore.ErrInvalidRecord)
 	}
-	return r.run(ctx, ws, ActionHold, func(o *op) error {
+	return r.run(ctx, ws, call{action: ActionHold, args: "place\x00" + key + "\x00" + reason}, func(o *op) error {
 		kv, err := o.tx.Bucket(ws, cdrstore.BucketHolds)
 		if err != nil {
 			return err

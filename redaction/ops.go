@@ -31,7 +31,8 @@ func (r *Redactor) RedactByID(ctx context.Context, ws, id string, p cdrstore.Pro
 	if !d.Valid() {
 		return Result{}, ErrInvalidDirection
 	}
-	return r.run(ctx, ws, ActionRedactTransaction, func(o *op) error {
+	c := call{action: ActionRedactTransaction, args: id + "\x00" + string(p) + "\x00" + string(d), existing: true}
+	return r.run(ctx, ws, c, func(o *op) error {
 		settings, err := LoadSettings(o.tx, ws)
 		if err != nil {
 			return err
@@ -170,9 +171,12 @@ func (o *op) put(rec cdrstore.Record) error {
 // is the From or To number, as the contact-erasure contract has it: bodies
 // become "[REDACTED]", transcripts ["[REDACTED]"], recordings and media are
 // removed (to the outbox). Numbers, index entries and opt-outs stay. Held
-// records are skipped and listed. RecordsAffected counts records actually
+// records are skipped and listed, and Erased is then false: the contact's
+// history was not all erased. RecordsAffected counts records actually
 // changed, so a repeat returns 0 and no error. The audit entry
-// ("data.erasure") carries reason and the keyed HMAC of n.
+// ("data.erasure") carries reason (a code: see ValidateReason) and the
+// keyed HMAC of n. A workspace that does not exist is an error matching
+// cdrstore.ErrNotFound, and nothing is written.
 func (r *Redactor) EraseContact(ctx context.Context, ws string, n e164.Number, reason string) (EraseResult, error) {
 	return r.eraseContact(ctx, ws, n, reason, false)
 }
@@ -186,11 +190,14 @@ func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, r
 	if !n.IsValid() {
 		return EraseResult{}, fmt.Errorf("redaction: erase contact: %w", e164.ErrInvalidNumber)
 	}
-	if len(reason) > 128 {
-		return EraseResult{}, fmt.Errorf("redaction: reason over 128 bytes: %w", cdrstore.ErrInvalidRecord)
+	if !dryRun {
+		if err := ValidateReason(reason); err != nil {
+			return EraseResult{}, err
+		}
 	}
 	var out EraseResult
-	err := r.runWith(ctx, ws, ActionDataErasure, func(o *op) error {
+	c := call{action: ActionDataErasure, args: n.String() + "\x00" + reason, existing: true}
+	err := r.runWith(ctx, ws, c, func(o *op) error {
 		o.res.DryRun = dryRun
 		o.receipt = true
 		o.entry.Reason = reason
@@ -214,8 +221,12 @@ func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, r
 			return o.put(*rec)
 		})
 	}, &out, func(o *op) any {
-		return EraseResult{Result: o.res, Erased: true, E164: n, RecordsAffected: o.res.Affected}
+		// The number is set below, not here: this value is also what the
+		// requests bucket keeps for a replay, and that holds no plaintext
+		// number. A replay is bound to the same number by its fingerprint.
+		return EraseResult{Result: o.res, Erased: o.res.SkippedCount == 0, RecordsAffected: o.res.Affected}
 	})
+	out.E164 = n
 	return out, err
 }
 
@@ -227,13 +238,14 @@ func wouldErase(rec *cdrstore.Record) bool {
 
 // DeleteRecord deletes record id of workspace ws (a voice leg, say) with
 // its index entries; its recording and media go to the outbox. Deleting a
-// record that does not exist is not an error: Affected is 0. A held record
-// is refused with a *HoldError.
+// record that does not exist is not an error: Affected is 0; a workspace
+// that does not exist is (cdrstore.ErrNotFound). A held record is refused
+// with a *HoldError.
 func (r *Redactor) DeleteRecord(ctx context.Context, ws, id string) (Result, error) {
 	if err := cdrstore.ValidateID(id); err != nil {
 		return Result{}, err
 	}
-	return r.run(ctx, ws, ActionRecordDelete, func(o *op) error {
+	return r.run(ctx, ws, call{action: ActionRecordDelete, args: "id\x00" + id, existing: true}, func(o *op) error {
 		o.receipt = true
 		o.entry.Subject = o.tx.SubjectHMAC(id)
 		rec, err := o.tx.Get(ws, id)
@@ -282,7 +294,7 @@ func (r *Redactor) DeleteConversation(ctx context.Context, ws, conv string) (Res
 	if conv == "" || len(conv) > cdrstore.MaxConversationLen {
 		return Result{}, fmt.Errorf("redaction: conversation ID empty or too long: %w", cdrstore.ErrInvalidRecord)
 	}
-	return r.run(ctx, ws, ActionRecordDelete, func(o *op) error {
+	return r.run(ctx, ws, call{action: ActionRecordDelete, args: "conversation\x00" + conv, existing: true}, func(o *op) error {
 		o.receipt = true
 		o.entry.Subject = o.tx.SubjectHMAC(conv)
 		o.entry.Detail = "conversation"

@@ -21,7 +21,7 @@ func (r *Redactor) OptOut(ctx context.Context, ws string, n e164.Number) (Result
 	if !n.IsValid() {
 		return Result{}, fmt.Errorf("redaction: opt-out: %w", e164.ErrInvalidNumber)
 	}
-	return r.run(ctx, ws, ActionOptOut, func(o *op) error {
+	return r.run(ctx, ws, call{action: ActionOptOut, args: "add\x00" + n.String()}, func(o *op) error {
 		kv, err := o.tx.Bucket(ws, cdrstore.BucketOptout)
 		if err != nil {
 			return err
@@ -42,7 +42,7 @@ func (r *Redactor) RemoveOptOut(ctx context.Context, ws string, n e164.Number) (
 	if !n.IsValid() {
 		return Result{}, fmt.Errorf("redaction: opt-out: %w", e164.ErrInvalidNumber)
 	}
-	return r.run(ctx, ws, ActionOptOut, func(o *op) error {
+	return r.run(ctx, ws, call{action: ActionOptOut, args: "remove\x00" + n.String()}, func(o *op) error {
 		kv, err := o.tx.Bucket(ws, cdrstore.BucketOptout)
 		if err != nil {
 			return err

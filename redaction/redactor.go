@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cdrvault/cdrvault/audit"
@@ -112,6 +113,8 @@ type Result struct {
 // contract's terms.
 type EraseResult struct {
 	Result
+	// Erased is true when every record of the contact was erased (or
+	// already was), false when a legal hold kept some (see Skipped).
 	Erased          bool        `json:"erased"`
 	E164            e164.Number `json:"e164"`
 	RecordsAffected int         `json:"records_affected"`
@@ -157,35 +160,61 @@ func (o *op) skip(id, reason string) {
 	}
 }
 
-// storedResult is what the requests bucket keeps for a request ID.
+// storedResult is what the requests bucket keeps for a request ID: the
+// operation's action, the keyed HMAC of its arguments (so that the ID
+// replays only the request it was first given with) and its result, which
+// holds no plaintext number.
 type storedResult struct {
-	Action string          `json:"action"`
-	Result json.RawMessage `json:"result"`
+	Action      string          `json:"action"`
+	Fingerprint string          `json:"fingerprint,omitempty"`
+	Result      json.RawMessage `json:"result"`
+}
+
+// call describes an operation to run.
+type call struct {
+	action string
+	// args are the operation's arguments in one canonical string. A
+	// request ID replays only a call with the same action and args; a
+	// different one is refused with ErrRequestConflict. Empty for
+	// operations whose replay does not depend on them (a sweep "now").
+	args string
+	// existing refuses a workspace that does not exist with an error
+	// matching cdrstore.ErrNotFound: an erasure in a mistyped workspace
+	// must fail, not create it and hand out a receipt for nothing.
+	existing bool
 }
 
 // run executes fn as one write transaction on workspace ws: it replays a
 // known request ID, runs fn, appends the audit entry (unless fn set
 // noAudit), signs a receipt, and records the request ID — all committed
 // together. A cancelled ctx rolls everything back.
-func (r *Redactor) run(ctx context.Context, ws, action string, fn func(*op) error) (Result, error) {
+func (r *Redactor) run(ctx context.Context, ws string, c call, fn func(*op) error) (Result, error) {
 	var res Result
-	err := r.runWith(ctx, ws, action, fn, &res, func(o *op) any { return o.res })
+	err := r.runWith(ctx, ws, c, fn, &res, func(o *op) any { return o.res })
 	return res, err
 }
 
 // runWith is run with a caller-chosen result value: final builds what is
 // returned and stored for replays, and out receives it.
-func (r *Redactor) runWith(ctx context.Context, ws, action string, fn func(*op) error, out any, final func(*op) any) error {
+func (r *Redactor) runWith(ctx context.Context, ws string, c call, fn func(*op) error, out any, final func(*op) any) error {
 	if err := cdrstore.ValidateWorkspace(ws); err != nil {
 		return err
 	}
+	action := c.action
 	req := requestFrom(ctx)
 	if len(req.ID) > 128 || len(req.Actor) > 128 {
 		return fmt.Errorf("redaction: request ID or actor over 128 bytes: %w", cdrstore.ErrInvalidRecord)
 	}
 	err := r.s.Update(func(tx *cdrstore.Tx) error {
+		if c.existing {
+			if _, found := slices.BinarySearch(tx.Workspaces(), ws); !found {
+				return fmt.Errorf("redaction: workspace %q: %w", ws, cdrstore.ErrNotFound)
+			}
+		}
+		var fingerprint string
 		if req.ID != "" {
-			replayed, err := replay(tx, ws, req.ID, action, out)
+			fingerprint = hex.EncodeToString(tx.SubjectHMAC("request\x00" + action + "\x00" + c.args))
+			replayed, err := replay(tx, ws, req.ID, action, fingerprint, out)
 			if err != nil || replayed {
 				return err
 			}
@@ -236,7 +265,7 @@ func (r *Redactor) runWith(ctx context.Context, ws, action string, fn func(*op) 
 			if err != nil {
 				return err
 			}
-			stored, err := json.Marshal(storedResult{Action: action, Result: raw})
+			stored, err := json.Marshal(storedResult{Action: action, Fingerprint: fingerprint, Result: raw})
 			if err != nil {
 				return err
 			}
@@ -255,8 +284,11 @@ func (r *Result) result() *Result { return r }
 
 type resulter interface{ result() *Result }
 
-// replay loads the stored result of request ID id into out.
-func replay(tx *cdrstore.Tx, ws, id, action string, out any) (bool, error) {
+// replay loads the stored result of request ID id into out. A request ID
+// stored with another action or other arguments is ErrRequestConflict.
+// (Results stored before fingerprints existed carry none, and replay on
+// the action alone.)
+func replay(tx *cdrstore.Tx, ws, id, action, fingerprint string, out any) (bool, error) {
 	kv, err := tx.Bucket(ws, cdrstore.BucketRequests)
 	if err != nil {
 		return false, err
@@ -271,6 +303,9 @@ func replay(tx *cdrstore.Tx, ws, id, action string, out any) (bool, error) {
 	}
 	if st.Action != action {
 		return false, fmt.Errorf("%w: %q was %s", ErrRequestConflict, id, st.Action)
+	}
+	if st.Fingerprint != "" && st.Fingerprint != fingerprint {
+		return false, fmt.Errorf("%w: %q was %s with other arguments", ErrRequestConflict, id, action)
 	}
 	if err := json.Unmarshal(st.Result, out); err != nil {
 		return false, err

@@ -89,7 +89,7 @@ func (r *Redactor) sweepWorkspace(ctx context.Context, ws string, asOf time.Time
 	}
 	for {
 		examined := 0
-		batch, err := r.run(ctx, ws, ActionRetentionSweep, func(op *op) error {
+		batch, err := r.run(ctx, ws, call{action: ActionRetentionSweep}, func(op *op) error {
 			op.res.DryRun = o.DryRun
 			var expired []cdrstore.Record
 			for rec, err := range op.tx.ByTime(ws, cdrstore.Query{Until: latest, Cursor: cursor, Limit: 4 * o.BatchSize}) {
@@ -209,7 +209,7 @@ func (r *Redactor) autoRedactPass(ctx context.Context, ws string, asOf time.Time
 			examined int
 			counts   AutoRedactResult
 		)
-		batch, err := r.run(ctx, ws, ActionAutoRedact, func(o *op) error {
+		batch, err := r.run(ctx, ws, call{action: ActionAutoRedact}, func(o *op) error {
 			examined, counts = 0, AutoRedactResult{}
 			kv, err := o.tx.Bucket(ws, cdrstore.BucketSettings)
 			if err != nil {

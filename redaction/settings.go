@@ -199,7 +199,7 @@ func (r *Redactor) SetSettings(ctx context.Context, ws string, s Settings) (Resu
 	if err != nil {
 		return Result{}, err
 	}
-	return r.run(ctx, ws, ActionSettingsChange, func(op *op) error {
+	return r.run(ctx, ws, call{action: ActionSettingsChange, args: string(newRaw)}, func(op *op) error {
 		old, err := LoadSettings(op.tx, ws)
 		if err != nil {
 			return err

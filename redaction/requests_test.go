@@ -1,0 +1,114 @@
+package redaction_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/redaction"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestValidateReason(t *testing.T) {
+	for _, ok := range []string{"gdpr_art17", "ndpr_right_to_erasure", "ccpa_1798", "x"} {
+		assert.NoError(t, redaction.ValidateReason(ok), ok)
+	}
+	for _, bad := range []string{
+		"", strings.Repeat("a", 65), "Ndpr", "1st_request", "right to erasure",
+		"caller_+2348031234567", "a2348031234567", "case_803_123_4567", "ndpr\x00",
+	} {
+		err := redaction.ValidateReason(bad)
+		require.ErrorIs(t, err, redaction.ErrInvalidReason, "%q", bad)
+		assert.NotContains(t, err.Error(), "8031234567", "the error does not quote the input")
+	}
+}
+
+func TestEraseContactRefusesAReasonThatIsNotACode(t *testing.T) {
+	s, rd := setup(t, smsOut("s1", ada, "hello"))
+	before := dump(t, s)
+	_, err := rd.EraseContact(ctx, "acme", ada, "caller +2348031234567 asked")
+	require.ErrorIs(t, err, redaction.ErrInvalidReason)
+	assert.Equal(t, before, dump(t, s), "nothing written, no audit entry")
+}
+
+func TestRequestIDIsBoundToItsRequest(t *testing.T) {
+	s, rd := setup(t, smsOut("s1", ada, "to Ada"), smsOut("s2", bob, "to Bob"))
+	rctx := redaction.WithRequest(ctx, redaction.Request{ID: "k1"})
+	first, err := rd.EraseContact(rctx, "acme", ada, "gdpr_art17")
+	require.NoError(t, err)
+	assert.Equal(t, 1, first.RecordsAffected)
+
+	// The same key for another number is not a replay of this request.
+	_, err = rd.EraseContact(rctx, "acme", bob, "gdpr_art17")
+	require.ErrorIs(t, err, redaction.ErrRequestConflict)
+	// Nor is another reason.
+	_, err = rd.EraseContact(rctx, "acme", ada, "ndpr_right_to_erasure")
+	require.ErrorIs(t, err, redaction.ErrRequestConflict)
+	got, err := s.Get("acme", "s2")
+	require.NoError(t, err)
+	assert.Equal(t, "to Bob", got.Body)
+
+	again, err := rd.EraseContact(rctx, "acme", ada, "gdpr_art17")
+	require.NoError(t, err)
+	assert.True(t, again.Replayed)
+	assert.Equal(t, ada, again.E164)
+	assert.Equal(t, first.RecordsAffected, again.RecordsAffected)
+
+	// Redaction by ID: the key names one ID, product and direction.
+	r2 := redaction.WithRequest(ctx, redaction.Request{ID: "k2"})
+	_, err = rd.RedactByID(r2, "acme", "s1", cdrstore.ProductSMS, cdrstore.Outbound)
+	require.NoError(t, err)
+	_, err = rd.RedactByID(r2, "acme", "s2", cdrstore.ProductSMS, cdrstore.Outbound)
+	require.ErrorIs(t, err, redaction.ErrRequestConflict)
+	got, err = s.Get("acme", "s2")
+	require.NoError(t, err)
+	assert.Equal(t, "to Bob", got.Body)
+	replayed, err := rd.RedactByID(r2, "acme", "s1", cdrstore.ProductSMS, cdrstore.Outbound)
+	require.NoError(t, err)
+	assert.True(t, replayed.Replayed)
+}
+
+func TestStoredRequestResultsHoldNoPlaintext(t *testing.T) {
+	s, rd := setup(t, smsOut("s1", ada, "hello"))
+	_, err := rd.EraseContact(redaction.WithRequest(ctx, redaction.Request{ID: "r1"}), "acme", ada, "gdpr_art17")
+	require.NoError(t, err)
+	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+		kv, err := tx.Bucket("acme", cdrstore.BucketRequests)
+		require.NoError(t, err)
+		n := 0
+		for k, v := range kv.Scan(nil, nil) {
+			n++
+			assert.NotContains(t, string(k)+string(v), "8031234567")
+		}
+		assert.Equal(t, 1, n)
+		return nil
+	}))
+}
+
+func TestEraseContactSaysWhenAHoldKeptRecords(t *testing.T) {
+	_, rd := setup(t, smsOut("s1", ada, "one"), smsOut("s2", ada, "two"))
+	_, err := rd.HoldNumber(ctx, "acme", ada, "litigation")
+	require.NoError(t, err)
+	res, err := rd.EraseContact(ctx, "acme", ada, "gdpr_art17")
+	require.NoError(t, err)
+	assert.False(t, res.Erased, "held records were not erased")
+	assert.Equal(t, 0, res.RecordsAffected)
+	assert.Equal(t, 2, res.SkippedCount)
+}
+
+func TestErasureInAnUnknownWorkspace(t *testing.T) {
+	s, rd := setup(t, smsOut("s1", ada, "hello"))
+	before := dump(t, s)
+	_, err := rd.EraseContact(ctx, "acmee", ada, "gdpr_art17")
+	require.ErrorIs(t, err, cdrstore.ErrNotFound)
+	_, err = rd.DeleteRecord(ctx, "acmee", "s1")
+	require.ErrorIs(t, err, cdrstore.ErrNotFound)
+	_, err = rd.DeleteConversation(ctx, "acmee", "c1")
+	require.ErrorIs(t, err, cdrstore.ErrNotFound)
+	assert.Equal(t, before, dump(t, s), "no workspace created, no receipt")
+	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+		assert.Equal(t, []string{"acme"}, tx.Workspaces())
+		return nil
+	}))
+}
