@@ -54,11 +54,12 @@ type Store struct {
 }
 
 // Open opens the store at path, creating it (and its meta bucket) when it
-// does not exist, unless opts.ReadOnly is set. A nil opts means
-// DefaultOptions(). Open returns ErrLocked when another process holds the
-// file past opts.LockTimeout, ErrUnsupportedFormat for a file written by a
-// newer version, and an error matching ErrCorrupt when the file is not a
-// valid store.
+// does not exist or is a bbolt file without buckets, unless opts.ReadOnly
+// is set. A nil opts means DefaultOptions(). Open returns ErrLocked when
+// another process holds the file past opts.LockTimeout,
+// ErrUnsupportedFormat for a file written by a newer version, and an error
+// matching ErrCorrupt when the file is not a valid store; a bbolt file
+// holding other buckets is refused without writing to it.
 func Open(path string, opts *Options) (*Store, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -150,8 +151,11 @@ func mapOpenError(path string, err error) error {
 func (s *Store) initMeta(btx *bolt.Tx) error {
 	meta := btx.Bucket(bucketMeta)
 	if meta == nil {
-		if btx.Bucket(bucketWS) != nil {
-			return &CorruptionError{Bucket: string(bucketMeta), Err: errors.New("missing")}
+		// Only a file without buckets becomes a store. Any other holds
+		// another application's data (or a store that lost its meta
+		// bucket), and is refused untouched: the error rolls back.
+		if k, _ := btx.Cursor().First(); k != nil {
+			return errNotAStore()
 		}
 		var err error
 		if meta, err = btx.CreateBucket(bucketMeta); err != nil {
@@ -193,10 +197,15 @@ func (s *Store) initMeta(btx *bolt.Tx) error {
 	return s.loadKey(meta)
 }
 
+// errNotAStore is the error of Open for a bbolt file that is not a store.
+func errNotAStore() error {
+	return &CorruptionError{Bucket: string(bucketMeta), Err: errors.New("missing: not a cdrvault store")}
+}
+
 func (s *Store) checkMeta(btx *bolt.Tx) error {
 	meta := btx.Bucket(bucketMeta)
 	if meta == nil || btx.Bucket(bucketWS) == nil {
-		return &CorruptionError{Bucket: string(bucketMeta), Err: errors.New("missing: not a cdrvault store")}
+		return errNotAStore()
 	}
 	v, err := readFormat(meta)
 	if err != nil {

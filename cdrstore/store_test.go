@@ -474,11 +474,69 @@ func TestOpenRejectsNewerFormatAndForeignFiles(t *testing.T) {
 	_, err = cdrstore.Open(junk, nil)
 	require.ErrorIs(t, err, cdrstore.ErrCorrupt)
 
-	// A bbolt file of another application.
-	other := filepath.Join(dir, "other.db")
-	rawUpdate(t, other, func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("ws")); return err })
-	_, err = cdrstore.Open(other, nil)
-	require.ErrorIs(t, err, cdrstore.ErrCorrupt)
+	// A bbolt file of another application is refused, by a writable open
+	// too, and left byte for byte as it was: only a file without buckets
+	// becomes a store.
+	for _, tc := range []struct {
+		name    string
+		buckets []string
+	}{
+		{"members bucket", []string{"members"}},
+		{"ws bucket", []string{"ws"}},
+		{"meta bucket", []string{"meta"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			other := filepath.Join(t.TempDir(), "other.db")
+			rawUpdate(t, other, func(tx *bolt.Tx) error {
+				for _, name := range tc.buckets {
+					b, err := tx.CreateBucket([]byte(name))
+					if err != nil {
+						return err
+					}
+					if err := b.Put([]byte("alice"), []byte("admin")); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			before, err := os.ReadFile(other)
+			require.NoError(t, err)
+			for _, opts := range []*cdrstore.Options{nil, {ReadOnly: true}} {
+				s, err := cdrstore.Open(other, opts)
+				if err == nil {
+					s.Close()
+				}
+				require.ErrorIs(t, err, cdrstore.ErrCorrupt)
+				var ce *cdrstore.CorruptionError
+				require.ErrorAs(t, err, &ce)
+				assert.Equal(t, "meta", ce.Bucket)
+			}
+			after, err := os.ReadFile(other)
+			require.NoError(t, err)
+			assert.True(t, bytes.Equal(before, after), "the file is unchanged")
+			db, err := bolt.Open(other, 0o600, &bolt.Options{ReadOnly: true})
+			require.NoError(t, err)
+			defer db.Close()
+			require.NoError(t, db.View(func(tx *bolt.Tx) error {
+				var names []string
+				err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+					names = append(names, string(name))
+					return nil
+				})
+				assert.Equal(t, tc.buckets, names, "no bucket was added")
+				return err
+			}))
+		})
+	}
+
+	// A bbolt file without buckets becomes a store.
+	empty := filepath.Join(dir, "empty.db")
+	rawUpdate(t, empty, func(*bolt.Tx) error { return nil })
+	s, err = cdrstore.Open(empty, &cdrstore.Options{NoSync: true})
+	require.NoError(t, err)
+	require.NoError(t, s.Put(sms("m1", t2026, ada, "hi")))
+	require.NoError(t, s.Check(context.Background()))
+	require.NoError(t, s.Close())
 }
 
 // A truncated file is refused with a typed error, not a fault.
