@@ -211,10 +211,10 @@ func (r *Redactor) runWith(ctx context.Context, ws string, c call, fn func(*op) 
 				return fmt.Errorf("redaction: workspace %q: %w", ws, cdrstore.ErrNotFound)
 			}
 		}
-		var fingerprint string
+		var fp string
 		if req.ID != "" {
-			fingerprint = hex.EncodeToString(tx.SubjectHMAC("request\x00" + action + "\x00" + c.args))
-			replayed, err := replay(tx, ws, req.ID, action, fingerprint, out)
+			fp = fingerprint(tx, c)
+			replayed, err := replay(tx, ws, req.ID, action, fp, out)
 			if err != nil || replayed {
 				return err
 			}
@@ -265,7 +265,7 @@ func (r *Redactor) runWith(ctx context.Context, ws string, c call, fn func(*op) 
 			if err != nil {
 				return err
 			}
-			stored, err := json.Marshal(storedResult{Action: action, Fingerprint: fingerprint, Result: raw})
+			stored, err := json.Marshal(storedResult{Action: action, Fingerprint: fp, Result: raw})
 			if err != nil {
 				return err
 			}
@@ -283,6 +283,12 @@ func (r *Redactor) runWith(ctx context.Context, ws string, c call, fn func(*op) 
 func (r *Result) result() *Result { return r }
 
 type resulter interface{ result() *Result }
+
+// fingerprint is the keyed HMAC of c's action and arguments, in hex: what
+// binds a request ID to the request it was first given with.
+func fingerprint(tx *cdrstore.Tx, c call) string {
+	return hex.EncodeToString(tx.SubjectHMAC("request\x00" + c.action + "\x00" + c.args))
+}
 
 // replay loads the stored result of request ID id into out. A request ID
 // stored with another action or other arguments is ErrRequestConflict.

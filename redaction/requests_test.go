@@ -1,8 +1,10 @@
 package redaction_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/redaction"
@@ -111,4 +113,77 @@ func TestErasureInAnUnknownWorkspace(t *testing.T) {
 		assert.Equal(t, []string{"acme"}, tx.Workspaces())
 		return nil
 	}))
+}
+
+// A request ID names the whole sweep, not each of its batches: the sweep
+// runs to the end, and a replay reports the first result and deletes
+// nothing.
+func TestSweepWithRequestID(t *testing.T) {
+	asOf := time.Date(2026, 3, 31, 10, 0, 0, 0, time.UTC)
+	cut := redaction.Cutoff(asOf, 13)
+	var recs []cdrstore.Record
+	for i := range 2500 {
+		recs = append(recs, at(fmt.Sprintf("bulk-%d", i), cut.AddDate(0, -3, 0).Add(time.Duration(i)*time.Second), cdrstore.ProductSMS))
+	}
+	s, rd := setup(t, recs...)
+	rctx := redaction.WithRequest(ctx, redaction.Request{ID: "sweep-1"})
+	res, err := rd.Sweep(rctx, asOf, redaction.SweepOptions{BatchSize: 1000})
+	require.NoError(t, err)
+	assert.Equal(t, 2500, res.Deleted)
+	assert.Equal(t, 3, res.Batches)
+	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+		n, err := tx.Count("acme")
+		assert.Equal(t, 0, n)
+		return err
+	}))
+
+	require.NoError(t, s.Put(at("late", cut.AddDate(0, -1, 0), cdrstore.ProductSMS)))
+	again, err := rd.Sweep(rctx, asOf, redaction.SweepOptions{BatchSize: 1000})
+	require.NoError(t, err)
+	assert.True(t, again.Replayed)
+	assert.Equal(t, 2500, again.Deleted, "the first result")
+	_, err = s.Get("acme", "late")
+	require.NoError(t, err, "a replay deletes nothing")
+}
+
+func TestAutoRedactWithRequestID(t *testing.T) {
+	var recs []cdrstore.Record
+	for i := range 1500 {
+		r := smsOut(fmt.Sprintf("s%d", i), ada, "body")
+		r.StartedAt = now.Add(-7*time.Hour - time.Duration(i)*time.Second)
+		recs = append(recs, r)
+	}
+	s, rd := setup(t, recs...)
+	_, err := rd.SetSettings(ctx, "acme", redaction.Settings{AutoRedact: []redaction.AutoRedactPolicy{{Product: cdrstore.ProductSMS, Content: true}}})
+	require.NoError(t, err)
+	rctx := redaction.WithRequest(ctx, redaction.Request{ID: "auto-1"})
+	res, err := rd.AutoRedact(rctx, now)
+	require.NoError(t, err)
+	assert.Equal(t, 1500, res.ContentDiscarded)
+	got, err := s.Get("acme", "s1499")
+	require.NoError(t, err)
+	assert.Empty(t, got.Body)
+	again, err := rd.AutoRedact(rctx, now)
+	require.NoError(t, err)
+	assert.True(t, again.Replayed)
+	assert.Equal(t, 1500, again.ContentDiscarded)
+}
+
+// Two policies for one product, direction and hold, one for content and
+// one for the address, are two passes: each applies.
+func TestAutoRedactPoliciesDifferingInWhatTheyRedact(t *testing.T) {
+	r := smsOut("s1", ada, "body")
+	r.StartedAt = now.Add(-7 * time.Hour)
+	s, rd := setup(t, r)
+	_, err := rd.SetSettings(ctx, "acme", redaction.Settings{AutoRedact: []redaction.AutoRedactPolicy{
+		{Product: cdrstore.ProductSMS, Content: true, Hold: redaction.Duration(6 * time.Hour)},
+		{Product: cdrstore.ProductSMS, Address: true, Hold: redaction.Duration(6 * time.Hour)},
+	}})
+	require.NoError(t, err)
+	_, err = rd.AutoRedact(ctx, now)
+	require.NoError(t, err)
+	got, err := s.Get("acme", "s1")
+	require.NoError(t, err)
+	assert.Empty(t, got.Body)
+	assert.Equal(t, "+234803123XXXX", got.Redacted.Masked)
 }

@@ -2,7 +2,9 @@ package redaction
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
@@ -38,6 +40,7 @@ type SweepResult struct {
 	Batches     int            `json:"batches"`
 	ByWorkspace map[string]int `json:"by_workspace,omitempty"`
 	DryRun      bool           `json:"dry_run,omitempty"`
+	Replayed    bool           `json:"replayed,omitempty"` // a workspace's figures are its first result under the request ID
 }
 
 // Sweep deletes, in every workspace, each record that started before its
@@ -49,6 +52,10 @@ type SweepResult struct {
 // carrying its count. Records under legal hold are skipped and listed. A
 // cancelled ctx stops between (and rolls back within) batches; batches
 // already committed stay.
+//
+// A request ID on ctx names the whole sweep, not a batch: each workspace
+// keeps it with its figures once its last batch is done, and a replay
+// reports those figures (Replayed) and deletes nothing there.
 func (r *Redactor) Sweep(ctx context.Context, asOf time.Time, o SweepOptions) (SweepResult, error) {
 	if o.BatchSize <= 0 {
 		o.BatchSize = DefaultBatchSize
@@ -58,12 +65,69 @@ func (r *Redactor) Sweep(ctx context.Context, asOf time.Time, o SweepOptions) (S
 	if err := r.s.View(func(tx *cdrstore.Tx) error { workspaces = tx.Workspaces(); return nil }); err != nil {
 		return res, err
 	}
+	ctx, id := wholeRequest(ctx)
+	if o.DryRun {
+		id = ""
+	}
 	for _, ws := range workspaces {
-		if err := r.sweepWorkspace(ctx, ws, asOf, o, &res); err != nil {
+		wr := SweepResult{ByWorkspace: map[string]int{}}
+		replayed, err := r.storedRequest(ws, id, ActionRetentionSweep, &wr)
+		if err != nil {
 			return res, err
 		}
+		if !replayed {
+			if err := r.sweepWorkspace(ctx, ws, asOf, o, &wr); err != nil {
+				return res, err
+			}
+			if err := r.recordRequest(ctx, ws, id, ActionRetentionSweep, SweepResult{Deleted: wr.Deleted, Batches: wr.Batches, ByWorkspace: wr.ByWorkspace}); err != nil {
+				return res, err
+			}
+		}
+		res.Replayed = res.Replayed || replayed
+		res.Deleted += wr.Deleted
+		res.Batches += wr.Batches
+		res.ByWorkspace[ws] += wr.ByWorkspace[ws]
+		res.Skipped = append(res.Skipped, wr.Skipped...)
 	}
 	return res, nil
+}
+
+// wholeRequest takes the request ID off ctx for an operation that runs in
+// batches, each its own transaction: the batches run without it (else the
+// second would replay the first and stop), and the operation keeps the ID
+// per workspace once that workspace is done (storedRequest,
+// recordRequest). Such operations are idempotent for the same asOf, so a
+// crash between the last batch and the record only costs a replay that
+// finds nothing left to do.
+func wholeRequest(ctx context.Context) (context.Context, string) {
+	req := requestFrom(ctx)
+	id := req.ID
+	req.ID = ""
+	return WithRequest(ctx, req), id
+}
+
+// storedRequest loads into out the figures request ID id of action kept in
+// ws, and reports whether there were any. An empty id finds nothing.
+func (r *Redactor) storedRequest(ws, id, action string, out any) (found bool, err error) {
+	if id == "" {
+		return false, nil
+	}
+	err = r.s.View(func(tx *cdrstore.Tx) error {
+		found, err = replay(tx, ws, id, action, fingerprint(tx, call{action: action}), out)
+		return err
+	})
+	return found, err
+}
+
+// recordRequest keeps v as the figures of request ID id of action in ws,
+// with no audit entry of its own (the batches wrote theirs).
+func (r *Redactor) recordRequest(ctx context.Context, ws, id, action string, v any) error {
+	if id == "" {
+		return nil
+	}
+	var discard json.RawMessage
+	return r.runWith(WithRequest(ctx, Request{ID: id, Actor: requestFrom(ctx).Actor}), ws, call{action: action},
+		func(o *op) error { o.noAudit = true; return nil }, &discard, func(*op) any { return v })
 }
 
 func (r *Redactor) sweepWorkspace(ctx context.Context, ws string, asOf time.Time, o SweepOptions, res *SweepResult) error {
@@ -151,6 +215,7 @@ type AutoRedactResult struct {
 	Records             int            `json:"records"`
 	Skipped             []Skipped      `json:"skipped,omitempty"`
 	ByWorkspace         map[string]int `json:"by_workspace,omitempty"`
+	Replayed            bool           `json:"replayed,omitempty"` // a workspace's figures are its first result under the request ID
 }
 
 // pass is one sweep of AutoRedact over the records older than asOf-hold,
@@ -176,30 +241,72 @@ func watermarkKey(name string) []byte { return []byte("wm/" + name) }
 // only records that became eligible since the last one; changing the
 // settings resets them. Held records are skipped (and, being behind the
 // watermark afterwards, are not revisited: erase them explicitly once
-// released). Audit action "policy.auto_redact", one entry per batch.
+// released). Audit action "policy.auto_redact", one entry per batch. A
+// request ID on ctx names the whole run, as for Sweep.
 func (r *Redactor) AutoRedact(ctx context.Context, asOf time.Time) (AutoRedactResult, error) {
 	res := AutoRedactResult{ByWorkspace: map[string]int{}}
 	var workspaces []string
 	if err := r.s.View(func(tx *cdrstore.Tx) error { workspaces = tx.Workspaces(); return nil }); err != nil {
 		return res, err
 	}
+	ctx, id := wholeRequest(ctx)
 	for _, ws := range workspaces {
-		settings, err := r.Settings(ws)
+		wr := AutoRedactResult{ByWorkspace: map[string]int{}}
+		replayed, err := r.storedRequest(ws, id, ActionAutoRedact, &wr)
 		if err != nil {
 			return res, err
 		}
-		passes := []pass{{name: "overrides"}}
-		for i := range settings.AutoRedact {
-			p := &settings.AutoRedact[i]
-			passes = append(passes, pass{name: fmt.Sprintf("%s/%s/%s", p.Product, p.Direction, time.Duration(p.Hold)), hold: time.Duration(p.Hold), policy: p})
-		}
-		for _, p := range passes {
-			if err := r.autoRedactPass(ctx, ws, asOf, settings, p, &res); err != nil {
+		if !replayed {
+			if err := r.autoRedactWorkspace(ctx, ws, asOf, &wr); err != nil {
+				return res, err
+			}
+			stored := wr
+			stored.Skipped = nil
+			if err := r.recordRequest(ctx, ws, id, ActionAutoRedact, stored); err != nil {
 				return res, err
 			}
 		}
+		res.Replayed = res.Replayed || replayed
+		res.ContentDiscarded += wr.ContentDiscarded
+		res.AddressesObfuscated += wr.AddressesObfuscated
+		res.MediaExpired += wr.MediaExpired
+		res.Records += wr.Records
+		res.ByWorkspace[ws] += wr.ByWorkspace[ws]
+		res.Skipped = append(res.Skipped, wr.Skipped...)
 	}
 	return res, nil
+}
+
+// autoRedactWorkspace runs every pass of workspace ws.
+func (r *Redactor) autoRedactWorkspace(ctx context.Context, ws string, asOf time.Time, res *AutoRedactResult) error {
+	settings, err := r.Settings(ws)
+	if err != nil {
+		return err
+	}
+	passes := []pass{{name: "overrides"}}
+	for i := range settings.AutoRedact {
+		p := &settings.AutoRedact[i]
+		passes = append(passes, pass{name: p.passName(), hold: time.Duration(p.Hold), policy: p})
+	}
+	for _, p := range passes {
+		if err := r.autoRedactPass(ctx, ws, asOf, settings, p, res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// passName names p's pass and so its watermark: two policies that differ
+// in anything, what they redact included, are two passes.
+func (p *AutoRedactPolicy) passName() string {
+	what := ""
+	if p.Content {
+		what += "content"
+	}
+	if p.Address {
+		what += "+address"
+	}
+	return fmt.Sprintf("%s/%s/%s/%s", p.Product, p.Direction, time.Duration(p.Hold), strings.TrimPrefix(what, "+"))
 }
 
 func (r *Redactor) autoRedactPass(ctx context.Context, ws string, asOf time.Time, settings Settings, p pass, res *AutoRedactResult) error {
