@@ -3,6 +3,7 @@ package cdrstore
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -33,6 +34,13 @@ type ScrubResult struct {
 // A crash at any point leaves either the old file or the new one at the
 // path, never a mix. Scrub waits for open transactions to finish and blocks
 // new ones until it is done. Its cost is a copy of the live data.
+//
+// Once the new file has been renamed over the store, the store uses it
+// even when a later step fails (syncing the directory, zeroing the old
+// file): Scrub then returns that error, ScrubbedAt is not updated, and
+// writes that follow go to the file at the path. When syncing the
+// directory fails the old file is not zeroed, since the rename may not
+// survive a crash.
 func (s *Store) Scrub(ctx context.Context) (ScrubResult, error) {
 	var res ScrubResult
 	if err := ctx.Err(); err != nil {
@@ -67,22 +75,32 @@ func (s *Store) Scrub(ctx context.Context) (ScrubResult, error) {
 		os.Remove(tmp)
 		return res, fmt.Errorf("cdrstore: scrub: %w", err)
 	}
+	// From here the path names the new file, and the store moves to it
+	// whatever fails: writes to the old one would be acknowledged and then
+	// lost with it. The first failure is returned once the store has moved.
+	var failed error
 	if err := syncDir(filepath.Dir(s.path)); err != nil {
-		return res, fmt.Errorf("cdrstore: scrub: %w", err)
+		// The rename may not be durable: after a crash the path could
+		// name the old file again, so its bytes are kept.
+		failed = fmt.Errorf("cdrstore: scrub: sync directory: %w", err)
 	}
-	if err := s.db.Close(); err != nil {
-		s.db = nil
-		return res, fmt.Errorf("cdrstore: scrub: close old file: %w", err)
+	if err := s.db.Close(); err != nil && failed == nil {
+		failed = fmt.Errorf("cdrstore: scrub: close old file: %w", err)
 	}
 	s.db = nil
-	if err := zeroFile(old); err != nil {
-		return res, fmt.Errorf("cdrstore: scrub: zero old file: %w", err)
+	if failed == nil {
+		if err := zeroFile(old); err != nil {
+			failed = fmt.Errorf("cdrstore: scrub: zero old file: %w", err)
+		}
 	}
 	db, err := openBolt(s.path, s.boltOptions())
 	if err != nil {
-		return res, mapOpenError(s.path, err)
+		return res, errors.Join(failed, mapOpenError(s.path, err))
 	}
 	s.db = db
+	if failed != nil {
+		return res, failed
+	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put(metaScrubbedAt, binary.BigEndian.AppendUint64(nil, uint64(s.Now().UnixNano())))
 	})
@@ -133,7 +151,9 @@ func zeroFile(f *os.File) error {
 	return f.Sync()
 }
 
-func syncDir(dir string) error {
+// syncDir fsyncs directory dir, making a rename in it durable. It is a
+// variable so that tests can make it fail.
+var syncDir = func(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
