@@ -66,6 +66,16 @@ func (r *Record) Cursor() string {
 	return base64.RawURLEncoding.EncodeToString(k)
 }
 
+// CursorTime returns the started_at of the record cursor c names: where a
+// query resumed from c starts, in time. The error matches ErrInvalidCursor.
+func CursorTime(c string) (time.Time, error) {
+	key, err := decodeCursor(c)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return decodeTime(beUint64(key)), nil
+}
+
 func decodeCursor(s string) ([]byte, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(raw) < 1 || (raw[0] != cursorVersion && raw[0] != cursorV1) {

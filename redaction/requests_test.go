@@ -187,3 +187,79 @@ func TestAutoRedactPoliciesDifferingInWhatTheyRedact(t *testing.T) {
 	assert.Empty(t, got.Body)
 	assert.Equal(t, "+234803123XXXX", got.Redacted.Masked)
 }
+
+// A record that arrives after a run has passed its start time (a voice CDR
+// is written when the call ends) is still redacted by the next run, within
+// redaction.AutoRedactLookback.
+func TestAutoRedactLateArrivals(t *testing.T) {
+	// The first run moves the policy's watermark to first (70 minutes
+	// old) and the overrides' to recent (10 seconds old).
+	first := smsOut("first", ada, "on time")
+	first.StartedAt = now.Add(-70 * time.Minute)
+	recent := smsOut("recent", bob, "on time")
+	recent.StartedAt = now.Add(-10 * time.Second)
+	s, rd := setup(t, first, recent)
+	_, err := rd.SetSettings(ctx, "acme", redaction.Settings{AutoRedact: []redaction.AutoRedactPolicy{
+		{Product: cdrstore.ProductSMS, Content: true, Hold: redaction.Duration(time.Hour)},
+	}})
+	require.NoError(t, err)
+	_, err = rd.AutoRedact(ctx, now)
+	require.NoError(t, err)
+
+	override := voice("late-call", ada, "c9")
+	override.StartedAt, override.EndedAt = now.Add(-30*time.Second), now.Add(-5*time.Second)
+	override.ContentRetention = cdrstore.ContentDiscard
+	policy := smsOut("late-sms", ada, "delivered late")
+	policy.StartedAt = now.Add(-90 * time.Minute)
+	require.NoError(t, s.PutBatch([]cdrstore.Record{override, policy}))
+
+	_, err = rd.AutoRedact(ctx, now.Add(time.Minute))
+	require.NoError(t, err)
+	got, err := s.Get("acme", "late-call")
+	require.NoError(t, err)
+	assert.Empty(t, got.Transcript, "the override applies to a late record")
+	got, err = s.Get("acme", "late-sms")
+	require.NoError(t, err)
+	assert.Empty(t, got.Body, "the policy applies to a late record")
+}
+
+// Media that expire after a run has passed their record are removed by a
+// later run.
+func TestAutoRedactMediaExpiringLater(t *testing.T) {
+	m := message("m1", ada)
+	m.StartedAt = now.Add(-time.Minute)
+	m.Media[0].ExpiresAt = now.Add(7 * 24 * time.Hour)
+	later := message("m2", bob)
+	later.StartedAt = now.Add(-30 * time.Second)
+	later.Media = nil
+	s, rd := setup(t, m, later)
+	_, err := rd.AutoRedact(ctx, now)
+	require.NoError(t, err)
+	got, err := s.Get("acme", "m1")
+	require.NoError(t, err)
+	require.Len(t, got.Media, 1, "not expired yet")
+
+	_, err = rd.AutoRedact(ctx, now.Add(7*24*time.Hour+time.Second))
+	require.NoError(t, err)
+	got, err = s.Get("acme", "m1")
+	require.NoError(t, err)
+	assert.Empty(t, got.Media, "expired a week later, beyond the lookback")
+
+	// Settings.MediaExpiry: removed that long after started_at.
+	n := message("m3", ada)
+	n.StartedAt = now.Add(8 * 24 * time.Hour)
+	n.Media[0].ExpiresAt = time.Time{}
+	require.NoError(t, s.Put(n))
+	_, err = rd.SetSettings(ctx, "acme", redaction.Settings{MediaExpiry: redaction.Duration(24 * time.Hour)})
+	require.NoError(t, err)
+	_, err = rd.AutoRedact(ctx, n.StartedAt.Add(time.Hour))
+	require.NoError(t, err)
+	got, err = s.Get("acme", "m3")
+	require.NoError(t, err)
+	require.Len(t, got.Media, 1)
+	_, err = rd.AutoRedact(ctx, n.StartedAt.Add(25*time.Hour))
+	require.NoError(t, err)
+	got, err = s.Get("acme", "m3")
+	require.NoError(t, err)
+	assert.Empty(t, got.Media)
+}

@@ -233,16 +233,20 @@ func watermarkKey(name string) []byte { return []byte("wm/" + name) }
 // transcript, recording, media) is discarded and its counterparty's number
 // replaced by the obfuscated form (last four digits X), whose by_number
 // entry goes. Per-record overrides win either way: content_retention
-// retain/discard, address_retention retain/obfuscate (an override applies
-// with no hold when no policy covers the record). Media are also removed
+// retain/discard, address_retention retain/obfuscate; discard and
+// obfuscate apply at once, with no hold, whatever the policies' holds (the
+// record asked for it). Media are also removed
 // once their own expires_at has passed, or MediaExpiry after started_at.
 //
-// Each policy keeps a watermark in the settings bucket, so a run visits
-// only records that became eligible since the last one; changing the
-// settings resets them. Held records are skipped (and, being behind the
-// watermark afterwards, are not revisited: erase them explicitly once
-// released). Audit action "policy.auto_redact", one entry per batch. A
-// request ID on ctx names the whole run, as for Sweep.
+// Each policy keeps a watermark in the settings bucket, and a run starts
+// AutoRedactLookback behind it: it visits the records that became
+// eligible since the last run and those that arrived late by up to the
+// lookback; changing the settings resets the watermarks. The overrides
+// pass's watermark stays before the first record whose media have yet to
+// expire, so that a later run removes them. Held records are skipped (and,
+// once behind the watermark and its lookback, are not revisited: erase them
+// explicitly once released). Audit action "policy.auto_redact", one entry
+// per batch. A request ID on ctx names the whole run, as for Sweep.
 func (r *Redactor) AutoRedact(ctx context.Context, asOf time.Time) (AutoRedactResult, error) {
 	res := AutoRedactResult{ByWorkspace: map[string]int{}}
 	var workspaces []string
@@ -309,8 +313,21 @@ func (p *AutoRedactPolicy) passName() string {
 	return fmt.Sprintf("%s/%s/%s/%s", p.Product, p.Direction, time.Duration(p.Hold), strings.TrimPrefix(what, "+"))
 }
 
+// AutoRedactLookback is how far behind its watermark each auto-redaction
+// pass starts again. A record that arrives up to this late (a call's CDR
+// is written when the call ends, a delivery report lags) is still
+// redacted by the next run; one that arrives later than that behind a
+// pass is not, and needs RedactByID or EraseContact. Records re-read in
+// the window are already redacted and cost a read each.
+const AutoRedactLookback = 24 * time.Hour
+
 func (r *Redactor) autoRedactPass(ctx context.Context, ws string, asOf time.Time, settings Settings, p pass, res *AutoRedactResult) error {
 	until := asOf.Add(-p.hold)
+	var (
+		cursor  string // where the next batch of this run resumes
+		started bool   // a batch ran: resume from cursor, not from the watermark
+		pinned  bool   // a record still holds media that expire later
+	)
 	for {
 		var (
 			examined int
@@ -322,9 +339,26 @@ func (r *Redactor) autoRedactPass(ctx context.Context, ws string, asOf time.Time
 			if err != nil {
 				return err
 			}
-			cursor := string(kv.Get(watermarkKey(p.name)))
-			var last cdrstore.Record
-			for rec, err := range o.tx.ByTime(ws, cdrstore.Query{Until: until, Cursor: cursor, Limit: DefaultBatchSize}) {
+			wm := string(kv.Get(watermarkKey(p.name)))
+			q := cdrstore.Query{Until: until, Limit: DefaultBatchSize}
+			switch {
+			case started:
+				q.Cursor = cursor
+			case wm != "":
+				t, err := cdrstore.CursorTime(wm)
+				if err != nil {
+					return &cdrstore.CorruptionError{Workspace: ws, Bucket: string(cdrstore.BucketSettings), Key: string(watermarkKey(p.name)), Err: err}
+				}
+				if since := t.Add(-AutoRedactLookback); since.After(time.Unix(0, 0)) {
+					q.Since = since
+				}
+			}
+			// The watermark advances over every record this pass is done
+			// with. In the overrides pass, which removes expired media, it
+			// stops before the first record whose media expire later, so
+			// that a later run comes back to it.
+			save := wm
+			for rec, err := range o.tx.ByTime(ws, q) {
 				if err != nil {
 					return err
 				}
@@ -332,7 +366,7 @@ func (r *Redactor) autoRedactPass(ctx context.Context, ws string, asOf time.Time
 					return err
 				}
 				examined++
-				last = rec
+				cursor = rec.Cursor()
 				changed, err := o.applyPolicy(&rec, asOf, settings, p, &counts)
 				if err != nil {
 					return err
@@ -343,16 +377,24 @@ func (r *Redactor) autoRedactPass(ctx context.Context, ws string, asOf time.Time
 						return err
 					}
 				}
+				if p.policy == nil && !pinned && mediaPending(&rec, asOf, settings) {
+					pinned = true
+				}
+				if !pinned {
+					save = cursor
+				}
 			}
 			if examined == 0 {
 				o.noAudit = true
 				return nil
 			}
-			if err := o.step("watermark"); err != nil {
-				return err
-			}
-			if err := kv.Put(watermarkKey(p.name), []byte(last.Cursor())); err != nil {
-				return err
+			if save != wm {
+				if err := o.step("watermark"); err != nil {
+					return err
+				}
+				if err := kv.Put(watermarkKey(p.name), []byte(save)); err != nil {
+					return err
+				}
 			}
 			if o.res.Affected == 0 {
 				o.noAudit = true
@@ -363,6 +405,7 @@ func (r *Redactor) autoRedactPass(ctx context.Context, ws string, asOf time.Time
 		if err != nil {
 			return err
 		}
+		started = true
 		res.ContentDiscarded += counts.ContentDiscarded
 		res.AddressesObfuscated += counts.AddressesObfuscated
 		res.MediaExpired += counts.MediaExpired
@@ -373,6 +416,23 @@ func (r *Redactor) autoRedactPass(ctx context.Context, ws string, asOf time.Time
 			return nil
 		}
 	}
+}
+
+// mediaPending reports whether rec still holds media that expire after
+// asOf, by their own expires_at or by Settings.MediaExpiry.
+func mediaPending(rec *cdrstore.Record, asOf time.Time, settings Settings) bool {
+	if len(rec.Media) == 0 {
+		return false
+	}
+	if settings.MediaExpiry > 0 && rec.StartedAt.Add(time.Duration(settings.MediaExpiry)).After(asOf) {
+		return true
+	}
+	for _, m := range rec.Media {
+		if m.ExpiresAt.After(asOf) {
+			return true
+		}
+	}
+	return false
 }
 
 // covers reports whether policy p applies to rec.
