@@ -46,7 +46,7 @@ type auditLine struct {
 }
 
 func (c *auditCmd) run(ctx context.Context, e *env) error {
-	s, err := e.openStore(true)
+	s, err := e.openStore(readOnly)
 	if err != nil {
 		return err
 	}

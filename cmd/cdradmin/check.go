@@ -31,7 +31,7 @@ type checkReport struct {
 var errIntegrity = errors.New("integrity check failed")
 
 func (c *checkCmd) run(ctx context.Context, e *env) error {
-	s, err := e.openStore(true)
+	s, err := e.openStore(readOnly)
 	if err != nil {
 		return err
 	}

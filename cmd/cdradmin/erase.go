@@ -33,7 +33,7 @@ func (c *eraseCmd) validate(e *env) error {
 }
 
 func (c *eraseCmd) run(ctx context.Context, e *env) error {
-	rd, done, err := e.redactor()
+	rd, done, err := e.redactor(readWrite)
 	if err != nil {
 		return err
 	}

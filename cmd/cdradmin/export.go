@@ -47,7 +47,7 @@ type subjectExport struct {
 }
 
 func (c *exportCmd) run(ctx context.Context, e *env) error {
-	s, err := e.openStore(true)
+	s, err := e.openStore(readOnly)
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ func (c *getCmd) validate(e *env) error {
 }
 
 func (c *getCmd) run(ctx context.Context, e *env) error {
-	s, err := e.openStore(true)
+	s, err := e.openStore(readOnly)
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ func (c *holdCmd) validate(e *env) error {
 }
 
 func (c *holdCmd) run(ctx context.Context, e *env) error {
-	rd, done, err := e.redactor()
+	rd, done, err := e.redactor(readWrite)
 	if err != nil {
 		return err
 	}

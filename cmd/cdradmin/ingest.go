@@ -54,7 +54,7 @@ func (c *ingestCmd) run(ctx context.Context, e *env) error {
 		defer f.Close()
 		in = f
 	}
-	s, err := e.openStore(false)
+	s, err := e.openStore(create)
 	if err != nil {
 		return err
 	}

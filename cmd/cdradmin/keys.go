@@ -51,7 +51,11 @@ func (c *keysCmd) validate(e *env) error {
 }
 
 func (c *keysCmd) run(ctx context.Context, e *env) error {
-	s, err := e.openStore(e.args[0] == "list")
+	mode := readWrite
+	if e.args[0] == "list" {
+		mode = readOnly
+	}
+	s, err := e.openStore(mode)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ func (c *optoutCmd) validate(e *env) error {
 }
 
 func (c *optoutCmd) run(ctx context.Context, e *env) error {
-	rd, done, err := e.redactor()
+	rd, done, err := e.redactor(readWrite)
 	if err != nil {
 		return err
 	}

@@ -130,7 +130,7 @@ func (c *policyCmd) apply(s *redaction.Settings) error {
 
 func (c *policyCmd) run(ctx context.Context, e *env) error {
 	if e.args[0] == "show" {
-		s, err := e.openStore(true)
+		s, err := e.openStore(readOnly)
 		if err != nil {
 			return err
 		}
@@ -141,7 +141,7 @@ func (c *policyCmd) run(ctx context.Context, e *env) error {
 		}
 		return printSettings(e, settings)
 	}
-	rd, done, err := e.redactor()
+	rd, done, err := e.redactor(readWrite)
 	if err != nil {
 		return err
 	}

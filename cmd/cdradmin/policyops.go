@@ -20,7 +20,7 @@ func (c *autoRedactCmd) run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	rd, done, err := e.redactor()
+	rd, done, err := e.redactor(readWrite)
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func (c *sweepCmd) run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	rd, done, err := e.redactor()
+	rd, done, err := e.redactor(readWrite)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func (c *drainCmd) validate(e *env) error {
 }
 
 func (c *drainCmd) run(ctx context.Context, e *env) error {
-	rd, done, err := e.redactor()
+	rd, done, err := e.redactor(readWrite)
 	if err != nil {
 		return err
 	}

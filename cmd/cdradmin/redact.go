@@ -69,7 +69,7 @@ type redactOutcome struct {
 }
 
 func (c *redactCmd) run(ctx context.Context, e *env) error {
-	rd, done, err := e.redactor()
+	rd, done, err := e.redactor(readWrite)
 	if err != nil {
 		return err
 	}

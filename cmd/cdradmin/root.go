@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sort"
 	"strings"
@@ -208,15 +209,33 @@ func capitalize(s string) string {
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
-// openStore opens the store file: read-only with a short lock timeout for
-// inspection commands, so they fail fast when another process writes.
-func (e *env) openStore(readOnly bool) (*cdrstore.Store, error) {
-	opts := &cdrstore.Options{ReadOnly: readOnly, LockTimeout: 2 * time.Second, Now: e.now}
-	if readOnly {
-		if _, err := os.Stat(e.db); err != nil {
-			return nil, fmt.Errorf("no store at %s (set --db or $CDRVAULT_DB)", e.db)
-		}
+// openMode says how a command opens the store.
+type openMode int
+
+const (
+	// readOnly is for inspection commands: a shared lock with a short
+	// timeout, so they fail fast while another process writes.
+	readOnly openMode = iota
+	// readWrite opens an existing store for writing. A path with no file
+	// is an error: a mistyped --db must not become an empty store.
+	readWrite
+	// create opens the store for writing, creating it when the path has
+	// no file. Only ingest and demo create stores.
+	create
+)
+
+// openStore opens the store file in mode m.
+func (e *env) openStore(m openMode) (*cdrstore.Store, error) {
+	opts := &cdrstore.Options{ReadOnly: m == readOnly, LockTimeout: 2 * time.Second, Now: e.now}
+	if m == readOnly {
 		opts.LockTimeout = time.Second
+	}
+	if m != create {
+		if _, err := os.Stat(e.db); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no store at %s (cdradmin ingest creates one)", e.db)
+		} else if err != nil {
+			return nil, err
+		}
 	}
 	s, err := cdrstore.Open(e.db, opts)
 	if errors.Is(err, cdrstore.ErrLocked) {
@@ -225,9 +244,10 @@ func (e *env) openStore(readOnly bool) (*cdrstore.Store, error) {
 	return s, err
 }
 
-// redactor opens the store for writing and returns a Redactor on it.
-func (e *env) redactor() (*redaction.Redactor, func(), error) {
-	s, err := e.openStore(false)
+// redactor opens the store in mode m and returns a Redactor on it, and
+// the function that closes it.
+func (e *env) redactor(m openMode) (*redaction.Redactor, func(), error) {
+	s, err := e.openStore(m)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -13,7 +13,7 @@ func (c *scrubCmd) flags(fs *flag.FlagSet) {}
 func (c *scrubCmd) validate(e *env) error  { return noArgs(e) }
 
 func (c *scrubCmd) run(ctx context.Context, e *env) error {
-	s, err := e.openStore(false)
+	s, err := e.openStore(readWrite)
 	if err != nil {
 		return err
 	}
@@ -43,7 +43,7 @@ func (c *backupCmd) validate(e *env) error {
 }
 
 func (c *backupCmd) run(ctx context.Context, e *env) error {
-	s, err := e.openStore(true)
+	s, err := e.openStore(readOnly)
 	if err != nil {
 		return err
 	}

@@ -76,7 +76,7 @@ func (c *searchCmd) validate(e *env) error {
 }
 
 func (c *searchCmd) run(ctx context.Context, e *env) error {
-	s, err := e.openStore(true)
+	s, err := e.openStore(readOnly)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func (c *serveCmd) flags(fs *flag.FlagSet) {
 func (c *serveCmd) validate(e *env) error { return noArgs(e) }
 
 func (c *serveCmd) run(ctx context.Context, e *env) error {
-	s, err := e.openStore(false)
+	s, err := e.openStore(readWrite)
 	if err != nil {
 		return err
 	}

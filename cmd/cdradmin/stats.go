@@ -69,7 +69,7 @@ func collectStats(s *cdrstore.Store) (storeStats, error) {
 }
 
 func (c *statsCmd) run(ctx context.Context, e *env) error {
-	s, err := e.openStore(true)
+	s, err := e.openStore(readOnly)
 	if err != nil {
 		return err
 	}
