@@ -32,7 +32,10 @@ func HoldKeyForNumber(s *cdrstore.Store, n e164.Number) string {
 	return "number:" + hex.EncodeToString(s.SubjectHMAC(n.String()))
 }
 
-// HoldRecord places a legal hold on record id of workspace ws.
+// HoldRecord places a legal hold on record id of workspace ws. reason is
+// free text with at most six digits (see ErrInvalidReason). Placing a hold
+// that exists with the same reason changes nothing; with another reason it
+// takes the new one and keeps its first Since.
 func (r *Redactor) HoldRecord(ctx context.Context, ws, id, reason string) (Result, error) {
 	if err := cdrstore.ValidateID(id); err != nil {
 		return Result{}, err
@@ -63,6 +66,9 @@ func (r *Redactor) ReleaseHold(ctx context.Context, ws, key string) (Result, err
 		}
 		o.entry.Detail = "release " + holdKind(key)
 		o.entry.Subject = holdSubject(key)
+		if o.entry.Subject == nil {
+			o.entry.Subject = o.tx.SubjectHMAC(key) // as setHold names it
+		}
 		return kv.Delete([]byte(key))
 	})
 }
@@ -80,16 +86,47 @@ func holdSubject(key string) []byte {
 	return nil
 }
 
-func (r *Redactor) setHold(ctx context.Context, ws, key, reason string, subject []byte) (Result, error) {
+// validateHoldReason checks a hold's reason: free text of 1 to 256 bytes
+// (it goes to the audit log) with at most six digits, so that it cannot
+// hold a phone number. The error matches ErrInvalidReason.
+func validateHoldReason(reason string) error {
 	if reason == "" || len(reason) > 256 {
-		return Result{}, fmt.Errorf("redaction: hold reason must be 1 to 256 bytes: %w", cdrstore.ErrInvalidRecord)
+		return fmt.Errorf("%w: a hold reason must be 1 to 256 bytes", ErrInvalidReason)
+	}
+	digits := 0
+	for i := 0; i < len(reason); i++ {
+		if reason[i] >= '0' && reason[i] <= '9' {
+			digits++
+		}
+	}
+	if digits > maxReasonDigits {
+		return fmt.Errorf("%w: a hold reason holds more than %d digits (it must not hold a number)", ErrInvalidReason, maxReasonDigits)
+	}
+	return nil
+}
+
+func (r *Redactor) setHold(ctx context.Context, ws, key, reason string, subject []byte) (Result, error) {
+	if err := validateHoldReason(reason); err != nil {
+		return Result{}, err
 	}
 	return r.run(ctx, ws, call{action: ActionHold, args: "place\x00" + key + "\x00" + reason}, func(o *op) error {
 		kv, err := o.tx.Bucket(ws, cdrstore.BucketHolds)
 		if err != nil {
 			return err
 		}
-		raw, err := json.Marshal(Hold{Key: key, Reason: reason, Since: o.now})
+		h := Hold{Key: key, Reason: reason, Since: o.now}
+		if old := kv.Get([]byte(key)); old != nil {
+			var prev Hold
+			if err := json.Unmarshal(old, &prev); err != nil {
+				return &cdrstore.CorruptionError{Workspace: ws, Bucket: string(cdrstore.BucketHolds), Err: err}
+			}
+			if prev.Reason == reason {
+				o.noAudit = true // placed already: nothing changes
+				return nil
+			}
+			h.Since = prev.Since // a new reason for the same hold
+		}
+		raw, err := json.Marshal(h)
 		if err != nil {
 			return err
 		}

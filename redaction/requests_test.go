@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdrvault/cdrvault/audit"
 	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/internal/storetest"
 	"github.com/cdrvault/cdrvault/redaction"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -262,4 +264,48 @@ func TestAutoRedactMediaExpiringLater(t *testing.T) {
 	got, err = s.Get("acme", "m3")
 	require.NoError(t, err)
 	assert.Empty(t, got.Media)
+}
+
+func TestHoldPlacementIsIdempotentAndAudited(t *testing.T) {
+	clock := now
+	s := storetest.Open(t, &cdrstore.Options{NoSync: true, Now: func() time.Time { return clock }})
+	require.NoError(t, s.Put(smsOut("s1", ada, "one")))
+	rd := redaction.New(s, nil)
+	_, err := rd.HoldRecord(ctx, "acme", "s1", "litigation")
+	require.NoError(t, err)
+	first, err := rd.Holds("acme")
+	require.NoError(t, err)
+	require.Len(t, first, 1)
+
+	clock = now.Add(time.Hour)
+	_, err = rd.HoldRecord(ctx, "acme", "s1", "litigation")
+	require.NoError(t, err)
+	again, err := rd.Holds("acme")
+	require.NoError(t, err)
+	assert.Equal(t, first, again, "a hold placed twice keeps its first time")
+
+	_, err = rd.ReleaseHold(ctx, "acme", first[0].Key)
+	require.NoError(t, err)
+	var entries []audit.Entry
+	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+		for e, err := range tx.AuditEntries("acme", 0) {
+			if err != nil {
+				return err
+			}
+			entries = append(entries, e)
+		}
+		return nil
+	}))
+	require.Len(t, entries, 2, "one placement, one release")
+	assert.Equal(t, entries[0].Subject, entries[1].Subject, "the release names what the placement named")
+}
+
+func TestHoldReasonHoldsNoNumber(t *testing.T) {
+	s, rd := setup(t, smsOut("s1", ada, "one"))
+	before := dump(t, s)
+	_, err := rd.HoldRecord(ctx, "acme", "s1", "complaint from +234 803 123 4567")
+	require.ErrorIs(t, err, redaction.ErrInvalidReason)
+	assert.Equal(t, before, dump(t, s))
+	_, err = rd.HoldRecord(ctx, "acme", "s1", "litigation 2026-cv-17")
+	require.NoError(t, err)
 }
