@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -74,10 +75,58 @@ func (c *ingestCmd) run(ctx context.Context, e *env) error {
 	return nil
 }
 
+// maxLine is the longest line ingest reads, without its line end. A
+// longer line is rejected like any bad line.
+const maxLine = 8 << 20
+
+// lineReader reads lines of at most maxLine bytes, reading a longer line
+// to its end and reporting it instead of returning it.
+type lineReader struct {
+	br  *bufio.Reader
+	buf []byte
+}
+
+// next returns the next line without its "\n" or "\r\n", valid until the
+// following call; tooLong reports a line over maxLine (then line is nil).
+// At the end of the input it returns io.EOF.
+func (lr *lineReader) next() (line []byte, tooLong bool, err error) {
+	lr.buf = lr.buf[:0]
+	read := 0
+	for {
+		frag, err := lr.br.ReadSlice('\n')
+		read += len(frag)
+		if !tooLong {
+			lr.buf = append(lr.buf, frag...)
+			if len(lr.buf) > maxLine+2 { // room for "\r\n"
+				tooLong, lr.buf = true, lr.buf[:0]
+			}
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF):
+			if read == 0 {
+				return nil, false, io.EOF
+			}
+		case err != nil:
+			return nil, false, err
+		}
+		break
+	}
+	if tooLong {
+		return nil, true, nil
+	}
+	line = bytes.TrimSuffix(lr.buf, []byte("\n"))
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	if len(line) > maxLine {
+		return nil, true, nil
+	}
+	return line, false, nil
+}
+
 func (c *ingestCmd) ingest(ctx context.Context, s *cdrstore.Store, in io.Reader, report io.Writer) (ingestResult, error) {
 	var res ingestResult
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64<<10), 8<<20)
+	lr := &lineReader{br: bufio.NewReaderSize(in, 64<<10)}
 	batch := make([]cdrstore.Record, 0, c.batch)
 	prog := newProgress(report)
 	defer prog.done()
@@ -93,15 +142,24 @@ func (c *ingestCmd) ingest(ctx context.Context, s *cdrstore.Store, in io.Reader,
 		prog.update("%d stored, %d rejected", res.Stored, res.Rejected)
 		return ctx.Err()
 	}
-	line := 0
-	for sc.Scan() {
-		line++
-		raw := sc.Bytes()
-		if len(raw) == 0 {
+	for line := 1; ; line++ {
+		raw, tooLong, err := lr.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return res, fmt.Errorf("line %d: %w", line, err)
+		}
+		if len(raw) == 0 && !tooLong {
 			continue
 		}
 		res.Read++
-		r, err := cdrjson.Decode(raw, c.region)
+		var r cdrstore.Record
+		if tooLong {
+			err = fmt.Errorf("longer than %d MiB", maxLine>>20)
+		} else {
+			r, err = cdrjson.Decode(raw, c.region)
+		}
 		if err != nil {
 			res.Rejected++
 			fmt.Fprintf(report, "line %d: %v\n", line, err)
@@ -116,9 +174,6 @@ func (c *ingestCmd) ingest(ctx context.Context, s *cdrstore.Store, in io.Reader,
 				return res, err
 			}
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return res, fmt.Errorf("line %d: %w", line+1, err)
 	}
 	return res, flush()
 }
