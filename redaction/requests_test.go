@@ -309,3 +309,18 @@ func TestHoldReasonHoldsNoNumber(t *testing.T) {
 	_, err = rd.HoldRecord(ctx, "acme", "s1", "litigation 2026-cv-17")
 	require.NoError(t, err)
 }
+
+func TestSweepListsAtMostAThousandHeldRecords(t *testing.T) {
+	asOf := time.Date(2026, 3, 31, 10, 0, 0, 0, time.UTC)
+	var recs []cdrstore.Record
+	for i := range 1200 {
+		recs = append(recs, at(fmt.Sprintf("held-%d", i), redaction.Cutoff(asOf, 13).AddDate(0, -1, 0).Add(time.Duration(i)*time.Second), cdrstore.ProductSMS))
+	}
+	_, rd := setup(t, recs...)
+	_, err := rd.HoldNumber(ctx, "acme", ada, "litigation")
+	require.NoError(t, err)
+	res, err := rd.Sweep(ctx, asOf, redaction.SweepOptions{BatchSize: 100})
+	require.NoError(t, err)
+	assert.Equal(t, 0, res.Deleted)
+	assert.Equal(t, 1000, len(res.Skipped))
+}

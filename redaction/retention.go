@@ -36,7 +36,7 @@ type SweepOptions struct {
 // SweepResult counts what Sweep did (or would do, in a dry run).
 type SweepResult struct {
 	Deleted     int            `json:"deleted"`
-	Skipped     []Skipped      `json:"skipped,omitempty"`
+	Skipped     []Skipped      `json:"skipped,omitempty"` // the first 1,000 held records left alone
 	Batches     int            `json:"batches"`
 	ByWorkspace map[string]int `json:"by_workspace,omitempty"`
 	DryRun      bool           `json:"dry_run,omitempty"`
@@ -87,9 +87,15 @@ func (r *Redactor) Sweep(ctx context.Context, asOf time.Time, o SweepOptions) (S
 		res.Deleted += wr.Deleted
 		res.Batches += wr.Batches
 		res.ByWorkspace[ws] += wr.ByWorkspace[ws]
-		res.Skipped = append(res.Skipped, wr.Skipped...)
+		res.Skipped = appendSkipped(res.Skipped, wr.Skipped)
 	}
 	return res, nil
+}
+
+// appendSkipped appends src to dst up to maxSkippedListed records: a sweep
+// of a store under a wide hold lists the first ones, not all of them.
+func appendSkipped(dst, src []Skipped) []Skipped {
+	return append(dst, src[:min(len(src), max(0, maxSkippedListed-len(dst)))]...)
 }
 
 // wholeRequest takes the request ID off ctx for an operation that runs in
@@ -197,7 +203,7 @@ func (r *Redactor) sweepWorkspace(ctx context.Context, ws string, asOf time.Time
 		}
 		res.Deleted += batch.Affected
 		res.ByWorkspace[ws] += batch.Affected
-		res.Skipped = append(res.Skipped, batch.Skipped...)
+		res.Skipped = appendSkipped(res.Skipped, batch.Skipped)
 		if batch.Affected > 0 {
 			res.Batches++
 		}
@@ -213,7 +219,7 @@ type AutoRedactResult struct {
 	AddressesObfuscated int            `json:"addresses_obfuscated"`
 	MediaExpired        int            `json:"media_expired"`
 	Records             int            `json:"records"`
-	Skipped             []Skipped      `json:"skipped,omitempty"`
+	Skipped             []Skipped      `json:"skipped,omitempty"` // the first 1,000 held records left alone
 	ByWorkspace         map[string]int `json:"by_workspace,omitempty"`
 	Replayed            bool           `json:"replayed,omitempty"` // a workspace's figures are its first result under the request ID
 }
@@ -276,7 +282,7 @@ func (r *Redactor) AutoRedact(ctx context.Context, asOf time.Time) (AutoRedactRe
 		res.MediaExpired += wr.MediaExpired
 		res.Records += wr.Records
 		res.ByWorkspace[ws] += wr.ByWorkspace[ws]
-		res.Skipped = append(res.Skipped, wr.Skipped...)
+		res.Skipped = appendSkipped(res.Skipped, wr.Skipped)
 	}
 	return res, nil
 }
@@ -411,7 +417,7 @@ func (r *Redactor) autoRedactPass(ctx context.Context, ws string, asOf time.Time
 		res.MediaExpired += counts.MediaExpired
 		res.Records += batch.Affected
 		res.ByWorkspace[ws] += batch.Affected
-		res.Skipped = append(res.Skipped, batch.Skipped...)
+		res.Skipped = appendSkipped(res.Skipped, batch.Skipped)
 		if examined < DefaultBatchSize {
 			return nil
 		}
