@@ -195,7 +195,9 @@ func (r *Redactor) run(ctx context.Context, ws string, c call, fn func(*op) erro
 }
 
 // runWith is run with a caller-chosen result value: final builds what is
-// returned and stored for replays, and out receives it.
+// returned and stored for replays, and out receives it once the
+// transaction has committed (an error leaves out as it was: no receipt for
+// an entry that was rolled back).
 func (r *Redactor) runWith(ctx context.Context, ws string, c call, fn func(*op) error, out any, final func(*op) any) error {
 	if err := cdrstore.ValidateWorkspace(ws); err != nil {
 		return err
@@ -205,6 +207,7 @@ func (r *Redactor) runWith(ctx context.Context, ws string, c call, fn func(*op) 
 	if len(req.ID) > 128 || len(req.Actor) > 128 {
 		return fmt.Errorf("redaction: request ID or actor over 128 bytes: %w", cdrstore.ErrInvalidRecord)
 	}
+	var result []byte // out, once the transaction has committed
 	err := r.s.Update(func(tx *cdrstore.Tx) error {
 		if c.existing {
 			if _, found := slices.BinarySearch(tx.Workspaces(), ws); !found {
@@ -249,14 +252,11 @@ func (r *Redactor) runWith(ctx context.Context, ws string, c call, fn func(*op) 
 				o.res.Receipt = &rc
 			}
 		}
-		v := final(o)
-		raw, err := json.Marshal(v)
+		raw, err := json.Marshal(final(o))
 		if err != nil {
 			return err
 		}
-		if err := json.Unmarshal(raw, out); err != nil {
-			return err
-		}
+		result = raw
 		if req.ID != "" && !o.res.DryRun {
 			if err := o.step("request"); err != nil {
 				return err
@@ -276,7 +276,10 @@ func (r *Redactor) runWith(ctx context.Context, ws string, c call, fn func(*op) 
 	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 		return fmt.Errorf("redaction: %s: %w", action, err)
 	}
-	return err
+	if err != nil || result == nil {
+		return err // on a replay, out holds the first result already
+	}
+	return json.Unmarshal(result, out)
 }
 
 // result lets runWith reach the Result inside Result and EraseResult.

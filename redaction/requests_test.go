@@ -324,3 +324,20 @@ func TestSweepListsAtMostAThousandHeldRecords(t *testing.T) {
 	assert.Equal(t, 0, res.Deleted)
 	assert.Equal(t, 1000, len(res.Skipped))
 }
+
+// An operation that fails after its audit entry was built hands back no
+// receipt: the entry was rolled back.
+func TestFailedOperationReturnsNoReceipt(t *testing.T) {
+	_, rd := setup(t, smsOut("s1", ada, "hello"))
+	redaction.SetHook(rd, func(step string) error {
+		if step == "request" {
+			return errInjected
+		}
+		return nil
+	})
+	res, err := rd.EraseContact(redaction.WithRequest(ctx, redaction.Request{ID: "r1"}), "acme", ada, "gdpr_art17")
+	require.ErrorIs(t, err, errInjected)
+	assert.Nil(t, res.Receipt)
+	assert.Zero(t, res.AuditSeq)
+	assert.Zero(t, res.RecordsAffected)
+}
