@@ -46,8 +46,11 @@ type SweepResult struct {
 // Sweep deletes, in every workspace, each record that started before its
 // product's retention cutoff (see Cutoff and Settings.RetentionMonths),
 // with its index entries; recordings and media go to the outbox. It walks
-// the time-ordered records up to the latest cutoff, so its cost grows with
-// what expires, not with the store. Each batch of at most BatchSize
+// the time-ordered records up to the latest cutoff of any product, so its
+// cost grows with what expires, not with the store, as long as every
+// product keeps the same retention; where one keeps longer (voice 24
+// months, SMS 13), each sweep also reads, and keeps, the records between
+// the two cutoffs, as it does held records. Each batch of at most BatchSize
 // deletions is one transaction with one "retention.sweep" audit entry
 // carrying its count. Records under legal hold are skipped and listed. A
 // cancelled ctx stops between (and rolls back within) batches; batches
