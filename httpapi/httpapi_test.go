@@ -228,8 +228,12 @@ func TestSubjectAccessReads(t *testing.T) {
 		cursor = next
 	}
 	assert.Len(t, ids, 16)
-	status, _, _ = f.do(t, "GET", "/v1/records?number=%2B2348031234567&since=yesterday", "", bearer(f.key.Token))
-	assert.Equal(t, 400, status)
+	for _, q := range []string{"since=yesterday", "since=1970-01-01T00:00:00Z", "until=1969-12-31T23:59:59Z", "until=2300-01-01T00:00:00Z", "cursor=nope", "limit=0"} {
+		status, hdr, body := f.do(t, "GET", "/v1/records?number=%2B2348031234567&"+q, "", bearer(f.key.Token))
+		assert.Equal(t, 400, status, "%s: %v", q, body)
+		assert.Equal(t, "application/problem+json", hdr.Get("Content-Type"), q)
+		assert.Equal(t, "Invalid Parameters", body["title"], q)
+	}
 	status, _, _ = f.do(t, "GET", "/v1/records/voice-1", "", nil)
 	assert.Equal(t, 401, status)
 }

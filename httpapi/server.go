@@ -510,9 +510,18 @@ func (srv *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 		}
 		return nil
 	})
+	var ve *cdrstore.ValidationError
 	switch {
 	case errors.Is(err, cdrstore.ErrInvalidCursor):
 		bad("invalid cursor")
+		return
+	case errors.As(err, &ve):
+		// since or until outside what the store can hold; the message
+		// names the field and the range, never a number.
+		bad(fmt.Sprintf("%s: %s", ve.Field, ve.Reason))
+		return
+	case errors.Is(err, cdrstore.ErrInvalidRecord):
+		bad("invalid parameters")
 		return
 	case err != nil:
 		srv.internal(w, r, err)
