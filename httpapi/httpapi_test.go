@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -98,6 +99,14 @@ func bearer(tok string) func(*http.Request) {
 	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
 }
 
+// with adds a header to what auth sets.
+func with(auth func(*http.Request), header, value string) func(*http.Request) {
+	return func(r *http.Request) {
+		auth(r)
+		r.Header.Set(header, value)
+	}
+}
+
 func TestRedactTransactionContract(t *testing.T) {
 	f := setup(t, nil)
 	for _, tc := range []struct {
@@ -132,6 +141,10 @@ func TestRedactTransactionContract(t *testing.T) {
 			"type": "https://developer.nexmo.com/api-errors/redact#invalid-product", "title": "Invalid Product",
 			"detail": "No product corresponding to supplied string sms2!"}},
 		{"body too large", `{"id":"` + strings.Repeat("x", 70<<10) + `","product":"sms"}`, basic(f.key), 422, map[string]any{"title": "Invalid JSON"}},
+		{"idempotency key over 128 bytes", `{"id":"bulk-h","product":"sms"}`, with(basic(f.key), "Idempotency-Key", strings.Repeat("k", 129)), 422, map[string]any{
+			"type": "https://developer.nexmo.com/api-errors/redact#invalid-idempotency-key", "title": "Invalid Idempotency Key",
+			"detail": "Idempotency-Key must be at most 128 bytes"}},
+		{"idempotency key of 128 bytes", `{"id":"bulk-i","product":"sms"}`, with(basic(f.key), "Idempotency-Key", strings.Repeat("k", 128)), 204, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, hdr, body := f.do(t, "POST", "/v1/redact/transaction", tc.body, tc.auth)
@@ -151,6 +164,11 @@ func TestRedactTransactionContract(t *testing.T) {
 	assert.False(t, got.To.IsValid())
 	assert.NotContains(t, f.log.String(), "8031234567", "no number in the access log")
 	assert.NotContains(t, f.log.String(), "secret body")
+	for _, id := range []string{"bulk-h"} {
+		got, err := f.s.Get("acme", id)
+		require.NoError(t, err)
+		assert.Equal(t, "secret body", got.Body, "%s: a refused request changes nothing", id)
+	}
 }
 
 func TestRateLimit(t *testing.T) {
@@ -300,4 +318,66 @@ func TestVonageRedactClient(t *testing.T) {
 	wrong := run(f.key.Key, "wrong-secret", cases[:1])
 	assert.Equal(t, float64(401), wrong[0]["status"])
 	assert.Equal(t, map[string]any{"type": "UNAUTHORIZED", "error_title": "Unauthorized"}, wrong[0]["body"])
+}
+
+// Bad input on the contact endpoint gets a typed 4xx with an error_code,
+// never a 500, and changes nothing.
+func TestContactErasureBadInput(t *testing.T) {
+	f := setup(t, nil)
+	// The key is first used for a redaction: reusing it for an erasure is
+	// a different request.
+	status, _, body := f.do(t, "POST", "/v1/redact/transaction", `{"id":"bulk-a","product":"sms"}`, with(basic(f.key), "Idempotency-Key", "req-1"))
+	require.Equal(t, 204, status, "%v", body)
+	for _, tc := range []struct {
+		name, path string
+		auth       func(*http.Request)
+		status     int
+		code       string
+	}{
+		{"idempotency key over 128 bytes", "/v1/contacts/+2348031234567", with(bearer(f.key.Token), "Idempotency-Key", strings.Repeat("k", 129)), 400, "INVALID_ARGUMENT"},
+		{"idempotency key reused", "/v1/contacts/+2348031234567", with(bearer(f.key.Token), "Idempotency-Key", "req-1"), 422, "IDEMPOTENCY_KEY_REUSED"},
+		{"free-text reason", "/v1/contacts/+2348031234567?reason=she+asked", bearer(f.key.Token), 400, "INVALID_ARGUMENT"},
+		{"a number as the reason", "/v1/contacts/+2348031234567?reason=%2B2348031234567", bearer(f.key.Token), 400, "INVALID_ARGUMENT"},
+		{"reason over 64 bytes", "/v1/contacts/+2348031234567?reason=" + strings.Repeat("r", 200), bearer(f.key.Token), 400, "INVALID_ARGUMENT"},
+		{"upper-case reason", "/v1/contacts/+2348031234567?reason=GDPR_ART17", bearer(f.key.Token), 400, "INVALID_ARGUMENT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, hdr, body := f.do(t, "DELETE", tc.path, "", tc.auth)
+			assert.Equal(t, tc.status, status, "%v", body)
+			assert.Equal(t, "application/json", hdr.Get("Content-Type"))
+			assert.Equal(t, tc.code, body["error_code"])
+			assert.NotEmpty(t, body["message"])
+			assert.NotContains(t, fmt.Sprint(body), "8031234567", "no number in the response")
+		})
+	}
+	got, err := f.s.Get("acme", "voice-1")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"hello"}, got.Transcript, "nothing was erased")
+
+	status, _, body = f.do(t, "DELETE", "/v1/contacts/+2348031234567?reason=gdpr_art17", "", bearer(f.key.Token))
+	require.Equal(t, 200, status, "%v", body)
+	assert.Equal(t, float64(15), body["records_affected"], "16 records hold the number, less bulk-a, whose number the redaction removed")
+	var reasons []string
+	require.NoError(t, f.s.View(func(tx *cdrstore.Tx) error {
+		for e, err := range tx.AuditEntries("acme", 0) {
+			if err != nil {
+				return err
+			}
+			if e.Action == redaction.ActionDataErasure {
+				reasons = append(reasons, e.Reason)
+			}
+		}
+		return nil
+	}))
+	assert.Equal(t, []string{"gdpr_art17"}, reasons, "the reason reaches the audit, and refused requests wrote none")
+	assert.NotContains(t, f.log.String(), "8031234567")
+
+	// And the other way round: a key first used for an erasure, then for
+	// a redaction.
+	status, _, body = f.do(t, "DELETE", "/v1/contacts/+2348031234567", "", with(bearer(f.key.Token), "Idempotency-Key", "req-2"))
+	require.Equal(t, 200, status, "%v", body)
+	status, hdr, body := f.do(t, "POST", "/v1/redact/transaction", `{"id":"bulk-b","product":"sms"}`, with(basic(f.key), "Idempotency-Key", "req-2"))
+	assert.Equal(t, 422, status, "%v", body)
+	assert.Equal(t, "application/problem+json", hdr.Get("Content-Type"))
+	assert.Equal(t, "Idempotency Key Reused", body["title"])
 }

@@ -233,6 +233,9 @@ type redactRequest struct {
 	Type    *string `json:"type"`
 }
 
+// MaxIdempotencyKey bounds the Idempotency-Key header, in bytes.
+const MaxIdempotencyKey = 128
+
 // redactTransaction is POST /v1/redact/transaction.
 func (srv *Server) redactTransaction(w http.ResponseWriter, r *http.Request) {
 	c := srv.authenticate(r, true, false)
@@ -245,6 +248,14 @@ func (srv *Server) redactTransaction(w http.ResponseWriter, r *http.Request) {
 		rateLimited(w, r, wait)
 		return
 	}
+	idem := r.Header.Get("Idempotency-Key")
+	if len(idem) > MaxIdempotencyKey {
+		// 422, not 400: the Redact API answers every malformed request
+		// with 422, and its clients know no 400.
+		problem(w, r, http.StatusUnprocessableEntity, typeRedact+"#invalid-idempotency-key", "Invalid Idempotency Key",
+			fmt.Sprintf("Idempotency-Key must be at most %d bytes", MaxIdempotencyKey))
+		return
+	}
 	req, p, d, perr := decodeRedact(http.MaxBytesReader(w, r.Body, srv.opts.MaxBodyBytes))
 	if perr != nil {
 		problem(w, r, http.StatusUnprocessableEntity, perr.typ, perr.title, perr.detail)
@@ -255,7 +266,7 @@ func (srv *Server) redactTransaction(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("User=%s is not provisioned to redact product=%s", c.KeyID, strings.ToUpper(string(p))))
 		return
 	}
-	ctx := redaction.WithRequest(r.Context(), redaction.Request{ID: r.Header.Get("Idempotency-Key"), Actor: c.KeyID})
+	ctx := redaction.WithRequest(r.Context(), redaction.Request{ID: idem, Actor: c.KeyID})
 	_, err := srv.rd.RedactByID(ctx, c.Workspace, *req.ID, p, d)
 	var (
 		nf *redaction.NotFoundError
@@ -339,6 +350,10 @@ func decodeRedact(body interface{ Read([]byte) (int, error) }) (redactRequest, c
 	return req, p, d, nil
 }
 
+// DefaultErasureReason is the reason DELETE /v1/contacts/{e164} writes to
+// the audit when the request gives no ?reason=.
+const DefaultErasureReason = "ndpr_right_to_erasure"
+
 type contactError struct {
 	ErrorCode string `json:"error_code"`
 	Message   string `json:"message"`
@@ -362,14 +377,31 @@ func (srv *Server) eraseContact(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, "application/json", contactError{"INVALID_ARGUMENT", "e164 is missing or malformed"})
 		return
 	}
+	idem := r.Header.Get("Idempotency-Key")
+	if len(idem) > MaxIdempotencyKey {
+		writeJSON(w, http.StatusBadRequest, "application/json", contactError{"INVALID_ARGUMENT",
+			fmt.Sprintf("Idempotency-Key must be at most %d bytes", MaxIdempotencyKey)})
+		return
+	}
 	reason := r.URL.Query().Get("reason")
 	if reason == "" {
-		reason = "ndpr_right_to_erasure"
+		reason = DefaultErasureReason
 	}
-	ctx := redaction.WithRequest(r.Context(), redaction.Request{ID: r.Header.Get("Idempotency-Key"), Actor: c.KeyID})
-	res, err := srv.rd.EraseContact(ctx, c.Workspace, n, truncate(reason, 128))
-	if err != nil {
-		srv.internal(w, r, err)
+	ctx := redaction.WithRequest(r.Context(), redaction.Request{ID: idem, Actor: c.KeyID})
+	res, err := srv.rd.EraseContact(ctx, c.Workspace, n, reason)
+	switch {
+	case err == nil:
+	case errors.Is(err, redaction.ErrInvalidReason):
+		writeJSON(w, http.StatusBadRequest, "application/json", contactError{"INVALID_ARGUMENT",
+			"reason must be a reason code such as ndpr_right_to_erasure: 1 to 64 lowercase letters, digits, '_', '-' or '.'"})
+		return
+	case errors.Is(err, redaction.ErrRequestConflict):
+		writeJSON(w, http.StatusUnprocessableEntity, "application/json", contactError{"IDEMPOTENCY_KEY_REUSED",
+			"The Idempotency-Key was used for another request"})
+		return
+	default:
+		srv.opts.Logger.Error("request failed", "trace", traceID(r), "err", err)
+		writeJSON(w, http.StatusInternalServerError, "application/json", contactError{"INTERNAL", "The request could not be completed"})
 		return
 	}
 	writeJSON(w, http.StatusOK, "application/json", struct {
