@@ -141,6 +141,11 @@ func TestRedactTransactionContract(t *testing.T) {
 			"type": "https://developer.nexmo.com/api-errors/redact#invalid-product", "title": "Invalid Product",
 			"detail": "No product corresponding to supplied string sms2!"}},
 		{"body too large", `{"id":"` + strings.Repeat("x", 70<<10) + `","product":"sms"}`, basic(f.key), 422, map[string]any{"title": "Invalid JSON"}},
+		{"trailing data", `{"id":"bulk-e","product":"sms"}garbage`, basic(f.key), 422, map[string]any{
+			"type": "https://developer.nexmo.com/api-errors#invalid-json", "title": "Invalid JSON"}},
+		{"a second object", `{"id":"bulk-e","product":"sms"} {"id":"bulk-f","product":"sms"}`, basic(f.key), 422, map[string]any{
+			"type": "https://developer.nexmo.com/api-errors#invalid-json", "title": "Invalid JSON"}},
+		{"trailing white space", `{"id":"bulk-g","product":"sms"}` + "\r\n ", basic(f.key), 204, nil},
 		{"idempotency key over 128 bytes", `{"id":"bulk-h","product":"sms"}`, with(basic(f.key), "Idempotency-Key", strings.Repeat("k", 129)), 422, map[string]any{
 			"type": "https://developer.nexmo.com/api-errors/redact#invalid-idempotency-key", "title": "Invalid Idempotency Key",
 			"detail": "Idempotency-Key must be at most 128 bytes"}},
@@ -164,7 +169,7 @@ func TestRedactTransactionContract(t *testing.T) {
 	assert.False(t, got.To.IsValid())
 	assert.NotContains(t, f.log.String(), "8031234567", "no number in the access log")
 	assert.NotContains(t, f.log.String(), "secret body")
-	for _, id := range []string{"bulk-h"} {
+	for _, id := range []string{"bulk-e", "bulk-f", "bulk-h"} {
 		got, err := f.s.Get("acme", id)
 		require.NoError(t, err)
 		assert.Equal(t, "secret body", got.Body, "%s: a refused request changes nothing", id)

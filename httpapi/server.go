@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -315,9 +316,7 @@ type decodeProblem struct{ typ, title, detail string }
 // decodeRedact reads a Redact API request body.
 func decodeRedact(body interface{ Read([]byte) (int, error) }) (redactRequest, cdrstore.Product, cdrstore.Direction, *decodeProblem) {
 	var req redactRequest
-	dec := json.NewDecoder(body)
-	if err := dec.Decode(&req); err != nil {
-		detail := "the request body is not a JSON object"
+	invalid := func(err error, detail string) *decodeProblem {
 		var mbe *http.MaxBytesError
 		var se *json.SyntaxError
 		switch {
@@ -326,7 +325,15 @@ func decodeRedact(body interface{ Read([]byte) (int, error) }) (redactRequest, c
 		case errors.As(err, &se):
 			detail = fmt.Sprintf("invalid JSON at byte %d", se.Offset)
 		}
-		return req, "", "", &decodeProblem{typeBase + "#invalid-json", "Invalid JSON", detail}
+		return &decodeProblem{typeBase + "#invalid-json", "Invalid JSON", detail}
+	}
+	dec := json.NewDecoder(body)
+	if err := dec.Decode(&req); err != nil {
+		return req, "", "", invalid(err, "the request body is not a JSON object")
+	}
+	// One object and nothing after it but white space.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return req, "", "", invalid(err, "unexpected data after the JSON object")
 	}
 	if req.ID == nil || *req.ID == "" {
 		return req, "", "", &decodeProblem{typeBase + "#invalid-json", "Invalid JSON", "id is required"}
