@@ -386,3 +386,32 @@ func TestContactErasureBadInput(t *testing.T) {
 	assert.Equal(t, "application/problem+json", hdr.Get("Content-Type"))
 	assert.Equal(t, "Idempotency Key Reused", body["title"])
 }
+
+// A known path with the wrong method gets 405 with Allow, in the body
+// shape of its endpoint.
+func TestWrongMethod(t *testing.T) {
+	f := setup(t, nil)
+	for _, tc := range []struct {
+		method, path, allow string
+		field, want         string
+	}{
+		{"GET", "/v1/redact/transaction", "POST", "title", "Method Not Allowed"},
+		{"PUT", "/v1/redact/transaction", "POST", "title", "Method Not Allowed"},
+		{"GET", "/v1/contacts/+2348031234567", "DELETE", "error_code", "METHOD_NOT_ALLOWED"},
+		{"POST", "/v1/contacts/", "DELETE", "error_code", "METHOD_NOT_ALLOWED"},
+		{"DELETE", "/v1/records/voice-1", "GET, HEAD", "title", "Method Not Allowed"},
+		{"POST", "/v1/records", "GET, HEAD", "title", "Method Not Allowed"},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			status, hdr, body := f.do(t, tc.method, tc.path, "", basic(f.key))
+			assert.Equal(t, 405, status)
+			assert.Equal(t, tc.allow, hdr.Get("Allow"))
+			assert.Equal(t, tc.want, body[tc.field])
+			if tc.field == "title" {
+				assert.Equal(t, "application/problem+json", hdr.Get("Content-Type"))
+				assert.Regexp(t, `^[0-9a-f]{32}$`, body["instance"])
+			}
+		})
+	}
+	assert.NotContains(t, f.log.String(), "8031234567")
+}

@@ -73,6 +73,13 @@ func New(rd *redaction.Redactor, opts *Options) *Server {
 	mux.HandleFunc("DELETE /v1/contacts/{$}", srv.eraseContact)
 	mux.HandleFunc("GET /v1/records/{id}", srv.getRecord)
 	mux.HandleFunc("GET /v1/records", srv.listRecords)
+	// The same paths without a method: a wrong method gets a 405 in the
+	// endpoint's body shape, not net/http's text/plain.
+	mux.HandleFunc("/v1/redact/transaction", methodNotAllowed("POST", false))
+	mux.HandleFunc("/v1/contacts/{e164}", methodNotAllowed("DELETE", true))
+	mux.HandleFunc("/v1/contacts/{$}", methodNotAllowed("DELETE", true))
+	mux.HandleFunc("/v1/records/{id}", methodNotAllowed("GET, HEAD", false))
+	mux.HandleFunc("/v1/records", methodNotAllowed("GET, HEAD", false))
 	srv.mux = mux
 	return srv
 }
@@ -221,6 +228,20 @@ func problem(w http.ResponseWriter, r *http.Request, status int, typ, title, det
 func unauthorizedBasic(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", `Basic realm="cdrvault"`)
 	writeJSON(w, http.StatusUnauthorized, "application/json", map[string]string{"type": "UNAUTHORIZED", "error_title": "Unauthorized"})
+}
+
+// methodNotAllowed answers 405 with Allow: an error_code body for the
+// contact endpoint, a problem body for the others.
+func methodNotAllowed(allow string, contact bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		detail := "Use " + allow
+		if contact {
+			writeJSON(w, http.StatusMethodNotAllowed, "application/json", contactError{"METHOD_NOT_ALLOWED", detail})
+			return
+		}
+		problem(w, r, http.StatusMethodNotAllowed, typeBase+"#method-not-allowed", "Method Not Allowed", detail)
+	}
 }
 
 func rateLimited(w http.ResponseWriter, r *http.Request, wait time.Duration) {
