@@ -376,17 +376,64 @@ func TestPutGrouped(t *testing.T) {
 	require.NoError(t, s.Check(context.Background()))
 }
 
+// A batch behaves as Put-ing its records in order: of two records with
+// the same workspace and ID, the later in the slice wins, whichever
+// started first, and the indexes hold only the winner.
 func TestPutBatchAtomicAndLastWins(t *testing.T) {
-	s := storetest.Open(t, nil)
-	a := sms("dup", t2026, ada, "first")
-	b := sms("dup", t2026.Add(time.Second), bob, "second")
-	require.NoError(t, s.PutBatch([]cdrstore.Record{a, b}))
-	got, err := s.Get("acme", "dup")
-	require.NoError(t, err)
-	assert.Equal(t, "second", got.Body)
-	assert.Empty(t, collect(t, s, func(tx *cdrstore.Tx) func(func(cdrstore.Record, error) bool) {
-		return tx.ByNumber("acme", ada, cdrstore.Query{})
-	}))
+	for _, tc := range []struct {
+		name        string
+		first, last time.Time // StartedAt of the first and last occurrence
+	}{
+		{"last starts later", t2026, t2026.Add(time.Second)},
+		{"last starts earlier", t2026.Add(time.Second), t2026},
+		{"same start", t2026, t2026},
+	} {
+		for _, put := range []struct {
+			name string
+			fn   func(*cdrstore.Store, []cdrstore.Record) error
+		}{
+			{"PutBatch", (*cdrstore.Store).PutBatch},
+			{"PutGrouped", (*cdrstore.Store).PutGrouped},
+		} {
+			t.Run(tc.name+"/"+put.name, func(t *testing.T) {
+				s := storetest.Open(t, nil)
+				orig := sms("dup", tc.first, ada, "orig")
+				orig.ConversationID = "c-orig"
+				corrected := sms("dup", tc.last, bob, "corrected")
+				corrected.ConversationID = "c-corrected"
+				other := sms("other", t2026.Add(500*time.Millisecond), bob, "other")
+				require.NoError(t, put.fn(s, []cdrstore.Record{orig, other, corrected}))
+
+				got, err := s.Get("acme", "dup")
+				require.NoError(t, err)
+				assert.Equal(t, corrected, got)
+				byNum := func(n e164.Number) []string {
+					return collect(t, s, func(tx *cdrstore.Tx) func(func(cdrstore.Record, error) bool) {
+						return tx.ByNumber("acme", n, cdrstore.Query{})
+					})
+				}
+				assert.Empty(t, byNum(ada), "the replaced record's number left the index")
+				assert.ElementsMatch(t, []string{"dup", "other"}, byNum(bob))
+				assert.Empty(t, collect(t, s, func(tx *cdrstore.Tx) func(func(cdrstore.Record, error) bool) {
+					return tx.ByConversation("acme", "c-orig", cdrstore.Query{})
+				}))
+				var times []time.Time
+				require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+					for r, err := range tx.ByTime("acme", cdrstore.Query{}) {
+						if err != nil {
+							return err
+						}
+						if r.ID == "dup" {
+							times = append(times, r.StartedAt)
+						}
+					}
+					return nil
+				}))
+				assert.Equal(t, []time.Time{tc.last}, times, "one record, at the winner's time")
+				require.NoError(t, s.Check(context.Background()))
+			})
+		}
+	}
 }
 
 // A populated map behaves like any other, across the remaps of a growing
