@@ -12,10 +12,11 @@ import (
 // maxCheckProblems bounds how many problems Check reports.
 const maxCheckProblems = 20
 
-// Check verifies the whole store: every record decodes, every record is
-// fully indexed (by_id, by_number for each of its numbers, by_conversation),
-// every index entry points at a record that carries it, and every
-// workspace's audit chain verifies. It returns nil, or up to 20 problems
+// Check verifies the whole store: every workspace name is valid (see
+// ValidateWorkspace), every record decodes, every record is fully indexed
+// (by_id, by_number for each of its numbers, by_conversation), every index
+// entry points at a record that carries it, and every workspace's audit
+// chain verifies. It returns nil, or up to 20 problems
 // joined, each matching ErrCorrupt (or audit.ErrChainBroken). It checks ctx
 // every 128 records and returns ctx.Err() wrapped when cancelled.
 func (s *Store) Check(ctx context.Context) (err error) {

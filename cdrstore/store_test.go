@@ -794,3 +794,78 @@ func TestAuxBucket(t *testing.T) {
 		return nil
 	}))
 }
+
+// A workspace bucket whose name no valid write could make (too long, not
+// UTF-8, holding 0x00) is corruption: Check reports it as such, as it
+// does every problem, and so do Workspaces and the operations on it;
+// none of them calls it a malformed argument.
+func TestBadWorkspaceNameIsCorruption(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := cdrstore.Open(path, &cdrstore.Options{NoSync: true})
+	require.NoError(t, err)
+	require.NoError(t, s.Put(sms("m1", t2026, ada, "hello")))
+	require.NoError(t, s.Close())
+
+	for _, tc := range []struct{ name, ws string }{
+		{"65 bytes", strings.Repeat("w", 65)},
+		{"not UTF-8", "acme\xff"},
+		{"holds 0x00", "ac\x00me"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "c.db")
+			storetest.CopyFile(t, path, p)
+			rawUpdate(t, p, func(tx *bolt.Tx) error {
+				root, err := tx.Bucket([]byte("ws")).CreateBucket([]byte(tc.ws))
+				if err != nil {
+					return err
+				}
+				for _, name := range []string{"records", "by_id", "by_number", "by_conversation", "audit"} {
+					if _, err := root.CreateBucket([]byte(name)); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			s, err := cdrstore.Open(p, &cdrstore.Options{NoSync: true})
+			require.NoError(t, err)
+			defer s.Close()
+
+			err = s.Check(context.Background())
+			require.Error(t, err)
+			for _, e := range unjoin(err) {
+				assert.ErrorIs(t, e, cdrstore.ErrCorrupt)
+				assert.NotErrorIs(t, e, cdrstore.ErrInvalidRecord)
+			}
+			var ce *cdrstore.CorruptionError
+			require.ErrorAs(t, err, &ce)
+			assert.Equal(t, "ws", ce.Bucket)
+
+			_, err = s.Workspaces()
+			require.ErrorIs(t, err, cdrstore.ErrCorrupt)
+			assert.NotErrorIs(t, err, cdrstore.ErrInvalidRecord)
+
+			require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+				assert.Contains(t, tx.Workspaces(), tc.ws, "listed as stored")
+				_, err := tx.Count(tc.ws)
+				assert.ErrorIs(t, err, cdrstore.ErrCorrupt)
+				assert.NotErrorIs(t, err, cdrstore.ErrInvalidRecord)
+				return nil
+			}))
+			got, err := s.Get("acme", "m1")
+			require.NoError(t, err, "other workspaces still work")
+			assert.Equal(t, "hello", got.Body)
+		})
+	}
+
+	// A name the caller gives is still a malformed argument.
+	s = storetest.Open(t, nil)
+	_, err = s.Get(strings.Repeat("w", 65), "m1")
+	require.ErrorIs(t, err, cdrstore.ErrInvalidRecord)
+	names, err := s.Workspaces()
+	require.NoError(t, err)
+	assert.Empty(t, names)
+	require.NoError(t, s.Put(sms("m1", t2026, ada, "hello")))
+	names, err = s.Workspaces()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"acme"}, names)
+}

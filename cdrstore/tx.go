@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -131,6 +132,11 @@ var coreBuckets = []struct {
 // openWorkspace opens (or creates) the bucket of ws and caches it in tx.
 func (tx *Tx) openWorkspace(ws string, create bool) (*wsBuckets, error) {
 	if err := ValidateWorkspace(ws); err != nil {
+		// A bucket of that name exists only in a damaged file (it may
+		// have been listed by Workspaces).
+		if top := tx.btx.Bucket(bucketWS); top != nil && top.Bucket([]byte(ws)) != nil {
+			return nil, badWorkspaceName(ws, err)
+		}
 		return nil, err
 	}
 	top := tx.btx.Bucket(bucketWS)
@@ -184,7 +190,10 @@ func (w *wsBuckets) auxBucket(n Name) (*bolt.Bucket, error) {
 	return b, nil
 }
 
-// Workspaces returns the names of every workspace, in byte order.
+// Workspaces returns the names of every workspace, in byte order, as
+// stored. In a damaged file a name may not be a valid workspace name;
+// every operation on such a name returns an error matching ErrCorrupt, and
+// [Store.Workspaces] reports it as one.
 func (tx *Tx) Workspaces() []string {
 	var names []string
 	top := tx.btx.Bucket(bucketWS)
@@ -196,6 +205,39 @@ func (tx *Tx) Workspaces() []string {
 		return nil
 	})
 	return names
+}
+
+// Workspaces returns the names of every workspace, in byte order, as
+// [Tx.Workspaces] does in a read transaction of its own. A stored name
+// that is not a valid workspace name (see ValidateWorkspace) can only come
+// from a damaged or foreign file: Workspaces then returns an error matching
+// ErrCorrupt. It returns ErrClosed after Close.
+func (s *Store) Workspaces() ([]string, error) {
+	var names []string
+	err := s.View(func(tx *Tx) error {
+		names = tx.Workspaces()
+		for _, ws := range names {
+			if err := ValidateWorkspace(ws); err != nil {
+				return badWorkspaceName(ws, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return names, nil
+}
+
+// badWorkspaceName is the error for a stored workspace bucket whose name
+// ValidateWorkspace refuses with err: no valid write makes one, so it is
+// corruption, not a malformed argument. The name is given in hex.
+func badWorkspaceName(ws string, err error) error {
+	reason := "invalid"
+	if ve, ok := errors.AsType[*ValidationError](err); ok {
+		reason = ve.Reason
+	}
+	return &CorruptionError{Bucket: string(bucketWS), Key: describeKey(string(bucketWS), []byte(ws)), Err: fmt.Errorf("workspace name: %s", reason)}
 }
 
 // CreateWorkspace creates the buckets of ws if it does not exist yet.
