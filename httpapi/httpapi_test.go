@@ -415,3 +415,25 @@ func TestWrongMethod(t *testing.T) {
 	}
 	assert.NotContains(t, f.log.String(), "8031234567")
 }
+
+// Records kept by a legal hold are counted in the answer, and erased is
+// then false.
+func TestContactErasureReportsHeldRecords(t *testing.T) {
+	f := setup(t, nil)
+	rd := redaction.New(f.s, nil)
+	_, err := rd.HoldRecord(context.Background(), "acme", "voice-1", "litigation-2026-17")
+	require.NoError(t, err)
+	status, _, body := f.do(t, "DELETE", "/v1/contacts/+2348031234567", "", bearer(f.key.Token))
+	require.Equal(t, 200, status, "%v", body)
+	assert.Equal(t, map[string]any{"erased": false, "e164": "+2348031234567", "records_affected": float64(15), "records_skipped": float64(1)}, body)
+	got, err := f.s.Get("acme", "voice-1")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"hello"}, got.Transcript, "the held record is untouched")
+
+	_, err = rd.ReleaseHold(context.Background(), "acme", redaction.HoldKeyForID("voice-1"))
+	require.NoError(t, err)
+	status, _, body = f.do(t, "DELETE", "/v1/contacts/+2348031234567", "", bearer(f.key.Token))
+	require.Equal(t, 200, status, "%v", body)
+	assert.Equal(t, map[string]any{"erased": true, "e164": "+2348031234567", "records_affected": float64(1)}, body,
+		"records_skipped is left out when none was")
+}

@@ -432,11 +432,23 @@ func (srv *Server) eraseContact(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, "application/json", contactError{"INTERNAL", "The request could not be completed"})
 		return
 	}
-	writeJSON(w, http.StatusOK, "application/json", struct {
-		Erased          bool   `json:"erased"`
-		E164            string `json:"e164"`
-		RecordsAffected int    `json:"records_affected"`
-	}{res.Erased, n.String(), res.RecordsAffected})
+	writeJSON(w, http.StatusOK, "application/json", NewContactErasure(res, n))
+}
+
+// ContactErasure is the body of a 200 answer of DELETE
+// /v1/contacts/{e164} (and what cdradmin erase --json prints).
+type ContactErasure struct {
+	// Erased is false when a legal hold kept some of the contact's
+	// records (RecordsSkipped of them).
+	Erased          bool   `json:"erased"`
+	E164            string `json:"e164"`
+	RecordsAffected int    `json:"records_affected"`
+	RecordsSkipped  int    `json:"records_skipped,omitempty"`
+}
+
+// NewContactErasure returns the answer for res, the result of erasing n.
+func NewContactErasure(res redaction.EraseResult, n e164.Number) ContactErasure {
+	return ContactErasure{Erased: res.Erased, E164: n.String(), RecordsAffected: res.RecordsAffected, RecordsSkipped: res.SkippedCount}
 }
 
 // ParseContactNumber accepts what the contact-erasure contract calls a

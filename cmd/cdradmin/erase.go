@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/cdrvault/cdrvault/e164"
+	"github.com/cdrvault/cdrvault/httpapi"
 	"github.com/cdrvault/cdrvault/redaction"
 )
 
@@ -48,11 +49,10 @@ func (c *eraseCmd) run(ctx context.Context, e *env) error {
 		return err
 	}
 	if e.json {
-		return e.printJSON(struct {
-			Erased          bool   `json:"erased"`
-			E164            string `json:"e164"`
-			RecordsAffected int    `json:"records_affected"`
-		}{!c.dryRun, c.n.String(), res.RecordsAffected})
+		// The contact endpoint's answer; a dry run erased nothing.
+		out := httpapi.NewContactErasure(res, c.n)
+		out.Erased = out.Erased && !c.dryRun
+		return e.printJSON(out)
 	}
 	verb := "erased content of"
 	if c.dryRun {
@@ -65,6 +65,9 @@ func (c *eraseCmd) run(ctx context.Context, e *env) error {
 	fmt.Fprintln(e.stdout)
 	for _, s := range res.Skipped {
 		fmt.Fprintf(e.stdout, "skipped %s: %s\n", s.ID, s.Reason)
+	}
+	if more := res.SkippedCount - len(res.Skipped); more > 0 {
+		fmt.Fprintf(e.stdout, "skipped %d more\n", more)
 	}
 	if res.AuditSeq > 0 {
 		fmt.Fprintf(e.stdout, "audit seq %d, hash %s\n", res.AuditSeq, res.AuditHash)
