@@ -339,6 +339,8 @@ func (s *Store) Get(ws, id string) (Record, error) {
 }
 
 // Put inserts or replaces r in one transaction, with its index entries.
+// A replace never undoes a redaction: fields the stored record marks as
+// redacted keep their redacted values (see [Tx.Put]).
 func (s *Store) Put(r Record) error {
 	return s.Update(func(tx *Tx) error { return tx.Put(r) })
 }
@@ -346,9 +348,10 @@ func (s *Store) Put(r Record) error {
 // PutBatch inserts or replaces every record of rs in one transaction: all
 // of them or, on any error, none. The result is that of Put-ing the
 // records in slice order: when rs holds one workspace and ID more than
-// once, the last occurrence wins, whatever its StartedAt. Records are
-// written in key order, which keeps ingest at the right edge of the
-// time-ordered tree.
+// once, the last occurrence wins, whatever its StartedAt. As with Put, a
+// replace never undoes a redaction (see [Tx.Put]): re-ingesting records
+// that were redacted since leaves them redacted. Records are written in
+// key order, which keeps ingest at the right edge of the time-ordered tree.
 func (s *Store) PutBatch(rs []Record) error {
 	order, err := validOrder(rs)
 	if err != nil {

@@ -204,6 +204,142 @@ func TestPutMaintainsIndexesFromDiff(t *testing.T) {
 	require.NoError(t, s.Check(context.Background()))
 }
 
+// putPaths are the ways a caller writes records; each must keep a stored
+// record's redactions.
+var putPaths = []struct {
+	name string
+	put  func(*cdrstore.Store, cdrstore.Record) error
+}{
+	{"Store.Put", (*cdrstore.Store).Put},
+	{"Tx.Put", func(s *cdrstore.Store, r cdrstore.Record) error {
+		return s.Update(func(tx *cdrstore.Tx) error { return tx.Put(r) })
+	}},
+	{"PutBatch", func(s *cdrstore.Store, r cdrstore.Record) error { return s.PutBatch([]cdrstore.Record{r}) }},
+	{"PutGrouped", func(s *cdrstore.Store, r cdrstore.Record) error { return s.PutGrouped([]cdrstore.Record{r}) }},
+}
+
+// contentful is an outbound message to ada with every kind of content.
+func contentful(id string) cdrstore.Record {
+	return cdrstore.Record{
+		ID: id, Workspace: "acme", Product: cdrstore.ProductMessages, Direction: cdrstore.Outbound,
+		From: plat, To: ada, Body: "my card number is 4111", Transcript: []string{"hello, is that Ada?"},
+		RecordingURL: "https://media.example.net/rec/" + id + ".mp3",
+		Media:        []cdrstore.Media{{URL: "https://media.example.net/m/" + id + ".jpg"}},
+		StartedAt:    t2026, Status: "delivered",
+	}
+}
+
+// Re-ingesting a record (a message bus delivers it again, the same file
+// is ingested twice) never undoes a redaction: fields the stored record
+// marks as redacted keep their redacted values, a removed number stays out
+// of the record and of by_number, and the marks stay; fields that were
+// not redacted take the new values.
+func TestRePutNeverUndoesRedaction(t *testing.T) {
+	redactedAt := t2026.Add(48 * time.Hour)
+	for _, tc := range []struct {
+		name   string
+		redact func(r *cdrstore.Record) // as the redaction package writes it
+		gone   bool                     // the counterparty's number left the record
+	}{
+		{"redact by ID", func(r *cdrstore.Record) {
+			r.Body, r.Transcript, r.RecordingURL, r.Media, r.To = "", nil, "", nil, e164.Number{}
+			r.Redacted = cdrstore.Redaction{Fields: cdrstore.FieldBody | cdrstore.FieldTranscript | cdrstore.FieldRecording | cdrstore.FieldMedia | cdrstore.FieldTo, At: redactedAt}
+		}, true},
+		{"contact erasure", func(r *cdrstore.Record) {
+			r.Body, r.Transcript, r.RecordingURL, r.Media = "[REDACTED]", []string{"[REDACTED]"}, "", nil
+			r.Redacted = cdrstore.Redaction{Fields: cdrstore.FieldBody | cdrstore.FieldTranscript | cdrstore.FieldRecording | cdrstore.FieldMedia, At: redactedAt}
+		}, false},
+		{"auto-redaction with obfuscation", func(r *cdrstore.Record) {
+			r.Body, r.Transcript, r.RecordingURL, r.Media = "", nil, "", nil
+			r.Redacted = cdrstore.Redaction{Fields: cdrstore.FieldBody | cdrstore.FieldTranscript | cdrstore.FieldRecording | cdrstore.FieldMedia, At: redactedAt}
+			r.Redacted.Masked = r.To.Obfuscate()
+			r.Redacted.Fields |= cdrstore.FieldToObfuscated
+			r.To = e164.Number{}
+		}, true},
+	} {
+		for _, path := range putPaths {
+			t.Run(tc.name+"/"+path.name, func(t *testing.T) {
+				s := storetest.Open(t, nil)
+				orig := contentful("c1")
+				require.NoError(t, s.Put(orig))
+				redacted := orig.Clone()
+				tc.redact(&redacted)
+				require.NoError(t, s.Put(redacted))
+
+				again := orig.Clone()
+				again.Status = "read" // a field the redaction did not touch
+				require.NoError(t, path.put(s, again))
+
+				got, err := s.Get("acme", "c1")
+				require.NoError(t, err)
+				want := redacted.Clone()
+				want.Status = "read"
+				assert.Equal(t, want, got, "the redacted content, number and marks stay; the status is new")
+				ids := collect(t, s, func(tx *cdrstore.Tx) func(func(cdrstore.Record, error) bool) {
+					return tx.ByNumber("acme", ada, cdrstore.Query{})
+				})
+				if tc.gone {
+					assert.Empty(t, ids, "the removed number does not come back into by_number")
+				} else {
+					assert.Equal(t, []string{"c1"}, ids)
+				}
+				assert.Equal(t, []string{"c1"}, collect(t, s, func(tx *cdrstore.Tx) func(func(cdrstore.Record, error) bool) {
+					return tx.ByNumber("acme", plat, cdrstore.Query{})
+				}))
+			})
+		}
+	}
+}
+
+// A replace may redact further: removing what an earlier redaction left
+// (the "[REDACTED]" placeholder, an obfuscated number) takes effect, and
+// writing the same redaction again changes nothing.
+func TestRePutMayRedactFurther(t *testing.T) {
+	s := storetest.Open(t, nil)
+	erasedAt, redactedAt := t2026.Add(24*time.Hour), t2026.Add(48*time.Hour)
+
+	// Contact erasure, then a redaction by ID.
+	r := contentful("c1")
+	require.NoError(t, s.Put(r))
+	r.Body, r.Transcript, r.RecordingURL, r.Media = "[REDACTED]", []string{"[REDACTED]"}, "", nil
+	r.Redacted = cdrstore.Redaction{Fields: cdrstore.FieldBody | cdrstore.FieldTranscript | cdrstore.FieldRecording | cdrstore.FieldMedia, At: erasedAt}
+	require.NoError(t, s.Put(r))
+	r.Body, r.Transcript, r.To = "", nil, e164.Number{}
+	r.Redacted.Fields |= cdrstore.FieldTo
+	r.Redacted.At = redactedAt
+	require.NoError(t, s.Put(r))
+	got, err := s.Get("acme", "c1")
+	require.NoError(t, err)
+	assert.Equal(t, r, got)
+
+	// Obfuscation, then a redaction by ID that removes the masked form.
+	o := contentful("c2")
+	require.NoError(t, s.Put(o))
+	o.Redacted = cdrstore.Redaction{Fields: cdrstore.FieldToObfuscated, At: erasedAt, Masked: o.To.Obfuscate()}
+	o.To = e164.Number{}
+	require.NoError(t, s.Put(o))
+	o.Body, o.Transcript, o.RecordingURL, o.Media = "", nil, "", nil
+	o.Redacted.Masked = ""
+	o.Redacted.Fields |= cdrstore.FieldBody | cdrstore.FieldTranscript | cdrstore.FieldRecording | cdrstore.FieldMedia | cdrstore.FieldFrom | cdrstore.FieldTo
+	o.Redacted.At = redactedAt
+	require.NoError(t, s.Put(o))
+	got, err = s.Get("acme", "c2")
+	require.NoError(t, err)
+	assert.Equal(t, o, got)
+	assert.Empty(t, got.Redacted.Masked, "the masked number is gone too")
+
+	// Re-ingesting the original now keeps all of it.
+	require.NoError(t, s.PutBatch([]cdrstore.Record{contentful("c1"), contentful("c2")}))
+	for _, want := range []cdrstore.Record{r, o} {
+		got, err := s.Get("acme", want.ID)
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+	}
+	assert.Empty(t, collect(t, s, func(tx *cdrstore.Tx) func(func(cdrstore.Record, error) bool) {
+		return tx.ByNumber("acme", ada, cdrstore.Query{})
+	}))
+}
+
 func TestQueriesRangeLimitCursor(t *testing.T) {
 	s := storetest.Open(t, nil)
 	var batch []cdrstore.Record

@@ -302,6 +302,16 @@ func (w *wsBuckets) corrupt(bucket []byte, key []byte, err error) error {
 // and the new one: a number the new record no longer holds leaves the
 // by_number index. It returns a *ValidationError (nothing written) when r
 // is malformed and ErrReadOnly in a read-only transaction.
+//
+// A replace never undoes a redaction, so that a record delivered again
+// after it was redacted stays redacted: every field the stored record
+// marks in Redacted.Fields keeps its stored (redacted) value unless r's is
+// empty, the marks are the union of both, Redacted.At keeps its stored
+// value when r's is zero and Redacted.Masked when r's is empty (unless r
+// marks From or To removed where the stored record did not), and the index
+// entries follow the merged record (a removed number does not return to
+// by_number). Fields not marked take r's values. Removing more (a
+// placeholder body, an obfuscated number) always takes effect.
 func (tx *Tx) Put(r Record) error {
 	if err := r.Validate(); err != nil {
 		return err
@@ -326,6 +336,12 @@ func (tx *Tx) put(r *Record) error {
 	if oldV != nil {
 		if err := decodeRecord(r.Workspace, oldKey, oldV, &old); err != nil {
 			return w.corrupt(bucketRecords, oldKey, err)
+		}
+		if old.Redacted.Fields != 0 {
+			// r is the caller's (PutBatch's slice): merge into a copy.
+			m := *r
+			keepRedactions(&m, &old)
+			r = &m
 		}
 	}
 	moved := oldV != nil && oldTS != ts
@@ -374,6 +390,45 @@ func (tx *Tx) put(r *Record) error {
 		}
 	}
 	return nil
+}
+
+// keepRedactions makes r, which replaces old, keep old's redactions, so
+// that a replace never undoes one. Each field old marks as redacted keeps
+// old's value, unless r's is empty: removing what a redaction left (the
+// "[REDACTED]" placeholder, say) redacts further and undoes nothing. The
+// marks are the union of both; At stays old's when r's is zero. Masked
+// stays old's when r's is empty, unless r marks From or To removed where
+// old did not (removing a number removes its masked form too, as the
+// redaction package's RedactByID does). r's index entries are derived
+// afterwards, so a removed number stays out of by_number.
+func keepRedactions(r, old *Record) {
+	f := old.Redacted.Fields
+	if f.Has(FieldBody) && r.Body != "" {
+		r.Body = old.Body
+	}
+	if f.Has(FieldTranscript) && len(r.Transcript) > 0 {
+		r.Transcript = old.Transcript
+	}
+	if f.Has(FieldRecording) && r.RecordingURL != "" {
+		r.RecordingURL = old.RecordingURL
+	}
+	if f.Has(FieldMedia) && len(r.Media) > 0 {
+		r.Media = old.Media
+	}
+	if f&(FieldFrom|FieldFromObfuscated) != 0 && r.From.IsValid() {
+		r.From = old.From
+	}
+	if f&(FieldTo|FieldToObfuscated) != 0 && r.To.IsValid() {
+		r.To = old.To
+	}
+	removesNumber := r.Redacted.Fields&^f&(FieldFrom|FieldTo) != 0
+	if r.Redacted.Masked == "" && !removesNumber {
+		r.Redacted.Masked = old.Redacted.Masked
+	}
+	if r.Redacted.At.IsZero() {
+		r.Redacted.At = old.Redacted.At
+	}
+	r.Redacted.Fields |= f
 }
 
 // Delete removes the record id of workspace ws with every index entry
