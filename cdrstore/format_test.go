@@ -2,10 +2,12 @@ package cdrstore_test
 
 import (
 	"context"
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/cdrvault/cdrvault/internal/storetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 )
 
 var writeFixtures = flag.Bool("write-format-fixtures", false, "rewrite testdata/format/v<N>/store.db (only when a new format is born)")
@@ -105,4 +108,29 @@ func TestMigrationsCoverEveryFormat(t *testing.T) {
 	for v := cdrstore.FormatMinSupported; v < cdrstore.FormatNewest; v++ {
 		assert.True(t, cdrstore.HasMigration(v), "no migration from format %d", v)
 	}
+}
+
+// docs/format.md names the format a new store is written in, in its
+// opening paragraph and in the meta table.
+func TestFormatDocNamesTheWrittenFormat(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := cdrstore.Open(path, &cdrstore.Options{NoSync: true})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	var written uint32
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	require.NoError(t, err)
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		written = binary.BigEndian.Uint32(tx.Bucket([]byte("meta")).Get([]byte("format")))
+		return nil
+	}))
+	require.NoError(t, db.Close())
+	assert.Equal(t, cdrstore.FormatNewest, written)
+
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "format.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(doc), fmt.Sprintf("(`meta/format` = %d)", written))
+	row := regexp.MustCompile("(?m)^\\| `format` +\\| u32be: on-disk format version \\((\\d+)").FindSubmatch(doc)
+	require.NotNil(t, row, "the meta table has a format row")
+	assert.Equal(t, fmt.Sprint(written), string(row[1]), "the meta table's format row")
 }
