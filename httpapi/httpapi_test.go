@@ -58,7 +58,12 @@ func setup(t *testing.T, opts *httpapi.Options) *fixture {
 		r.StartedAt = old.Add(time.Duration(i) * time.Minute)
 		require.NoError(t, s.Put(r))
 	}
-	key, err := httpapi.AddKey(s, "acme", []cdrstore.Product{cdrstore.ProductSMS, cdrstore.ProductVoice, cdrstore.ProductMessages})
+	// acme is provisioned for the products its key may redact, so the key
+	// may also erase contacts, which touches every product.
+	acme := []cdrstore.Product{cdrstore.ProductSMS, cdrstore.ProductVoice, cdrstore.ProductMessages}
+	_, err := redaction.New(s, nil).SetSettings(context.Background(), "acme", redaction.Settings{Products: acme})
+	require.NoError(t, err)
+	key, err := httpapi.AddKey(s, "acme", acme)
 	require.NoError(t, err)
 	other, err := httpapi.AddKey(s, "globex", nil)
 	require.NoError(t, err)
@@ -436,4 +441,42 @@ func TestContactErasureReportsHeldRecords(t *testing.T) {
 	require.Equal(t, 200, status, "%v", body)
 	assert.Equal(t, map[string]any{"erased": true, "e164": "+2348031234567", "records_affected": float64(1)}, body,
 		"records_skipped is left out when none was")
+}
+
+// A contact erasure touches records of every product, so it needs a key
+// that may redact every product the workspace is provisioned for.
+func TestContactErasureNeedsEveryProvisionedProduct(t *testing.T) {
+	f := setup(t, nil)
+	rd := redaction.New(f.s, nil)
+	smsOnly, err := httpapi.AddKey(f.s, "acme", []cdrstore.Product{cdrstore.ProductSMS})
+	require.NoError(t, err)
+	all, err := httpapi.AddKey(f.s, "acme", nil)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name        string
+		provisioned []cdrstore.Product // nil: every product
+		key         httpapi.NewKey
+		status      int
+	}{
+		{"sms key, workspace of sms and voice", []cdrstore.Product{cdrstore.ProductSMS, cdrstore.ProductVoice}, smsOnly, 403},
+		{"sms key, workspace of every product", nil, smsOnly, 403},
+		{"sms, voice and messages key, workspace of every product", nil, f.key, 403},
+		{"key of every product, workspace of every product", nil, all, 200},
+		{"sms key, workspace of sms", []cdrstore.Product{cdrstore.ProductSMS}, smsOnly, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := rd.SetSettings(context.Background(), "acme", redaction.Settings{Products: tc.provisioned})
+			require.NoError(t, err)
+			status, hdr, body := f.do(t, "DELETE", "/v1/contacts/+2348031234567?reason=gdpr_art17", "", bearer(tc.key.Token))
+			require.Equal(t, tc.status, status, "%v", body)
+			if tc.status == 403 {
+				assert.Equal(t, "application/json", hdr.Get("Content-Type"))
+				assert.Equal(t, "PERMISSION_DENIED", body["error_code"])
+				assert.NotEmpty(t, body["message"])
+				got, err := f.s.Get("acme", "voice-1")
+				require.NoError(t, err)
+				assert.Equal(t, []string{"hello"}, got.Transcript, "nothing was erased")
+			}
+		})
+	}
 }

@@ -332,6 +332,12 @@ func (srv *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
 	problem(w, r, http.StatusInternalServerError, typeBase+"#internal", "Internal Error", "The request could not be completed")
 }
 
+// contactInternal is internal in the contact endpoint's body shape.
+func (srv *Server) contactInternal(w http.ResponseWriter, r *http.Request, err error) {
+	srv.opts.Logger.Error("request failed", "trace", traceID(r), "err", err)
+	writeJSON(w, http.StatusInternalServerError, "application/json", contactError{"INTERNAL", "The request could not be completed"})
+}
+
 type decodeProblem struct{ typ, title, detail string }
 
 // decodeRedact reads a Redact API request body.
@@ -415,6 +421,24 @@ func (srv *Server) eraseContact(w http.ResponseWriter, r *http.Request) {
 	if reason == "" {
 		reason = DefaultErasureReason
 	}
+	// An erasure changes records of every product, so the key must be
+	// one that may redact every product the workspace may.
+	settings, err := srv.rd.Settings(c.Workspace)
+	if err != nil {
+		srv.contactInternal(w, r, err)
+		return
+	}
+	var missing []string
+	for _, p := range cdrstore.Products() {
+		if settings.Provisioned(p) && !c.mayRedact(p) {
+			missing = append(missing, string(p))
+		}
+	}
+	if len(missing) > 0 {
+		writeJSON(w, http.StatusForbidden, "application/json", contactError{"PERMISSION_DENIED",
+			fmt.Sprintf("Key %s may not redact every product of its workspace, which a contact erasure touches (missing: %s)", c.KeyID, strings.Join(missing, ","))})
+		return
+	}
 	ctx := redaction.WithRequest(r.Context(), redaction.Request{ID: idem, Actor: c.KeyID})
 	res, err := srv.rd.EraseContact(ctx, c.Workspace, n, reason)
 	switch {
@@ -428,8 +452,7 @@ func (srv *Server) eraseContact(w http.ResponseWriter, r *http.Request) {
 			"The Idempotency-Key was used for another request"})
 		return
 	default:
-		srv.opts.Logger.Error("request failed", "trace", traceID(r), "err", err)
-		writeJSON(w, http.StatusInternalServerError, "application/json", contactError{"INTERNAL", "The request could not be completed"})
+		srv.contactInternal(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, "application/json", NewContactErasure(res, n))

@@ -18,7 +18,7 @@ type keysCmd struct {
 
 func (c *keysCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ws, "w", "", "workspace")
-	fs.StringVar(&c.products, "products", "", "products the key may redact, comma-separated (default all)")
+	fs.StringVar(&c.products, "products", "", "products the key may redact, comma-separated (default all); erasing a contact needs every product the workspace is provisioned for")
 }
 
 func (c *keysCmd) validate(e *env) error {

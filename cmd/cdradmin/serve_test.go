@@ -25,6 +25,10 @@ func freeAddr(t *testing.T) string {
 // gracefully when its context ends.
 func TestKeysAndServe(t *testing.T) {
 	db := fixtureDB(t, 200)
+	// A key erases contacts only if it may redact every product its
+	// workspace is provisioned for.
+	code, _, stderr := cli(t, "", "--db", db, "policy", "set", "-w", "acme", "--products", "sms,voice")
+	require.Equal(t, 0, code, stderr)
 	code, out, stderr := cli(t, "", "--db", db, "keys", "add", "-w", "acme", "--products", "sms,voice", "--json")
 	require.Equal(t, 0, code, stderr)
 	var k struct{ Key, Secret, Token string }
