@@ -480,3 +480,30 @@ func TestContactErasureNeedsEveryProvisionedProduct(t *testing.T) {
 		})
 	}
 }
+
+// A key revoked while the server runs is refused from the next request
+// on, on every endpoint; other keys keep working.
+func TestRevokedKeyIsRefusedAtOnce(t *testing.T) {
+	f := setup(t, nil)
+	status, _, body := f.do(t, "GET", "/v1/records/voice-1", "", bearer(f.key.Token))
+	require.Equal(t, 200, status, "%v", body)
+	status, _, body = f.do(t, "POST", "/v1/redact/transaction", `{"id":"bulk-a","product":"sms"}`, basic(f.key))
+	require.Equal(t, 204, status, "%v", body)
+
+	require.NoError(t, httpapi.RevokeKey(f.s, "acme", f.key.Key))
+	status, _, body = f.do(t, "GET", "/v1/records/voice-1", "", bearer(f.key.Token))
+	assert.Equal(t, 401, status, "%v", body)
+	status, _, body = f.do(t, "GET", "/v1/records?ids=voice-1", "", basic(f.key))
+	assert.Equal(t, 401, status, "%v", body)
+	status, _, body = f.do(t, "POST", "/v1/redact/transaction", `{"id":"bulk-b","product":"sms"}`, basic(f.key))
+	assert.Equal(t, 401, status, "%v", body)
+	status, _, body = f.do(t, "DELETE", "/v1/contacts/+2348031234567", "", bearer(f.key.Token))
+	assert.Equal(t, 401, status, "%v", body)
+	assert.Equal(t, "UNAUTHORIZED", body["error_code"])
+	got, err := f.s.Get("acme", "voice-1")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"hello"}, got.Transcript, "the revoked key erased nothing")
+
+	status, _, body = f.do(t, "GET", "/v1/records/globex-1", "", bearer(f.other.Token))
+	assert.Equal(t, 200, status, "%v", body)
+}

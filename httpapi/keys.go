@@ -113,19 +113,43 @@ func ListKeys(s *cdrstore.Store, ws string) ([]Credential, error) {
 	return out, err
 }
 
-// RevokeKey revokes key keyID of workspace ws.
+// RevokeKey revokes key keyID of workspace ws. The revocation takes
+// effect at once: a running Server reads the key's record at every
+// request, so the key is refused from the next request on. Requests
+// already past authentication complete. Revoking a revoked key writes
+// it (and its audit entry) again.
 func RevokeKey(s *cdrstore.Store, ws, keyID string) error {
-	keys, err := ListKeys(s, ws)
+	c, err := getKey(s, ws, keyID)
 	if err != nil {
 		return err
 	}
-	for _, c := range keys {
-		if c.KeyID == keyID {
-			c.Revoked = true
-			return putCredential(s, c, "revoke")
-		}
+	if c == nil {
+		return fmt.Errorf("%w: %s", ErrUnknownKey, keyID)
 	}
-	return fmt.Errorf("%w: %s", ErrUnknownKey, keyID)
+	c.Revoked = true
+	return putCredential(s, *c, "revoke")
+}
+
+// getKey returns credential keyID of workspace ws as stored, or nil when
+// there is none.
+func getKey(s *cdrstore.Store, ws, keyID string) (*Credential, error) {
+	var c *Credential
+	err := s.View(func(tx *cdrstore.Tx) error {
+		kv, err := tx.Bucket(ws, cdrstore.BucketKeys)
+		if err != nil {
+			return err
+		}
+		raw := kv.Get([]byte(keyID))
+		if raw == nil {
+			return nil
+		}
+		c = new(Credential)
+		if err := json.Unmarshal(raw, c); err != nil {
+			return &cdrstore.CorruptionError{Workspace: ws, Bucket: string(cdrstore.BucketKeys), Err: err}
+		}
+		return nil
+	})
+	return c, err
 }
 
 // check reports whether secret is c's, in constant time.

@@ -28,7 +28,7 @@ type Options struct {
 	Burst        int           // default: RateLimit rounded up
 	MaxBodyBytes int64         // request body cap; default 64 KiB
 	Logger       *slog.Logger  // access log; default discard
-	ReloadEvery  time.Duration // how often an unknown key may trigger a reload of credentials; default 1s
+	ReloadEvery  time.Duration // how often an unknown key may trigger a reload of the key list; default 1s
 }
 
 // Server is the HTTP API over a Redactor's store. It is safe for
@@ -40,7 +40,7 @@ type Server struct {
 	mux  *http.ServeMux
 
 	mu         sync.Mutex
-	keys       map[string]*Credential
+	keyWS      map[string]string // key ID -> its workspace
 	limiters   map[string]*rate.Limiter
 	lastReload time.Time
 }
@@ -128,34 +128,53 @@ func setKey(w http.ResponseWriter, keyID string) {
 	}
 }
 
-// credential returns the credential of keyID, reloading the credentials
-// (at most every ReloadEvery) when it is unknown.
+// credential returns the credential of keyID as the store holds it now,
+// so that a key revoked while the server runs is refused from the next
+// request on; nil when there is none (or the store cannot be read).
+// Which workspace holds a key is cached; an unknown key reloads that
+// list, at most every ReloadEvery.
 func (srv *Server) credential(keyID string) *Credential {
+	ws, ok := srv.workspaceOf(keyID)
+	if !ok {
+		return nil
+	}
+	c, err := getKey(srv.s, ws, keyID)
+	if err != nil {
+		srv.opts.Logger.Error("load credential", "key", keyID, "err", err)
+		return nil
+	}
+	return c
+}
+
+// workspaceOf returns the workspace of keyID.
+func (srv *Server) workspaceOf(keyID string) (string, bool) {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
-	if c, ok := srv.keys[keyID]; ok {
-		return c
+	if ws, ok := srv.keyWS[keyID]; ok {
+		return ws, true
 	}
-	if srv.keys != nil && time.Since(srv.lastReload) < srv.opts.ReloadEvery {
-		return nil
+	if srv.keyWS != nil && time.Since(srv.lastReload) < srv.opts.ReloadEvery {
+		return "", false
 	}
 	srv.lastReload = time.Now()
 	all, err := ListKeys(srv.s, "")
 	if err != nil {
 		srv.opts.Logger.Error("load credentials", "err", err)
-		return nil
+		return "", false
 	}
-	srv.keys = map[string]*Credential{}
-	for i := range all {
-		srv.keys[all[i].KeyID] = &all[i]
+	srv.keyWS = make(map[string]string, len(all))
+	for _, c := range all {
+		srv.keyWS[c.KeyID] = c.Workspace
 	}
-	return srv.keys[keyID]
+	ws, ok := srv.keyWS[keyID]
+	return ws, ok
 }
 
-// ReloadKeys makes the server read credentials again on the next request.
+// ReloadKeys makes the server read the list of keys again on the next
+// request. Revocations need no reload: every request reads its key.
 func (srv *Server) ReloadKeys() {
 	srv.mu.Lock()
-	srv.keys = nil
+	srv.keyWS = nil
 	srv.mu.Unlock()
 }
 
