@@ -114,6 +114,9 @@ func TestReadOnlyCommandsGolden(t *testing.T) {
 		{"policy_show", []string{"policy", "show", "-w", "acme"}},
 		{"audit_verify", []string{"audit", "verify"}},
 		{"check", []string{"check"}},
+		{"optout_check", []string{"optout", "check", "-w", "acme", sms.To.String()}},
+		{"hold_list", []string{"hold", "list", "-w", "acme"}},
+		{"keys_list", []string{"keys", "list"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, stderr := cli(t, "", append([]string{"--db", db}, tc.args...)...)

@@ -49,7 +49,11 @@ func (c *holdCmd) validate(e *env) error {
 }
 
 func (c *holdCmd) run(ctx context.Context, e *env) error {
-	rd, done, err := e.redactor(readWrite)
+	mode := readWrite
+	if e.args[0] == "list" {
+		mode = readOnly
+	}
+	rd, done, err := e.redactor(mode)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,11 @@ func (c *optoutCmd) validate(e *env) error {
 }
 
 func (c *optoutCmd) run(ctx context.Context, e *env) error {
-	rd, done, err := e.redactor(readWrite)
+	mode := readWrite
+	if e.args[0] == "check" {
+		mode = readOnly
+	}
+	rd, done, err := e.redactor(mode)
 	if err != nil {
 		return err
 	}
