@@ -40,6 +40,13 @@ func (c *policyCmd) validate(e *env) error {
 	if c.ws == "" || len(e.args) != 1 || (e.args[0] != "show" && e.args[0] != "set") {
 		return usageErr("need show or set, and -w WS")
 	}
+	if e.args[0] == "set" {
+		// Every flag value must parse (a product named sms2 is bad usage,
+		// exit 2); whether the result is a valid policy is SetSettings'
+		// to say.
+		var scratch redaction.Settings
+		return c.apply(&scratch)
+	}
 	return nil
 }
 
