@@ -305,6 +305,14 @@ func TestHelpAndUsage(t *testing.T) {
 	code, _, stderr = cli(t, "", "--db", filepath.Join(t.TempDir(), "none.db"), "stats")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "no store at")
+
+	// The usage line says what validate requires.
+	code, out, _ := cli(t, "", "audit", "--help")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "usage: cdradmin [--db PATH] audit verify [-w WS] | list -w WS [--after SEQ] [--limit N]\n")
+	code, _, stderr = cli(t, "", "audit", "list")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "list needs -w WS")
 }
 
 // An inspection command fails fast, with a clear message, when another

@@ -70,7 +70,7 @@ var verbs = []verb{
 	{"drain", "--log-only", "hand pending recording and media deletions to a deleter (here: print them)", "cdradmin drain --log-only", func() subcommand { return &drainCmd{} }},
 	{"scrub", "", "purge freed pages: afterwards no erased byte remains in the file", "cdradmin scrub", func() subcommand { return &scrubCmd{} }},
 	{"backup", "--to PATH", "write a consistent copy with no freed-page residue", "cdradmin backup --to /backups/cdrvault-2026-11-22.db", func() subcommand { return &backupCmd{} }},
-	{"audit", "verify | list [-w WS] [--after SEQ] [--limit N]", "verify the audit chains, or list entries", "cdradmin audit verify", func() subcommand { return &auditCmd{} }},
+	{"audit", "verify [-w WS] | list -w WS [--after SEQ] [--limit N]", "verify the audit chains, or list entries", "cdradmin audit verify", func() subcommand { return &auditCmd{} }},
 	{"optout", "add|remove|check -w WS E164", "record, remove or check an opt-out (kept as a keyed HMAC)", "cdradmin optout add -w acme +2348031234567", func() subcommand { return &optoutCmd{} }},
 	{"hold", "add -w WS (--id ID | --number N) --reason R | remove -w WS KEY | list -w WS", "place, release or list legal holds", "cdradmin hold add -w acme --number +2348031234567 --reason litigation-2026-17", func() subcommand { return &holdCmd{} }},
 	{"policy", "show -w WS | set -w WS [flags]", "show or change workspace settings (changes are audited)", "cdradmin policy set -w acme --retention-months 13 --auto-redact sms:outbound:content,address:6h", func() subcommand { return &policyCmd{} }},
