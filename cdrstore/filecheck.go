@@ -71,6 +71,17 @@ func checkFileSize(path string) error {
 		if n, _ := f.ReadAt(page, int64(m0.pageSize)); n == len(page) {
 			m1, ok1 = readBoltMeta(page)
 		}
+	} else if !ok0 {
+		// The first meta page is damaged: bbolt looks for the second at
+		// each page size from 1 KB to 16 MB, and so does this check.
+		for ps := int64(1024); ps <= 16<<20 && ps < fi.Size(); ps <<= 1 {
+			if n, _ := f.ReadAt(head, ps); n == len(head) || int64(n) == fi.Size()-ps {
+				if m, ok := readBoltMeta(head[:n]); ok && int64(m.pageSize) == ps {
+					m1, ok1 = m, true
+					break
+				}
+			}
+		}
 	}
 	m := m0
 	switch {

@@ -725,15 +725,26 @@ func TestOpenRejectsNewerFormatAndForeignFiles(t *testing.T) {
 // A truncated file is refused with a typed error, not a fault.
 func TestOpenTruncatedFile(t *testing.T) {
 	f := storetest.BuildFixture(t, 3000)
-	for _, keep := range []int64{2, 3, 10} { // keep 1/keep of the file
-		p := filepath.Join(t.TempDir(), "s.db")
-		storetest.CopyFile(t, f.Path, p)
-		fi, err := os.Stat(p)
-		require.NoError(t, err)
-		require.NoError(t, os.Truncate(p, fi.Size()/keep))
-		_, err = cdrstore.Open(p, nil)
-		require.ErrorIs(t, err, cdrstore.ErrCorrupt)
-		assert.Contains(t, err.Error(), "truncated")
+	for _, damageMeta0 := range []bool{false, true} {
+		for _, keep := range []int64{2, 3, 10} { // keep 1/keep of the file
+			p := filepath.Join(t.TempDir(), "s.db")
+			storetest.CopyFile(t, f.Path, p)
+			fi, err := os.Stat(p)
+			require.NoError(t, err)
+			if damageMeta0 {
+				// bbolt then reads the second meta page; so must the
+				// size check, or bbolt maps the short file and faults.
+				fh, err := os.OpenFile(p, os.O_RDWR, 0)
+				require.NoError(t, err)
+				_, err = fh.WriteAt(bytes.Repeat([]byte{0xAB}, 64), 16)
+				require.NoError(t, err)
+				require.NoError(t, fh.Close())
+			}
+			require.NoError(t, os.Truncate(p, fi.Size()/keep))
+			_, err = cdrstore.Open(p, nil)
+			require.ErrorIs(t, err, cdrstore.ErrCorrupt, "meta 0 damaged: %v, kept 1/%d", damageMeta0, keep)
+			assert.Contains(t, err.Error(), "truncated")
+		}
 	}
 }
 
