@@ -26,7 +26,7 @@ func (c *searchCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ids, "ids", "", "comma-separated transaction IDs")
 	fs.StringVar(&c.since, "since", "", "RFC 3339 start (inclusive)")
 	fs.StringVar(&c.until, "until", "", "RFC 3339 end (exclusive)")
-	fs.IntVar(&c.limit, "limit", 100, "at most this many records")
+	fs.IntVar(&c.limit, "limit", 100, "at most this many records (at least 1)")
 	fs.StringVar(&c.cursor, "cursor", "", "resume after the cursor printed by the previous page")
 }
 
@@ -51,6 +51,11 @@ func parseRange(since, until string) (cdrstore.Query, error) {
 func (c *searchCmd) validate(e *env) error {
 	if c.ws == "" {
 		return usageErr("need -w WS")
+	}
+	if c.limit < 1 {
+		// 0 would be the store's default limit, and the "more:" line
+		// below compares against c.limit.
+		return usageErr("--limit must be at least 1")
 	}
 	modes := 0
 	for _, s := range []string{c.number, c.ids} {
