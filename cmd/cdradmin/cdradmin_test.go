@@ -340,3 +340,40 @@ func TestDemo(t *testing.T) {
 	code, _, _ = cli(t, "", "--db", db, "check")
 	assert.Equal(t, 0, code)
 }
+
+// keys revoke, backup and drain print JSON with --json, like every
+// other command.
+func TestJSONOfRevokeBackupDrain(t *testing.T) {
+	db := fixtureDB(t, 400)
+	code, out, stderr := cli(t, "", "--db", db, "keys", "add", "-w", "acme", "--json")
+	require.Equal(t, 0, code, stderr)
+	var k struct{ Key string }
+	require.NoError(t, json.Unmarshal([]byte(out), &k))
+	code, out, stderr = cli(t, "", "--db", db, "keys", "revoke", "-w", "acme", "--json", k.Key)
+	require.Equal(t, 0, code, stderr)
+	assert.JSONEq(t, fmt.Sprintf(`{"key":%q,"workspace":"acme","revoked":true}`, k.Key), out)
+
+	dst := filepath.Join(t.TempDir(), "backup.db")
+	code, out, stderr = cli(t, "", "--db", db, "backup", "--to", dst, "--json")
+	require.Equal(t, 0, code, stderr)
+	var b map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &b), out)
+	assert.Equal(t, dst, b["to"])
+	assert.Positive(t, b["bytes"])
+
+	voice := firstRecord(t, db, "acme", func(r cdrstore.Record) bool { return r.RecordingURL != "" && r.To.IsValid() })
+	code, _, stderr = cli(t, "", "--db", db, "erase", "-w", "acme", voice.To.String())
+	require.Equal(t, 0, code, stderr)
+	code, out, stderr = cli(t, "", "--db", db, "drain", "--log-only", "--json")
+	require.Equal(t, 0, code, stderr)
+	var urls []string
+	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		var u struct{ URL string }
+		require.NoError(t, json.Unmarshal([]byte(line), &u), line)
+		urls = append(urls, u.URL)
+	}
+	assert.Contains(t, urls, voice.RecordingURL)
+	var sum map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stderr), &sum), stderr)
+	assert.Equal(t, map[string]any{"deleted": float64(len(urls)), "failed": float64(0), "pending": float64(0)}, sum)
+}

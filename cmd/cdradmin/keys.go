@@ -75,6 +75,13 @@ func (c *keysCmd) run(ctx context.Context, e *env) error {
 		if err := httpapi.RevokeKey(s, c.ws, e.args[1]); err != nil {
 			return err
 		}
+		if e.json {
+			return e.printJSON(struct {
+				Key       string `json:"key"`
+				Workspace string `json:"workspace"`
+				Revoked   bool   `json:"revoked"`
+			}{e.args[1], c.ws, true})
+		}
 		fmt.Fprintf(e.stdout, "revoked %s\n", e.args[1])
 		return nil
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 
@@ -81,7 +82,7 @@ func (c *sweepCmd) run(ctx context.Context, e *env) error {
 type drainCmd struct{ logOnly bool }
 
 func (c *drainCmd) flags(fs *flag.FlagSet) {
-	fs.BoolVar(&c.logOnly, "log-only", false, "print each pending URL and remove it from the outbox once printed (embed redaction.DrainOutbox for at-least-once deletion)")
+	fs.BoolVar(&c.logOnly, "log-only", false, "print each pending URL and remove it from the outbox once printed (embed redaction.DrainOutbox for at-least-once deletion); with --json each is a {\"url\"} line, and the counts on stderr are JSON")
 }
 
 func (c *drainCmd) validate(e *env) error {
@@ -98,11 +99,21 @@ func (c *drainCmd) run(ctx context.Context, e *env) error {
 	}
 	defer done()
 	res, err := rd.DrainOutbox(ctx, "", redaction.DeleterFunc(func(_ context.Context, url string) error {
+		if e.json {
+			return e.printJSON(struct {
+				URL string `json:"url"`
+			}{url})
+		}
 		_, err := fmt.Fprintln(e.stdout, url)
 		return err
 	}))
 	if err != nil {
 		return err
+	}
+	// The counts go to stderr, so that stdout holds only the URLs.
+	if e.json {
+		enc := json.NewEncoder(e.stderr)
+		return enc.Encode(res)
 	}
 	fmt.Fprintf(e.stderr, "handed over %d, failed %d, pending %d\n", res.Deleted, res.Failed, res.Pending)
 	return nil

@@ -63,6 +63,13 @@ func (c *backupCmd) run(ctx context.Context, e *env) error {
 		os.Remove(c.to)
 		return err
 	}
+	if e.json {
+		return e.printJSON(struct {
+			DB    string `json:"db"`
+			To    string `json:"to"`
+			Bytes int64  `json:"bytes"`
+		}{e.db, c.to, n})
+	}
 	fmt.Fprintf(e.stdout, "backed up %s to %s (%d bytes, no free pages)\n", e.db, c.to, n)
 	return nil
 }
