@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -125,12 +126,29 @@ func (s *Store) open() error {
 // free page list) turned into a *CorruptionError.
 // The panic's text is dropped: it may hold key bytes, and keys hold phone
 // numbers.
+//
+// bbolt has opened and locked the file by the time it panics, and the
+// *DB is lost with the panic: the file is closed here, through the
+// OpenFile hook that handed it to bbolt, and unlocked. (The map of the
+// file stays until the process exits.)
 func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
+	var file *os.File
+	oo := *o
+	oo.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := os.OpenFile(name, flag, perm)
+		file = f
+		return f, err
+	}
 	defer func() {
 		if p := recover(); p != nil {
+			if file != nil {
+				unlockFile(file)
+				file.Close()
+			}
 			db, err = nil, &CorruptionError{Bucket: "(file)", Err: errors.New("damaged page read while opening (free page list)")}
 		}
 	}()
+	o = &oo
 	if db, err = bolt.Open(path, 0o600, o); err == nil {
 		db.MaxBatchDelay = groupCommitDelay
 	}

@@ -777,11 +777,13 @@ func TestOpenDamagedPage(t *testing.T) {
 			require.NoError(t, db.Close())
 			require.NotZero(t, page, "no %s page found", target)
 
-			file, err := os.OpenFile(p, os.O_WRONLY, 0)
+			file, err := os.OpenFile(p, os.O_RDWR, 0)
+			require.NoError(t, err)
+			orig := make([]byte, pageSize)
+			_, err = file.ReadAt(orig, int64(page)*pageSize)
 			require.NoError(t, err)
 			_, err = file.WriteAt(bytes.Repeat([]byte{0xAB}, int(pageSize)), int64(page)*pageSize)
 			require.NoError(t, err)
-			require.NoError(t, file.Close())
 
 			s, err := cdrstore.Open(p, nil)
 			if err == nil {
@@ -790,6 +792,15 @@ func TestOpenDamagedPage(t *testing.T) {
 			}
 			require.ErrorIs(t, err, cdrstore.ErrCorrupt)
 			assert.NotContains(t, err.Error(), "+")
+
+			// The failed open let go of the file: once repaired, it opens
+			// (it did not wait out the lock timeout for ErrLocked).
+			_, err = file.WriteAt(orig, int64(page)*pageSize)
+			require.NoError(t, err)
+			require.NoError(t, file.Close())
+			s, err = cdrstore.Open(p, &cdrstore.Options{LockTimeout: 100 * time.Millisecond})
+			require.NoError(t, err)
+			require.NoError(t, s.Close())
 		})
 	}
 }
