@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cdrvault/cdrvault/audit"
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/internal/storetest"
 	"github.com/cdrvault/cdrvault/redaction"
@@ -286,16 +285,7 @@ func TestHoldPlacementIsIdempotentAndAudited(t *testing.T) {
 
 	_, err = rd.ReleaseHold(ctx, "acme", first[0].Key)
 	require.NoError(t, err)
-	var entries []audit.Entry
-	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
-		for e, err := range tx.AuditEntries("acme", 0) {
-			if err != nil {
-				return err
-			}
-			entries = append(entries, e)
-		}
-		return nil
-	}))
+	entries := auditEntries(t, s, "acme")
 	require.Len(t, entries, 2, "one placement, one release")
 	assert.Equal(t, entries[0].Subject, entries[1].Subject, "the release names what the placement named")
 }

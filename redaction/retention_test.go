@@ -86,15 +86,11 @@ func TestSweep(t *testing.T) {
 		assert.ErrorIs(t, err, cdrstore.ErrNotFound, id)
 	}
 	var counts []uint64
-	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
-		for e, err := range tx.AuditEntries("acme", 0) {
-			require.NoError(t, err)
-			if e.Action == redaction.ActionRetentionSweep {
-				counts = append(counts, e.Count)
-			}
+	for _, e := range auditEntries(t, s, "acme") {
+		if e.Action == redaction.ActionRetentionSweep {
+			counts = append(counts, e.Count)
 		}
-		return nil
-	}))
+	}
 	assert.Equal(t, []uint64{1000, 1000, 502}, counts, "one audit entry per batch, with its count")
 
 	again, err := rd.Sweep(ctx, asOf, redaction.SweepOptions{})
