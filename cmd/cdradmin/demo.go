@@ -20,12 +20,11 @@ import (
 type demoCmd struct {
 	records int
 	keep    bool
-	dbSet   bool
 }
 
 func (c *demoCmd) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.records, "records", 30000, "records to generate")
-	fs.BoolVar(&c.keep, "keep", false, "keep the demo store (it is kept anyway when --db is given)")
+	fs.BoolVar(&c.keep, "keep", false, "keep the demo store (a store at --db or $CDRVAULT_DB is always kept, and must not exist yet)")
 }
 
 func (c *demoCmd) validate(e *env) error {
@@ -40,7 +39,9 @@ var demoNow = workload.DefaultEnd
 
 func (c *demoCmd) run(ctx context.Context, e *env) error {
 	path := e.db
-	if os.Getenv("CDRVAULT_DB") == "" && e.db == "cdrvault.db" {
+	if !e.dbSet && os.Getenv("CDRVAULT_DB") == "" {
+		// No store named: build one in a temporary directory. A store the
+		// user names is never removed.
 		dir, err := os.MkdirTemp("", "cdrvault-demo-")
 		if err != nil {
 			return err

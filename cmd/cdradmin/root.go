@@ -34,6 +34,7 @@ func usageErr(format string, args ...any) error {
 // env is what a subcommand runs with.
 type env struct {
 	db     string
+	dbSet  bool // --db was given
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
@@ -120,6 +121,7 @@ func runWithClock(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		}
 		return exitUsage
 	}
+	root.Visit(func(f *flag.Flag) { e.dbSet = e.dbSet || f.Name == "db" })
 	if root.NArg() == 0 {
 		rootUsage(stderr)
 		return exitUsage
