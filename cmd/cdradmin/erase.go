@@ -18,7 +18,7 @@ type eraseCmd struct {
 
 func (c *eraseCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ws, "w", "", "workspace")
-	fs.StringVar(&c.reason, "reason", "gdpr_art17", "legal reason written to the audit log (e.g. ndpr_right_to_erasure)")
+	fs.StringVar(&c.reason, "reason", "gdpr_art17", "legal reason written to the audit log: a code of lowercase letters, digits, '_', '-' or '.' (e.g. ndpr_right_to_erasure)")
 	fs.StringVar(&c.region, "region", "", "region for a number in national form")
 	fs.StringVar(&c.requestID, "request-id", "", "idempotency key: a replay returns the first result")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "count the records that would change; write nothing")
@@ -27,6 +27,9 @@ func (c *eraseCmd) flags(fs *flag.FlagSet) {
 func (c *eraseCmd) validate(e *env) error {
 	if c.ws == "" || len(e.args) != 1 {
 		return usageErr("need -w WS and one number")
+	}
+	if err := redaction.ValidateReason(c.reason); err != nil {
+		return err
 	}
 	var err error
 	c.n, err = e164.Parse(e.args[0], c.region)

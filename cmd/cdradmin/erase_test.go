@@ -39,3 +39,18 @@ func TestEraseReportsHeldRecords(t *testing.T) {
 	assert.Contains(t, out, "skipped "+r.ID+": legal hold: litigation\n")
 	assert.NotContains(t, out, n)
 }
+
+// A --reason that is not a reason code is bad usage, refused before the
+// store is opened, and not echoed (it could hold a number).
+func TestEraseReasonIsACode(t *testing.T) {
+	db := fixtureDB(t, 100)
+	before := fileHash(t, db)
+	for _, reason := range []string{"she asked", "+2348031234567", "GDPR", ""} {
+		code, out, stderr := cli(t, "", "--db", db, "erase", "-w", "acme", "--reason", reason, "+2348031234567")
+		assert.Equal(t, 2, code, reason)
+		assert.Empty(t, out)
+		assert.Contains(t, stderr, "cdradmin erase: redaction: invalid reason", reason)
+		assert.NotContains(t, stderr, "8031234567")
+	}
+	assert.Equal(t, before, fileHash(t, db))
+}
