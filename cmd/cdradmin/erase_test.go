@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
@@ -49,8 +50,9 @@ func TestEraseReasonIsACode(t *testing.T) {
 		code, out, stderr := cli(t, "", "--db", db, "erase", "-w", "acme", "--reason", reason, "+2348031234567")
 		assert.Equal(t, 2, code, reason)
 		assert.Empty(t, out)
-		assert.Contains(t, stderr, "cdradmin erase: redaction: invalid reason", reason)
-		assert.NotContains(t, stderr, "8031234567")
+		first, _, _ := strings.Cut(stderr, "\n") // then the usage text, whose example has a number
+		assert.Contains(t, first, "cdradmin erase: redaction: invalid reason", reason)
+		assert.NotContains(t, first, "8031234567", "the reason is not echoed")
 	}
 	assert.Equal(t, before, fileHash(t, db))
 }
