@@ -65,20 +65,29 @@ func ValidateReason(reason string) error {
 	if c := reason[0]; c < 'a' || c > 'z' {
 		return fmt.Errorf("%w: must start with a lowercase letter", ErrInvalidReason)
 	}
-	digits := 0
 	for i := 0; i < len(reason); i++ {
 		switch c := reason[i]; {
-		case c >= 'a' && c <= 'z', c == '_', c == '-', c == '.':
-		case c >= '0' && c <= '9':
-			digits++
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '_', c == '-', c == '.':
 		default:
 			return fmt.Errorf("%w: byte %d is not a lowercase letter, digit, '_', '-' or '.'", ErrInvalidReason, i)
 		}
 	}
-	if digits > maxReasonDigits {
+	if mayHoldNumber(reason) {
 		return fmt.Errorf("%w: more than %d digits (a reason is a code, and must not hold a number)", ErrInvalidReason, maxReasonDigits)
 	}
 	return nil
+}
+
+// mayHoldNumber reports whether s has more than maxReasonDigits digits,
+// enough for a phone number to hide in it.
+func mayHoldNumber(s string) bool {
+	digits := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			digits++
+		}
+	}
+	return digits > maxReasonDigits
 }
 
 // ProductError reports a product name that is not known.

@@ -93,13 +93,7 @@ func validateHoldReason(reason string) error {
 	if reason == "" || len(reason) > 256 {
 		return fmt.Errorf("%w: a hold reason must be 1 to 256 bytes", ErrInvalidReason)
 	}
-	digits := 0
-	for i := 0; i < len(reason); i++ {
-		if reason[i] >= '0' && reason[i] <= '9' {
-			digits++
-		}
-	}
-	if digits > maxReasonDigits {
+	if mayHoldNumber(reason) {
 		return fmt.Errorf("%w: a hold reason holds more than %d digits (it must not hold a number)", ErrInvalidReason, maxReasonDigits)
 	}
 	return nil
