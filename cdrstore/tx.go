@@ -240,6 +240,12 @@ func badWorkspaceName(ws string, err error) error {
 	return &CorruptionError{Bucket: string(bucketWS), Key: describeKey(string(bucketWS), []byte(ws)), Err: fmt.Errorf("workspace name: %s", reason)}
 }
 
+// HasWorkspace reports whether workspace ws exists, creating nothing.
+func (tx *Tx) HasWorkspace(ws string) (bool, error) {
+	w, err := tx.workspace(ws, false, needNone)
+	return w != nil, err
+}
+
 // CreateWorkspace creates the buckets of ws if it does not exist yet.
 func (tx *Tx) CreateWorkspace(ws string) error {
 	_, err := tx.workspace(ws, true, needNone)

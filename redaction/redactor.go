@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/cdrvault/cdrvault/audit"
@@ -210,7 +209,11 @@ func (r *Redactor) runWith(ctx context.Context, ws string, c call, fn func(*op) 
 	var result []byte // out, once the transaction has committed
 	err := r.s.Update(func(tx *cdrstore.Tx) error {
 		if c.existing {
-			if _, found := slices.BinarySearch(tx.Workspaces(), ws); !found {
+			found, err := tx.HasWorkspace(ws)
+			if err != nil {
+				return err
+			}
+			if !found {
 				return fmt.Errorf("redaction: workspace %q: %w", ws, cdrstore.ErrNotFound)
 			}
 		}
