@@ -61,10 +61,7 @@ func loaded(b *testing.B, f Factory) Engine {
 }
 
 // load opens engine f in a new directory (removed by TestMain; returned
-// too) and stores
-// the whole workload in it, in batches of 10,000 as cmd/compare does: the
-// batch size decides how many pages the last commits freed, which later
-// commits pay for.
+// too) and stores the whole workload in it with Load, as cmd/compare does.
 func load(b *testing.B, f Factory, prefix string) (Engine, string) {
 	dir, err := os.MkdirTemp("", prefix+f.Name)
 	if err != nil {
@@ -75,11 +72,8 @@ func load(b *testing.B, f Factory, prefix string) (Engine, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	w := workloadOnce()
-	for i := 0; i < len(w.Records); i += 10_000 {
-		if err := e.Ingest(w.Records[i:min(i+10_000, len(w.Records))]); err != nil {
-			b.Fatal(err)
-		}
+	if err := Load(e, workloadOnce().Records); err != nil {
+		b.Fatal(err)
 	}
 	return e, dir
 }
@@ -189,7 +183,9 @@ func BenchmarkErase(b *testing.B) {
 var templates = map[string]string{}
 
 // template returns a directory holding engine f's files with the whole
-// workload loaded and the engine closed, built once per process.
+// workload loaded and the engine closed, built once per process. Unlike
+// loaded's store, which Redact and Erase change as they run, it stays as
+// loaded: each Sweep iteration copies it.
 func template(b *testing.B, f Factory) string {
 	mu.Lock()
 	defer mu.Unlock()
@@ -204,7 +200,7 @@ func template(b *testing.B, f Factory) string {
 	return dir
 }
 
-// copyDir copies the regular files of src into dst.
+// copyDir copies the files of src (an engine's directory) into dst.
 func copyDir(b *testing.B, src, dst string) {
 	ents, err := os.ReadDir(src)
 	if err != nil {

@@ -50,8 +50,6 @@ func OpenBolthold(dir string) (Engine, error) {
 	return &boltholdEngine{s: s, path: path}, nil
 }
 
-func (e *boltholdEngine) Name() string { return "bolthold" }
-
 func toHold(r *cdrstore.Record) holdRecord {
 	return holdRecord{Key: r.Workspace + "/" + r.ID, Workspace: r.Workspace, ID: r.ID, Product: string(r.Product), Direction: string(r.Direction),
 		From: r.From.String(), To: r.To.String(), Body: r.Body, Transcript: r.Transcript, RecordingURL: r.RecordingURL, Media: r.Media,

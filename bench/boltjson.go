@@ -43,8 +43,6 @@ func OpenBoltJSON(dir string) (Engine, error) {
 	return &boltJSON{db: db, path: path}, err
 }
 
-func (e *boltJSON) Name() string { return "bbolt-json" }
-
 func bjKey(ws, id string) []byte { return append(append([]byte(ws), 0), id...) }
 
 func bjNumKey(ws, n string, started int64, id string) []byte {

@@ -11,9 +11,8 @@ import (
 )
 
 type cdrvault struct {
-	name string
-	s    *cdrstore.Store
-	rd   *redaction.Redactor
+	s  *cdrstore.Store
+	rd *redaction.Redactor
 }
 
 // Now is the clock of every engine: the end of the generated history.
@@ -34,14 +33,8 @@ func openCdrvault(dir string, populate bool) (Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := "cdrvault"
-	if !populate {
-		name += "-faulting"
-	}
-	return &cdrvault{name: name, s: s, rd: redaction.New(s, nil)}, nil
+	return &cdrvault{s: s, rd: redaction.New(s, nil)}, nil
 }
-
-func (c *cdrvault) Name() string { return c.name }
 
 // Ingest stores a batch in one transaction. A single record, as the 16
 // goroutines of the concurrent ingest write them, goes through group
@@ -84,11 +77,9 @@ func (c *cdrvault) Erase(ws string, n e164.Number) (int, error) {
 func (c *cdrvault) Sweep(cutoff time.Time) (int, error) {
 	// The cutoff of 13 months as of Now; the engines sweep the same records.
 	// In one transaction, as SQLite's one DELETE does: every transaction
-	// rewrites the by_id and by_number leaves its deletions touch. Measured
-	// together at N = 1,000,000 (BenchmarkSweep, -count 6), batches of
-	// 10,000 swept 18,760 records/s and one transaction 52,930. The
-	// library's default batch is smaller, to hold the write lock for less
-	// time.
+	// rewrites the by_id and by_number leaves its deletions touch (figures
+	// in README.md). The library's default batch is smaller, to hold the
+	// write lock for less time.
 	res, err := c.rd.Sweep(context.Background(), Now, redaction.SweepOptions{BatchSize: 1 << 30})
 	return res.Deleted, err
 }

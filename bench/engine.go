@@ -8,10 +8,10 @@ import (
 	"github.com/cdrvault/cdrvault/e164"
 )
 
-// Engine is one storage engine under test. Every write is one durable
-// transaction unless the engine's name says otherwise.
+// Engine is one storage engine under test. Every write is durable when it
+// returns; cdrvault's single-record ingest shares its commit with
+// concurrent callers (group commit).
 type Engine interface {
-	Name() string
 	// Ingest stores a batch in one durable transaction, which an engine
 	// may share with concurrent callers (group commit).
 	Ingest(batch []cdrstore.Record) error

@@ -50,6 +50,22 @@ func median(ds []time.Duration) float64 {
 	return float64(ds[len(ds)/2].Nanoseconds())
 }
 
+// LoadBatch is the number of records per transaction of a bulk load. It
+// decides how many pages the last commits freed, which every later commit
+// pays for while they stay free.
+const LoadBatch = 10_000
+
+// Load stores rs in e in batches of LoadBatch, as every bulk load of the
+// benchmarks does.
+func Load(e Engine, rs []cdrstore.Record) error {
+	for i := 0; i < len(rs); i += LoadBatch {
+		if err := e.Ingest(rs[i:min(i+LoadBatch, len(rs))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Run opens engine f in dir, runs the workload, and returns the metrics.
 func Run(f Factory, dir string, w *Workload, progress func(string)) (map[string]float64, error) {
 	e, err := f.Open(dir)
@@ -59,7 +75,7 @@ func Run(f Factory, dir string, w *Workload, progress func(string)) (map[string]
 	defer e.Close()
 	m := map[string]float64{}
 	rng := rand.New(rand.NewPCG(7, 7))
-	say := func(s string) {
+	phase := func(s string) {
 		// Collect the garbage of the phase before (the workload's batches,
 		// the last phase's results) so that no phase is timed while the
 		// collector works through another's heap, as testing.B does
@@ -70,12 +86,10 @@ func Run(f Factory, dir string, w *Workload, progress func(string)) (map[string]
 		}
 	}
 
-	say("ingest")
+	phase("ingest")
 	start := time.Now()
-	for i := 0; i < len(w.Records); i += 10_000 {
-		if err := e.Ingest(w.Records[i:min(i+10_000, len(w.Records))]); err != nil {
-			return nil, fmt.Errorf("ingest: %w", err)
-		}
+	if err := Load(e, w.Records); err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	m["ingest records/s"] = float64(len(w.Records)) / time.Since(start).Seconds()
 	if m["size bytes"], err = sizeOf(e); err != nil {
@@ -86,7 +100,7 @@ func Run(f Factory, dir string, w *Workload, progress func(string)) (map[string]
 	// second as a service that has been serving reads. On cdrvault the
 	// first takes about twice as long (most likely the trees' upper levels
 	// are not yet in the CPU's caches and TLB; the map is populated).
-	say("get")
+	phase("get")
 	var ds []time.Duration
 	for _, metric := range []string{"get ns", "get warm ns"} {
 		ds = ds[:0]
@@ -101,7 +115,7 @@ func Run(f Factory, dir string, w *Workload, progress func(string)) (map[string]
 		m[metric] = median(ds)
 	}
 
-	say("list")
+	phase("list")
 	light := w.Contacts[w.Heavy:]
 	ds = ds[:0]
 	for range 1000 {
@@ -114,7 +128,7 @@ func Run(f Factory, dir string, w *Workload, progress func(string)) (map[string]
 	}
 	m["list100 ns"] = median(ds)
 
-	say("redact")
+	phase("redact")
 	ds = ds[:0]
 	for range 200 {
 		r := w.Records[rng.IntN(len(w.Records)/2)]
@@ -126,7 +140,7 @@ func Run(f Factory, dir string, w *Workload, progress func(string)) (map[string]
 	}
 	m["redact ns"] = median(ds)
 
-	say("erase")
+	phase("erase")
 	ds = ds[:0]
 	for i := range min(20, len(light)) {
 		t := time.Now()
@@ -144,7 +158,7 @@ func Run(f Factory, dir string, w *Workload, progress func(string)) (map[string]
 		m["erase10k ns"] = float64(time.Since(t).Nanoseconds())
 	}
 
-	say("concurrent ingest")
+	phase("concurrent ingest")
 	const writers, each = 16, 50
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
@@ -172,7 +186,7 @@ func Run(f Factory, dir string, w *Workload, progress func(string)) (map[string]
 	}
 	m["concurrent commits/s"] = writers * each / time.Since(start).Seconds()
 
-	say("sweep")
+	phase("sweep")
 	start = time.Now()
 	swept, err := e.Sweep(redaction.Cutoff(Now, redaction.DefaultRetentionMonths))
 	if err != nil {

@@ -18,7 +18,6 @@ import (
 type sqliteEngine struct {
 	db   *sql.DB
 	path string
-	sync string
 }
 
 const sqliteSchema = `
@@ -47,10 +46,8 @@ func OpenSQLite(dir, sync string) (Engine, error) {
 		db.Close()
 		return nil, err
 	}
-	return &sqliteEngine{db: db, path: path, sync: sync}, nil
+	return &sqliteEngine{db: db, path: path}, nil
 }
-
-func (e *sqliteEngine) Name() string { return "sqlite-" + e.sync }
 
 func nullTime(t time.Time) any {
 	if t.IsZero() {
