@@ -103,13 +103,13 @@ func (c *checker) workspace(w *wsBuckets) error {
 		}
 		for _, n := range r.Numbers() {
 			nNumbers++
-			if k2 := appendNumberKey(nil, n, ts, r.ID); !hasKey(w.byNum, k2) {
+			if k2 := appendIndexKey(nil, n.String(), k); !hasKey(w.byNum, k2) {
 				c.add(w.corrupt(bucketRecords, k, errors.New("a number of the record has no by_number entry")))
 			}
 		}
 		if r.ConversationID != "" {
 			nConv++
-			if k2 := appendTermKey(nil, r.ConversationID, ts, r.ID); !hasKey(w.byConv, k2) {
+			if k2 := appendIndexKey(nil, r.ConversationID, k); !hasKey(w.byConv, k2) {
 				c.add(w.corrupt(bucketRecords, k, errors.New("no by_conversation entry")))
 			}
 		}

@@ -251,22 +251,24 @@ func decodeByIDValue(v []byte) (uint64, error) {
 
 // by_number key (value empty):
 //
-//	┌──────────────────┬──────┬──────────────────────┬───────────┐
-//	│ e164 (8–16, '+') │ 0x00 │ started_at u64be (8) │ id (1–64) │
-//	└──────────────────┴──────┴──────────────────────┴───────────┘
+//	┌──────────────────┬──────┬──────────────────────┬────┐
+//	│ e164 (8–16, '+') │ 0x00 │ started_at u64be (8) │ id │
+//	└──────────────────┴──────┴──────────────────────┴────┘
 //
 // by_conversation key (value empty):
 //
-//	┌────────────────────────────┬──────┬──────────────────────┬───────────┐
-//	│ conversation_id (1–128)    │ 0x00 │ started_at u64be (8) │ id (1–64) │
-//	└────────────────────────────┴──────┴──────────────────────┴───────────┘
+//	┌────────────────────────────┬──────┬──────────────────────┬────┐
+//	│ conversation_id (1–128)    │ 0x00 │ started_at u64be (8) │ id │
+//	└────────────────────────────┴──────┴──────────────────────┴────┘
 //
 // The 0x00 terminator keeps a scan for +4477 from matching +44770…, and
 // the tail after it equals the records key, so no query needs a second hop.
-func appendTermKey(dst []byte, term string, startedAt uint64, id string) []byte {
-	dst = append(dst, term...)
-	dst = append(dst, 0)
-	return appendRecordKey(dst, startedAt, id)
+//
+// appendIndexKey returns term · 0x00 · recKey: the by_number or
+// by_conversation entry for term of the record whose records key is
+// recKey, without packing its ID again.
+func appendIndexKey(dst []byte, term string, recKey []byte) []byte {
+	return append(appendTermPrefix(dst, term), recKey...)
 }
 
 // appendTermPrefix returns term · 0x00, the prefix of every entry for term.
@@ -287,10 +289,6 @@ func decodeTermKey(k []byte) (term string, recKey []byte, err error) {
 		return "", nil, err
 	}
 	return string(k[:i]), recKey, nil
-}
-
-func appendNumberKey(dst []byte, n e164.Number, startedAt uint64, id string) []byte {
-	return appendTermKey(dst, n.String(), startedAt, id)
 }
 
 func decodeNumberKey(k []byte) (e164.Number, []byte, error) {

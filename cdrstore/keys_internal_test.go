@@ -210,3 +210,14 @@ func FuzzDecodeKey(f *testing.F) {
 		_, _ = decodeCursor(string(k))
 	})
 }
+
+// appendTermKey and appendNumberKey build an index key from its parts, as
+// the format draws it; the store builds them from the records key
+// (appendIndexKey).
+func appendTermKey(dst []byte, term string, startedAt uint64, id string) []byte {
+	return appendIndexKey(dst, term, appendRecordKey(nil, startedAt, id))
+}
+
+func appendNumberKey(dst []byte, n e164.Number, startedAt uint64, id string) []byte {
+	return appendTermKey(dst, n.String(), startedAt, id)
+}

@@ -266,7 +266,8 @@ func (tx *Tx) Get(ws, id string) (Record, error) {
 	if w == nil {
 		return Record{}, fmt.Errorf("cdrstore: get %q: %w", id, ErrNotFound)
 	}
-	_, key, v, err := w.lookup(id)
+	key := probeKey(id)
+	_, v, err := w.lookup(key)
 	if err != nil {
 		return Record{}, err
 	}
@@ -280,23 +281,29 @@ func (tx *Tx) Get(ws, id string) (Record, error) {
 	return r, nil
 }
 
-// lookup finds id's records key and value through by_id. v is nil when
-// the record does not exist.
-func (w *wsBuckets) lookup(id string) (ts uint64, key, v []byte, err error) {
-	key = appendRecordKey(make([]byte, 0, tsLen+len(id)), 0, id) // started_at set below
+// lookup finds, through by_id, the record whose records key is key but
+// for its started_at: key holds tsLen bytes of any value, then the ID as
+// keys hold it. When the record exists, lookup writes its started_at into
+// key and returns it with the value; v is nil when it does not.
+func (w *wsBuckets) lookup(key []byte) (ts uint64, v []byte, err error) {
 	idKey := key[tsLen:]
 	tv := w.byID.Get(idKey)
 	if tv == nil {
-		return 0, nil, nil, nil
+		return 0, nil, nil
 	}
 	if ts, err = decodeByIDValue(tv); err != nil {
-		return 0, nil, nil, w.corrupt(bucketByID, idKey, err)
+		return 0, nil, w.corrupt(bucketByID, idKey, err)
 	}
 	binary.BigEndian.PutUint64(key, ts)
 	if v = w.records.Get(key); v == nil {
-		return 0, nil, nil, w.corrupt(bucketByID, idKey, fmt.Errorf("points at a missing record"))
+		return 0, nil, w.corrupt(bucketByID, idKey, fmt.Errorf("points at a missing record"))
 	}
-	return ts, key, v, nil
+	return ts, v, nil
+}
+
+// probeKey returns the key lookup takes for id: its started_at left zero.
+func probeKey(id string) []byte {
+	return appendRecordKey(make([]byte, 0, tsLen+len(id)), 0, id)
 }
 
 func (w *wsBuckets) corrupt(bucket []byte, key []byte, err error) error {
@@ -333,8 +340,12 @@ func (tx *Tx) put(r *Record) error {
 	if err != nil {
 		return err
 	}
+	// The ID is packed once, into key; the index keys and the lookup of
+	// the stored record reuse it. All of them live in the arena.
 	ts := encodeTime(r.StartedAt)
-	oldTS, oldKey, oldV, err := w.lookup(r.ID)
+	key := appendRecordKey(tx.alloc(tsLen+len(r.ID)), ts, r.ID)
+	oldKey := append(tx.alloc(len(key)), key...)
+	oldTS, oldV, err := w.lookup(oldKey)
 	if err != nil {
 		return err
 	}
@@ -352,7 +363,6 @@ func (tx *Tx) put(r *Record) error {
 	}
 	moved := oldV != nil && oldTS != ts
 
-	key := appendRecordKey(tx.alloc(tsLen+len(r.ID)), ts, r.ID)
 	val := appendValue(tx.alloc(256+len(r.Body)), r)
 	if moved {
 		if err := w.records.Delete(oldKey); err != nil {
@@ -371,26 +381,26 @@ func (tx *Tx) put(r *Record) error {
 	// carry (all of them if it moved in time) go; new ones come.
 	for _, n := range old.Numbers() {
 		if moved || !r.HasNumber(n) {
-			if err := w.byNum.Delete(appendNumberKey(nil, n, oldTS, r.ID)); err != nil {
+			if err := w.byNum.Delete(appendIndexKey(nil, n.String(), oldKey)); err != nil {
 				return err
 			}
 		}
 	}
 	for _, n := range r.Numbers() {
 		if oldV == nil || moved || !old.HasNumber(n) {
-			k := appendNumberKey(tx.alloc(len(n.String())+1+len(key)), n, ts, r.ID)
+			k := appendIndexKey(tx.alloc(len(n.String())+1+len(key)), n.String(), key)
 			if err := w.byNum.Put(k, nil); err != nil {
 				return err
 			}
 		}
 	}
 	if old.ConversationID != "" && (moved || old.ConversationID != r.ConversationID) {
-		if err := w.byConv.Delete(appendTermKey(nil, old.ConversationID, oldTS, r.ID)); err != nil {
+		if err := w.byConv.Delete(appendIndexKey(nil, old.ConversationID, oldKey)); err != nil {
 			return err
 		}
 	}
 	if r.ConversationID != "" && (oldV == nil || moved || old.ConversationID != r.ConversationID) {
-		k := appendTermKey(tx.alloc(len(r.ConversationID)+1+len(key)), r.ConversationID, ts, r.ID)
+		k := appendIndexKey(tx.alloc(len(r.ConversationID)+1+len(key)), r.ConversationID, key)
 		if err := w.byConv.Put(k, nil); err != nil {
 			return err
 		}
@@ -454,7 +464,8 @@ func (tx *Tx) Delete(ws, id string) (Record, error) {
 	if w == nil {
 		return Record{}, fmt.Errorf("cdrstore: delete %q: %w", id, ErrNotFound)
 	}
-	_, key, v, err := w.lookup(id)
+	key := probeKey(id)
+	_, v, err := w.lookup(key)
 	if err != nil {
 		return Record{}, err
 	}
@@ -520,10 +531,10 @@ func (tx *Tx) RemoveAll(rs []Record) error {
 			}
 			byID = append(byID, key[tsLen:])
 			for _, n := range r.Numbers() {
-				byNum = append(byNum, appendNumberKey(nil, n, ts, r.ID))
+				byNum = append(byNum, appendIndexKey(nil, n.String(), key))
 			}
 			if r.ConversationID != "" {
-				byConv = append(byConv, appendTermKey(nil, r.ConversationID, ts, r.ID))
+				byConv = append(byConv, appendIndexKey(nil, r.ConversationID, key))
 			}
 		}
 		for _, b := range []struct {
