@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,10 +88,10 @@ func TestRemove(t *testing.T) {
 		got, err := tx.Get("acme", r.ID)
 		require.NoError(t, err)
 		got.Body = "" // content may change before Remove
-		require.NoError(t, tx.Remove(&got))
 		moved := got
 		moved.StartedAt = moved.StartedAt.Add(time.Second)
 		assert.ErrorIs(t, tx.Remove(&moved), cdrstore.ErrNotFound)
+		require.NoError(t, tx.Remove(&got))
 		assert.ErrorIs(t, tx.Remove(&got), cdrstore.ErrNotFound, "already removed")
 		return nil
 	}))
@@ -138,7 +139,9 @@ func TestRemoveAll(t *testing.T) {
 	}
 	require.NoError(t, s.Check(context.Background()))
 
-	err := s.Update(func(tx *cdrstore.Tx) error { return tx.RemoveAll(rs[35:45]) })
+	// Records 40, 42 and 44 (acme) go before rs[0], removed above, fails:
+	// the transaction must roll them back.
+	err := s.Update(func(tx *cdrstore.Tx) error { return tx.RemoveAll(append(slices.Clone(rs[40:45]), rs[0])) })
 	require.ErrorIs(t, err, cdrstore.ErrNotFound)
 	n := 0
 	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
@@ -478,8 +481,9 @@ func TestBadInputWritesNothing(t *testing.T) {
 	assert.ErrorIs(t, err, cdrstore.ErrInvalidRecord)
 }
 
-// Concurrent PutGrouped calls share commits, and each call's records are
-// stored whole; a malformed record fails its own call only.
+// Concurrent PutGrouped calls each store their records whole; a malformed
+// record is refused before its call joins a commit, and fails that call
+// only.
 func TestPutGrouped(t *testing.T) {
 	s := storetest.Open(t, nil)
 	const writers, each = 16, 20
