@@ -103,7 +103,7 @@ func (kv *KV) Len() int {
 }
 
 // Count returns the number of records of workspace ws (0 if it does not
-// exist). It reads the records bucket's page statistics, walking its pages.
+// exist). It reads the by_id index's page statistics, walking its pages.
 func (tx *Tx) Count(ws string) (int, error) {
 	w, err := tx.workspace(ws, false, needByID)
 	if err != nil || w == nil {

@@ -211,11 +211,10 @@ func pick[T any](d *decbuf, codes []T, c byte, what string) T {
 }
 
 // decodeValue decodes a records value into r; ID, StartedAt and Workspace
-// come from the key and bucket. src holds v's bytes as a string (and may
-// begin with more), and r's strings are cut from it. It never panics on bad
-// bytes.
-func decodeValue(v []byte, src string, r *Record) error {
-	d := decbuf{b: v, src: src}
+// come from the key and bucket. r's strings are cut from one copy of v. It
+// never panics on bad bytes.
+func decodeValue(v []byte, r *Record) error {
+	d := decbuf{b: v, src: string(v)}
 	switch ver := d.byte(); {
 	case d.err != nil:
 		return d.err
@@ -303,5 +302,5 @@ func decodeRecord(ws string, key, value []byte, r *Record) error {
 	// One allocation for every string of the value: bbolt's bytes are
 	// valid only inside the transaction, so the record takes a copy, and
 	// one copy is cheaper than fifteen.
-	return decodeValue(value, string(value), r)
+	return decodeValue(value, r)
 }

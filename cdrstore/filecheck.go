@@ -75,11 +75,10 @@ func checkFileSize(path string) error {
 		// The first meta page is damaged: bbolt looks for the second at
 		// each page size from 1 KB to 16 MB, and so does this check.
 		for ps := int64(1024); ps <= 16<<20 && ps < fi.Size(); ps <<= 1 {
-			if n, _ := f.ReadAt(head, ps); n == len(head) || int64(n) == fi.Size()-ps {
-				if m, ok := readBoltMeta(head[:n]); ok && int64(m.pageSize) == ps {
-					m1, ok1 = m, true
-					break
-				}
+			n, _ := f.ReadAt(head, ps)
+			if m, ok := readBoltMeta(head[:n]); ok && int64(m.pageSize) == ps {
+				m1, ok1 = m, true
+				break
 			}
 		}
 	}

@@ -43,7 +43,7 @@ func migratePackIDs(btx *bolt.Tx) error {
 				if idForm(id) == 0 {
 					continue
 				}
-				to := appendID(append(make([]byte, 0, at+18), k[:at]...), id)
+				to := appendID(append(make([]byte, 0, at+2+MaxIDLen/2), k[:at]...), id)
 				moves = append(moves, move{from: bytes.Clone(k), to: to, v: bytes.Clone(v)})
 			}
 			for _, m := range moves {

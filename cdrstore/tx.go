@@ -484,20 +484,21 @@ func (tx *Tx) Delete(ws, id string) (Record, error) {
 
 // Remove deletes r with every index entry that points at it, like Delete,
 // for a caller that already holds the record because it read it in this
-// transaction (the redaction package's deletions): it saves Delete's
-// lookup through by_id and its second decode. r's ID, StartedAt, numbers
-// and conversation ID must be the stored ones, since they name the index
-// entries; its content may have been changed since. It returns an error matching ErrNotFound
-// when no record is stored under r's ID and StartedAt.
+// transaction: it saves Delete's lookup through by_id and its decode. r's
+// ID, StartedAt, numbers and conversation ID must be the stored ones,
+// since they name the index entries; its content may have been changed
+// since. It returns an error matching ErrNotFound when no record is stored
+// under r's ID and StartedAt.
 func (tx *Tx) Remove(r *Record) error {
 	return tx.RemoveAll([]Record{*r})
 }
 
 // RemoveAll is Remove for many records: it deletes them, then their index
 // entries bucket by bucket in key order, so that each bucket is walked
-// from left to right instead of at random. When a record is not stored it
-// returns an error matching ErrNotFound, and the records before it in rs
-// may already be gone: roll the transaction back.
+// from left to right instead of at random (the redaction package's
+// deletions go through it). When a record is not stored it returns an
+// error matching ErrNotFound, and other records of rs may already be gone:
+// roll the transaction back.
 func (tx *Tx) RemoveAll(rs []Record) error {
 	if !tx.btx.Writable() {
 		return ErrReadOnly
