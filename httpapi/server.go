@@ -275,7 +275,7 @@ type redactRequest struct {
 }
 
 // MaxIdempotencyKey bounds the Idempotency-Key header, in bytes.
-const MaxIdempotencyKey = 128
+const MaxIdempotencyKey = redaction.MaxRequestIDLen
 
 // redactTransaction is POST /v1/redact/transaction.
 func (srv *Server) redactTransaction(w http.ResponseWriter, r *http.Request) {

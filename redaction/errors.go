@@ -44,7 +44,8 @@ var (
 	ErrRequestConflict = errors.New("redaction: request ID already used for another operation")
 
 	// ErrInvalidReason is returned for an erasure reason that is not a
-	// reason code (see ValidateReason). Nothing is written.
+	// reason code (see ValidateReason), and for a hold reason that may
+	// hold a number. Nothing is written.
 	ErrInvalidReason = errors.New("redaction: invalid reason")
 )
 

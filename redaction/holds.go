@@ -40,7 +40,7 @@ func (r *Redactor) HoldRecord(ctx context.Context, ws, id, reason string) (Resul
 	if err := cdrstore.ValidateID(id); err != nil {
 		return Result{}, err
 	}
-	return r.setHold(ctx, ws, HoldKeyForID(id), reason, nil)
+	return r.setHold(ctx, ws, HoldKeyForID(id), reason)
 }
 
 // HoldNumber places a legal hold on every record of workspace ws that
@@ -49,7 +49,7 @@ func (r *Redactor) HoldNumber(ctx context.Context, ws string, n e164.Number, rea
 	if !n.IsValid() {
 		return Result{}, fmt.Errorf("redaction: hold: %w", e164.ErrInvalidNumber)
 	}
-	return r.setHold(ctx, ws, HoldKeyForNumber(r.s, n), reason, r.s.SubjectHMAC(n.String()))
+	return r.setHold(ctx, ws, HoldKeyForNumber(r.s, n), reason)
 }
 
 // ReleaseHold removes the hold with key (see Hold.Key). Releasing a hold
@@ -65,10 +65,7 @@ func (r *Redactor) ReleaseHold(ctx context.Context, ws, key string) (Result, err
 			return nil
 		}
 		o.entry.Detail = "release " + holdKind(key)
-		o.entry.Subject = holdSubject(key)
-		if o.entry.Subject == nil {
-			o.entry.Subject = o.tx.SubjectHMAC(key) // as setHold names it
-		}
+		o.entry.Subject = holdSubject(o.tx, key)
 		return kv.Delete([]byte(key))
 	})
 }
@@ -78,17 +75,21 @@ func holdKind(key string) string {
 	return kind
 }
 
-func holdSubject(key string) []byte {
+// holdSubject is the audit subject of the hold with key, placed or
+// released: the number's keyed HMAC (which the key holds) for a number
+// hold, the key's keyed HMAC otherwise.
+func holdSubject(tx *cdrstore.Tx, key string) []byte {
 	if rest, ok := strings.CutPrefix(key, "number:"); ok {
-		b, _ := hex.DecodeString(rest)
-		return b
+		if b, err := hex.DecodeString(rest); err == nil {
+			return b
+		}
 	}
-	return nil
+	return tx.SubjectHMAC(key)
 }
 
 // validateHoldReason checks a hold's reason: free text of 1 to 256 bytes
-// (it goes to the audit log) with at most six digits, so that it cannot
-// hold a phone number. The error matches ErrInvalidReason.
+// (its first 128 go to the audit log) with at most six digits, so that it
+// cannot hold a phone number. The error matches ErrInvalidReason.
 func validateHoldReason(reason string) error {
 	if reason == "" || len(reason) > 256 {
 		return fmt.Errorf("%w: a hold reason must be 1 to 256 bytes", ErrInvalidReason)
@@ -99,7 +100,7 @@ func validateHoldReason(reason string) error {
 	return nil
 }
 
-func (r *Redactor) setHold(ctx context.Context, ws, key, reason string, subject []byte) (Result, error) {
+func (r *Redactor) setHold(ctx context.Context, ws, key, reason string) (Result, error) {
 	if err := validateHoldReason(reason); err != nil {
 		return Result{}, err
 	}
@@ -126,10 +127,7 @@ func (r *Redactor) setHold(ctx context.Context, ws, key, reason string, subject 
 		}
 		o.entry.Detail = "place " + holdKind(key)
 		o.entry.Reason = truncate(reason, 128)
-		o.entry.Subject = subject
-		if subject == nil {
-			o.entry.Subject = o.tx.SubjectHMAC(key)
-		}
+		o.entry.Subject = holdSubject(o.tx, key)
 		return kv.Put([]byte(key), raw)
 	})
 }

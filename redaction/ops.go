@@ -31,7 +31,7 @@ func (r *Redactor) RedactByID(ctx context.Context, ws, id string, p cdrstore.Pro
 	if !d.Valid() {
 		return Result{}, ErrInvalidDirection
 	}
-	c := call{action: ActionRedactTransaction, args: id + "\x00" + string(p) + "\x00" + string(d), existing: true}
+	c := call{action: ActionRedactTransaction, args: id + "\x00" + string(p) + "\x00" + string(d), erasure: true}
 	return r.run(ctx, ws, c, func(o *op) error {
 		settings, err := LoadSettings(o.tx, ws)
 		if err != nil {
@@ -58,7 +58,6 @@ func (r *Redactor) RedactByID(ctx context.Context, ws, id string, p cdrstore.Pro
 		} else if held {
 			return &HoldError{ID: id, Reason: reason}
 		}
-		o.receipt = true
 		o.entry.Subject = o.tx.SubjectHMAC(id)
 		changed, err := o.discardContent(&rec, false)
 		if err != nil {
@@ -196,10 +195,9 @@ func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, r
 		}
 	}
 	var out EraseResult
-	c := call{action: ActionDataErasure, args: n.String() + "\x00" + reason, existing: true}
+	c := call{action: ActionDataErasure, args: n.String() + "\x00" + reason, erasure: true}
 	err := r.runWith(ctx, ws, c, func(o *op) error {
 		o.res.DryRun = dryRun
-		o.receipt = true
 		o.entry.Reason = reason
 		o.entry.Subject = o.tx.SubjectHMAC(n.String())
 		recs, err := o.collect(o.tx.ByNumber(ws, n, cdrstore.Query{Limit: 1 << 62}))
@@ -224,7 +222,7 @@ func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, r
 		// The number is set below, not here: this value is also what the
 		// requests bucket keeps for a replay, and that holds no plaintext
 		// number. A replay is bound to the same number by its fingerprint.
-		return EraseResult{Result: o.res, Erased: o.res.SkippedCount == 0, RecordsAffected: o.res.Affected}
+		return EraseResult{Result: o.res, Erased: !dryRun && o.res.SkippedCount == 0, RecordsAffected: o.res.Affected}
 	})
 	out.E164 = n
 	return out, err
@@ -245,8 +243,7 @@ func (r *Redactor) DeleteRecord(ctx context.Context, ws, id string) (Result, err
 	if err := cdrstore.ValidateID(id); err != nil {
 		return Result{}, err
 	}
-	return r.run(ctx, ws, call{action: ActionRecordDelete, args: "id\x00" + id, existing: true}, func(o *op) error {
-		o.receipt = true
+	return r.run(ctx, ws, call{action: ActionRecordDelete, args: "id\x00" + id, erasure: true}, func(o *op) error {
 		o.entry.Subject = o.tx.SubjectHMAC(id)
 		rec, err := o.tx.Get(ws, id)
 		if isNotFound(err) {
@@ -294,8 +291,7 @@ func (r *Redactor) DeleteConversation(ctx context.Context, ws, conv string) (Res
 	if conv == "" || len(conv) > cdrstore.MaxConversationLen {
 		return Result{}, fmt.Errorf("redaction: conversation ID empty or too long: %w", cdrstore.ErrInvalidRecord)
 	}
-	return r.run(ctx, ws, call{action: ActionRecordDelete, args: "conversation\x00" + conv, existing: true}, func(o *op) error {
-		o.receipt = true
+	return r.run(ctx, ws, call{action: ActionRecordDelete, args: "conversation\x00" + conv, erasure: true}, func(o *op) error {
 		o.entry.Subject = o.tx.SubjectHMAC(conv)
 		o.entry.Detail = "conversation"
 		legs, err := o.collect(o.tx.ByConversation(ws, conv, cdrstore.Query{Limit: 1 << 62}))

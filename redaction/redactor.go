@@ -62,6 +62,9 @@ func New(s *cdrstore.Store, opts *Options) *Redactor {
 // Store returns the store the Redactor works on.
 func (r *Redactor) Store() *cdrstore.Store { return r.s }
 
+// MaxRequestIDLen bounds Request.ID and Request.Actor, in bytes.
+const MaxRequestIDLen = 128
+
 // Request carries request-scoped metadata of an operation.
 type Request struct {
 	// ID is an idempotency key (≤ 128 bytes): replaying it returns the
@@ -113,7 +116,8 @@ type Result struct {
 type EraseResult struct {
 	Result
 	// Erased is true when every record of the contact was erased (or
-	// already was), false when a legal hold kept some (see Skipped).
+	// already was); false when a legal hold kept some (see Skipped), and
+	// on a dry run, which erases nothing.
 	Erased          bool        `json:"erased"`
 	E164            e164.Number `json:"e164"`
 	RecordsAffected int         `json:"records_affected"`
@@ -129,7 +133,6 @@ type op struct {
 	res     Result
 	entry   audit.Entry
 	noAudit bool // the operation changed nothing and writes no entry
-	receipt bool // the operation is an erasure and gets a receipt
 	held    map[string]string
 	n       int
 }
@@ -177,10 +180,11 @@ type call struct {
 	// different one is refused with ErrRequestConflict. Empty for
 	// operations whose replay does not depend on them (a sweep "now").
 	args string
-	// existing refuses a workspace that does not exist with an error
-	// matching cdrstore.ErrNotFound: an erasure in a mistyped workspace
-	// must fail, not create it and hand out a receipt for nothing.
-	existing bool
+	// erasure marks the operations of an erasure request: they get a
+	// receipt, and refuse a workspace that does not exist with an error
+	// matching cdrstore.ErrNotFound (an erasure in a mistyped workspace
+	// must fail, not create it and hand out a receipt for nothing).
+	erasure bool
 }
 
 // run executes fn as one write transaction on workspace ws: it replays a
@@ -203,12 +207,12 @@ func (r *Redactor) runWith(ctx context.Context, ws string, c call, fn func(*op) 
 	}
 	action := c.action
 	req := requestFrom(ctx)
-	if len(req.ID) > 128 || len(req.Actor) > 128 {
-		return fmt.Errorf("redaction: request ID or actor over 128 bytes: %w", cdrstore.ErrInvalidRecord)
+	if len(req.ID) > MaxRequestIDLen || len(req.Actor) > MaxRequestIDLen {
+		return fmt.Errorf("redaction: request ID or actor over %d bytes: %w", MaxRequestIDLen, cdrstore.ErrInvalidRecord)
 	}
 	var result []byte // out, once the transaction has committed
 	err := r.s.Update(func(tx *cdrstore.Tx) error {
-		if c.existing {
+		if c.erasure {
 			found, err := tx.HasWorkspace(ws)
 			if err != nil {
 				return err
@@ -247,7 +251,7 @@ func (r *Redactor) runWith(ctx context.Context, ws string, c call, fn func(*op) 
 				return err
 			}
 			o.res.AuditSeq, o.res.AuditHash = e.Seq, hex.EncodeToString(e.Hash[:])
-			if o.receipt {
+			if c.erasure {
 				rc := audit.Receipt{Workspace: ws, Operation: action, Subject: e.Subject, RecordsAffected: e.Count, Seq: e.Seq, Hash: e.Hash, Time: e.Time}
 				if r.opts.SigningKey != nil {
 					rc = audit.SignReceipt(rc, r.opts.SigningKey)

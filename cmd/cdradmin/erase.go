@@ -52,10 +52,7 @@ func (c *eraseCmd) run(ctx context.Context, e *env) error {
 		return err
 	}
 	if e.json {
-		// The contact endpoint's answer; a dry run erased nothing.
-		out := httpapi.NewContactErasure(res, c.n)
-		out.Erased = out.Erased && !c.dryRun
-		return e.printJSON(out)
+		return e.printJSON(httpapi.NewContactErasure(res, c.n)) // the contact endpoint's answer
 	}
 	verb := "erased content of"
 	if c.dryRun {
