@@ -256,7 +256,7 @@ func methodNotAllowed(allow string, contact bool) http.HandlerFunc {
 		w.Header().Set("Allow", allow)
 		detail := "Use " + allow
 		if contact {
-			writeJSON(w, http.StatusMethodNotAllowed, "application/json", contactError{"METHOD_NOT_ALLOWED", detail})
+			contactFail(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", detail)
 			return
 		}
 		problem(w, r, http.StatusMethodNotAllowed, typeBase+"#method-not-allowed", "Method Not Allowed", detail)
@@ -351,10 +351,15 @@ func (srv *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
 	problem(w, r, http.StatusInternalServerError, typeBase+"#internal", "Internal Error", "The request could not be completed")
 }
 
+// contactFail writes an error in the contact endpoint's body shape.
+func contactFail(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, "application/json", contactError{code, msg})
+}
+
 // contactInternal is internal in the contact endpoint's body shape.
 func (srv *Server) contactInternal(w http.ResponseWriter, r *http.Request, err error) {
 	srv.opts.Logger.Error("request failed", "trace", traceID(r), "err", err)
-	writeJSON(w, http.StatusInternalServerError, "application/json", contactError{"INTERNAL", "The request could not be completed"})
+	contactFail(w, http.StatusInternalServerError, "INTERNAL", "The request could not be completed")
 }
 
 type decodeProblem struct{ typ, title, detail string }
@@ -416,24 +421,24 @@ type contactError struct {
 func (srv *Server) eraseContact(w http.ResponseWriter, r *http.Request) {
 	c := srv.authenticate(r, false, true)
 	if c == nil {
-		writeJSON(w, http.StatusUnauthorized, "application/json", contactError{"UNAUTHORIZED", "Invalid or missing API key"})
+		contactFail(w, http.StatusUnauthorized, "UNAUTHORIZED", "Invalid or missing API key")
 		return
 	}
 	setKey(w, c.KeyID)
 	if ok, wait := srv.allow(c.KeyID); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
-		writeJSON(w, http.StatusTooManyRequests, "application/json", contactError{"RATE_LIMITED", "Please wait, then retry your request"})
+		contactFail(w, http.StatusTooManyRequests, "RATE_LIMITED", "Please wait, then retry your request")
 		return
 	}
 	n, ok := ParseContactNumber(r.PathValue("e164"))
 	if !ok {
-		writeJSON(w, http.StatusBadRequest, "application/json", contactError{"INVALID_ARGUMENT", "e164 is missing or malformed"})
+		contactFail(w, http.StatusBadRequest, "INVALID_ARGUMENT", "e164 is missing or malformed")
 		return
 	}
 	idem := r.Header.Get("Idempotency-Key")
 	if len(idem) > MaxIdempotencyKey {
-		writeJSON(w, http.StatusBadRequest, "application/json", contactError{"INVALID_ARGUMENT",
-			fmt.Sprintf("Idempotency-Key must be at most %d bytes", MaxIdempotencyKey)})
+		contactFail(w, http.StatusBadRequest, "INVALID_ARGUMENT",
+			fmt.Sprintf("Idempotency-Key must be at most %d bytes", MaxIdempotencyKey))
 		return
 	}
 	reason := r.URL.Query().Get("reason")
@@ -454,8 +459,8 @@ func (srv *Server) eraseContact(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(missing) > 0 {
-		writeJSON(w, http.StatusForbidden, "application/json", contactError{"PERMISSION_DENIED",
-			fmt.Sprintf("Key %s may not redact every product of its workspace, which a contact erasure touches (missing: %s)", c.KeyID, strings.Join(missing, ","))})
+		contactFail(w, http.StatusForbidden, "PERMISSION_DENIED",
+			fmt.Sprintf("Key %s may not redact every product of its workspace, which a contact erasure touches (missing: %s)", c.KeyID, strings.Join(missing, ",")))
 		return
 	}
 	ctx := redaction.WithRequest(r.Context(), redaction.Request{ID: idem, Actor: c.KeyID})
@@ -463,12 +468,12 @@ func (srv *Server) eraseContact(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 	case errors.Is(err, redaction.ErrInvalidReason):
-		writeJSON(w, http.StatusBadRequest, "application/json", contactError{"INVALID_ARGUMENT",
-			"reason must be a reason code such as ndpr_right_to_erasure: 1 to 64 lowercase letters, digits, '_', '-' or '.'"})
+		contactFail(w, http.StatusBadRequest, "INVALID_ARGUMENT",
+			"reason must be a reason code such as ndpr_right_to_erasure: "+strings.TrimPrefix(err.Error(), redaction.ErrInvalidReason.Error()+": "))
 		return
 	case errors.Is(err, redaction.ErrRequestConflict):
-		writeJSON(w, http.StatusUnprocessableEntity, "application/json", contactError{"IDEMPOTENCY_KEY_REUSED",
-			"The Idempotency-Key was used for another request"})
+		contactFail(w, http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED",
+			"The Idempotency-Key was used for another request")
 		return
 	default:
 		srv.contactInternal(w, r, err)
@@ -633,9 +638,6 @@ func (srv *Server) listRecords(w http.ResponseWriter, r *http.Request) {
 		// since or until outside what the store can hold; the message
 		// names the field and the range, never a number.
 		bad(fmt.Sprintf("%s: %s", ve.Field, ve.Reason))
-		return
-	case errors.Is(err, cdrstore.ErrInvalidRecord):
-		bad("invalid parameters")
 		return
 	case err != nil:
 		srv.internal(w, r, err)

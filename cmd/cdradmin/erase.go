@@ -18,7 +18,7 @@ type eraseCmd struct {
 
 func (c *eraseCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ws, "w", "", "workspace")
-	fs.StringVar(&c.reason, "reason", "gdpr_art17", "legal reason written to the audit log: a code of lowercase letters, digits, '_', '-' or '.' (e.g. ndpr_right_to_erasure)")
+	fs.StringVar(&c.reason, "reason", "gdpr_art17", "legal reason written to the audit log: a code of lowercase letters, digits, '_', '-' or '.', starting with a letter, at most 64 bytes and six digits (e.g. ndpr_right_to_erasure)")
 	fs.StringVar(&c.region, "region", "", "region for a number in national form")
 	fs.StringVar(&c.requestID, "request-id", "", "idempotency key: a replay returns the first result")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "count the records that would change; write nothing")
