@@ -74,22 +74,16 @@ func (r *Redactor) Sweep(ctx context.Context, asOf time.Time, o SweepOptions) (S
 	}
 	for _, ws := range workspaces {
 		wr := SweepResult{ByWorkspace: map[string]int{}}
-		replayed, err := r.storedRequest(ws, id, ActionRetentionSweep, &wr)
+		replayed, err := r.inWorkspace(ctx, ws, id, ActionRetentionSweep, &wr,
+			func() error { return r.sweepWorkspace(ctx, ws, asOf, o, &wr) },
+			func() any { kept := wr; kept.Skipped = nil; return kept })
 		if err != nil {
 			return res, err
-		}
-		if !replayed {
-			if err := r.sweepWorkspace(ctx, ws, asOf, o, &wr); err != nil {
-				return res, err
-			}
-			if err := r.recordRequest(ctx, ws, id, ActionRetentionSweep, SweepResult{Deleted: wr.Deleted, Batches: wr.Batches, ByWorkspace: wr.ByWorkspace}); err != nil {
-				return res, err
-			}
 		}
 		res.Replayed = res.Replayed || replayed
 		res.Deleted += wr.Deleted
 		res.Batches += wr.Batches
-		res.ByWorkspace[ws] += wr.ByWorkspace[ws]
+		res.ByWorkspace[ws] = wr.ByWorkspace[ws]
 		res.Skipped = appendSkipped(res.Skipped, wr.Skipped)
 	}
 	return res, nil
@@ -113,6 +107,21 @@ func wholeRequest(ctx context.Context) (context.Context, string) {
 	id := req.ID
 	req.ID = ""
 	return WithRequest(ctx, req), id
+}
+
+// inWorkspace runs one workspace of a batched operation under request ID
+// id (see wholeRequest): when the workspace kept figures under id, it
+// loads them into out and reports true; otherwise it runs run and keeps
+// what keep returns (the figures, without their skipped records) under id.
+// An empty id keeps and finds nothing.
+func (r *Redactor) inWorkspace(ctx context.Context, ws, id, action string, out any, run func() error, keep func() any) (replayed bool, err error) {
+	if replayed, err = r.storedRequest(ws, id, action, out); err != nil || replayed {
+		return replayed, err
+	}
+	if err := run(); err != nil {
+		return false, err
+	}
+	return false, r.recordRequest(ctx, ws, id, action, keep())
 }
 
 // storedRequest loads into out the figures request ID id of action kept in
@@ -265,26 +274,18 @@ func (r *Redactor) AutoRedact(ctx context.Context, asOf time.Time) (AutoRedactRe
 	ctx, id := wholeRequest(ctx)
 	for _, ws := range workspaces {
 		wr := AutoRedactResult{ByWorkspace: map[string]int{}}
-		replayed, err := r.storedRequest(ws, id, ActionAutoRedact, &wr)
+		replayed, err := r.inWorkspace(ctx, ws, id, ActionAutoRedact, &wr,
+			func() error { return r.autoRedactWorkspace(ctx, ws, asOf, &wr) },
+			func() any { kept := wr; kept.Skipped = nil; return kept })
 		if err != nil {
 			return res, err
-		}
-		if !replayed {
-			if err := r.autoRedactWorkspace(ctx, ws, asOf, &wr); err != nil {
-				return res, err
-			}
-			stored := wr
-			stored.Skipped = nil
-			if err := r.recordRequest(ctx, ws, id, ActionAutoRedact, stored); err != nil {
-				return res, err
-			}
 		}
 		res.Replayed = res.Replayed || replayed
 		res.ContentDiscarded += wr.ContentDiscarded
 		res.AddressesObfuscated += wr.AddressesObfuscated
 		res.MediaExpired += wr.MediaExpired
 		res.Records += wr.Records
-		res.ByWorkspace[ws] += wr.ByWorkspace[ws]
+		res.ByWorkspace[ws] = wr.ByWorkspace[ws]
 		res.Skipped = appendSkipped(res.Skipped, wr.Skipped)
 	}
 	return res, nil
