@@ -163,7 +163,7 @@ func TestEraseContactSemantics(t *testing.T) {
 	assert.Equal(t, 0, dr.Pending)
 	assert.ElementsMatch(t, []string{"https://media.example.net/rec/v1.mp3", "https://media.example.net/m/m1.jpg"}, deleted)
 
-	entries := auditEntries(t, s, "acme")
+	entries := storetest.AuditEntries(t, s, "acme")
 	require.Len(t, entries, 2)
 	assert.Equal(t, "data.erasure", entries[0].Action)
 	assert.Equal(t, "ndpr_right_to_erasure", entries[0].Reason)
@@ -228,22 +228,6 @@ func TestParseProduct(t *testing.T) {
 	}
 	_, err = redaction.ParseDirection("sideways")
 	require.ErrorIs(t, err, redaction.ErrInvalidDirection)
-}
-
-// auditEntries reads the audit log of workspace ws.
-func auditEntries(t *testing.T, s *cdrstore.Store, ws string) []audit.Entry {
-	t.Helper()
-	var entries []audit.Entry
-	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
-		for e, err := range tx.AuditEntries(ws, 0) {
-			if err != nil {
-				return err
-			}
-			entries = append(entries, e)
-		}
-		return nil
-	}))
-	return entries
 }
 
 func dump(t *testing.T, s *cdrstore.Store) string {

@@ -285,7 +285,7 @@ func TestHoldPlacementIsIdempotentAndAudited(t *testing.T) {
 
 	_, err = rd.ReleaseHold(ctx, "acme", first[0].Key)
 	require.NoError(t, err)
-	entries := auditEntries(t, s, "acme")
+	entries := storetest.AuditEntries(t, s, "acme")
 	require.Len(t, entries, 2, "one placement, one release")
 	assert.Equal(t, entries[0].Subject, entries[1].Subject, "the release names what the placement named")
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/e164"
+	"github.com/cdrvault/cdrvault/internal/storetest"
 	"github.com/cdrvault/cdrvault/redaction"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -86,7 +87,7 @@ func TestSweep(t *testing.T) {
 		assert.ErrorIs(t, err, cdrstore.ErrNotFound, id)
 	}
 	var counts []uint64
-	for _, e := range auditEntries(t, s, "acme") {
+	for _, e := range storetest.AuditEntries(t, s, "acme") {
 		if e.Action == redaction.ActionRetentionSweep {
 			counts = append(counts, e.Count)
 		}

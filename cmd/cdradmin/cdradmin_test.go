@@ -72,6 +72,26 @@ func fileHash(t *testing.T, path string) [32]byte {
 	return sha256.Sum256(raw)
 }
 
+// storedRecords counts the records of every workspace of the store at db.
+func storedRecords(t *testing.T, db string) int {
+	t.Helper()
+	s, err := cdrstore.Open(db, &cdrstore.Options{ReadOnly: true})
+	require.NoError(t, err)
+	defer s.Close()
+	total := 0
+	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+		for _, ws := range tx.Workspaces() {
+			c, err := tx.Count(ws)
+			if err != nil {
+				return err
+			}
+			total += c
+		}
+		return nil
+	}))
+	return total
+}
+
 func firstRecord(t *testing.T, db, ws string, match func(cdrstore.Record) bool) cdrstore.Record {
 	t.Helper()
 	s, err := cdrstore.Open(db, &cdrstore.Options{ReadOnly: true})
@@ -180,18 +200,7 @@ func TestIngestNamesBadLinesAndKeepsGoodOnes(t *testing.T) {
 	code, _, stderr = cli(t, strings.Join(lines[:1000], "\n"), "--db", db2, "ingest", "--strict", "--batch", "10")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "line 18:")
-	s, err = cdrstore.Open(db2, &cdrstore.Options{ReadOnly: true})
-	require.NoError(t, err)
-	defer s.Close()
-	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
-		total := 0
-		for _, ws := range tx.Workspaces() {
-			c, _ := tx.Count(ws)
-			total += c
-		}
-		assert.Equal(t, 10, total, "the first batch of 10 is stored, the batch of the bad line is not")
-		return nil
-	}))
+	assert.Equal(t, 10, storedRecords(t, db2), "the first batch of 10 is stored, the batch of the bad line is not")
 }
 
 func TestEraseJSONAndDryRun(t *testing.T) {

@@ -9,11 +9,30 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdrvault/cdrvault/audit"
 	"github.com/cdrvault/cdrvault/cdrstore"
 )
 
 // Epoch is the fixed "now" of test stores unless the options set a clock.
 var Epoch = time.Date(2026, 3, 31, 10, 0, 0, 0, time.UTC)
+
+// AuditEntries reads the audit log of workspace ws of s.
+func AuditEntries(t testing.TB, s *cdrstore.Store, ws string) []audit.Entry {
+	t.Helper()
+	var entries []audit.Entry
+	if err := s.View(func(tx *cdrstore.Tx) error {
+		for e, err := range tx.AuditEntries(ws, 0) {
+			if err != nil {
+				return err
+			}
+			entries = append(entries, e)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("storetest: audit entries: %v", err)
+	}
+	return entries
+}
 
 // Open creates a store in t.TempDir(). A nil opts gets NoSync and a fixed
 // clock at Epoch. Cleanup checks the store, then closes it.
