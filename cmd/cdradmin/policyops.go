@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 
@@ -112,8 +111,7 @@ func (c *drainCmd) run(ctx context.Context, e *env) error {
 	}
 	// The counts go to stderr, so that stdout holds only the URLs.
 	if e.json {
-		enc := json.NewEncoder(e.stderr)
-		return enc.Encode(res)
+		return encodeJSON(e.stderr, res)
 	}
 	fmt.Fprintf(e.stderr, "handed over %d, failed %d, pending %d\n", res.Deleted, res.Failed, res.Pending)
 	return nil

@@ -256,8 +256,11 @@ func (e *env) redactor(m openMode) (*redaction.Redactor, func(), error) {
 	return redaction.New(s, nil), func() { s.Close() }, nil
 }
 
-func (e *env) printJSON(v any) error {
-	enc := json.NewEncoder(e.stdout)
+func (e *env) printJSON(v any) error { return encodeJSON(e.stdout, v) }
+
+// encodeJSON writes v to w as one line of JSON, '<' and '&' as they are.
+func encodeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
