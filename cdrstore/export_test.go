@@ -11,3 +11,6 @@ func SetSyncDir(t testing.TB, f func(dir string) error) {
 	syncDir = f
 	t.Cleanup(func() { syncDir = old })
 }
+
+// AuxBuckets returns the auxiliary bucket names.
+func AuxBuckets() []Name { return auxBuckets }

@@ -108,7 +108,10 @@ func (s *Store) open() error {
 	if err != nil {
 		return mapOpenError(s.path, err)
 	}
-	if s.opts.ReadOnly {
+	if s.opts.ReadOnly || !s.needsInit(db) {
+		// A store that needs no change is opened without a write
+		// transaction: every commit rewrites bbolt's meta page, and
+		// opening a store must not change its file.
 		err = db.View(s.checkMeta)
 	} else {
 		err = db.Update(s.initMeta)
@@ -213,6 +216,20 @@ func (s *Store) initMeta(btx *bolt.Tx) error {
 		}
 	}
 	return s.loadKey(meta)
+}
+
+// needsInit reports whether a writable open must write: the file has no
+// meta bucket (new, or not a store: initMeta decides) or an older format.
+func (s *Store) needsInit(db *bolt.DB) bool {
+	need := true
+	db.View(func(btx *bolt.Tx) error {
+		if meta := btx.Bucket(bucketMeta); meta != nil {
+			v, err := readFormat(meta)
+			need = err == nil && v < FormatNewest
+		}
+		return nil
+	})
+	return need
 }
 
 // errNotAStore is the error of Open for a bbolt file that is not a store.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdrvault/cdrvault/audit"
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/e164"
 	"github.com/cdrvault/cdrvault/internal/storetest"
@@ -929,6 +930,9 @@ func TestCheckCancelled(t *testing.T) {
 
 func TestAuxBucket(t *testing.T) {
 	s := storetest.Open(t, nil)
+	created, err := s.CreateWorkspace("acme")
+	require.NoError(t, err)
+	assert.True(t, created)
 	require.NoError(t, s.Update(func(tx *cdrstore.Tx) error {
 		kv, err := tx.Bucket("acme", cdrstore.BucketSettings)
 		require.NoError(t, err)
@@ -955,6 +959,64 @@ func TestAuxBucket(t *testing.T) {
 		assert.Equal(t, []string{"acme"}, tx.Workspaces())
 		return nil
 	}))
+}
+
+// A workspace comes to exist only by a record written to it or by
+// CreateWorkspace: reaching an auxiliary bucket or the audit log of a
+// mistyped name in a write transaction is an error naming it, and
+// creates nothing.
+func TestNoWorkspaceBySideEffect(t *testing.T) {
+	s := storetest.Open(t, nil)
+	require.NoError(t, s.Put(sms("m1", t2026, ada, "hello")))
+	before := storetest.Dump(t, s)
+	for _, name := range cdrstore.AuxBuckets() {
+		err := s.Update(func(tx *cdrstore.Tx) error {
+			_, err := tx.Bucket("acmee", name)
+			return err
+		})
+		require.ErrorIs(t, err, cdrstore.ErrNotFound, name)
+		var nw *cdrstore.NoWorkspaceError
+		require.ErrorAs(t, err, &nw)
+		assert.Equal(t, "acmee", nw.Workspace)
+		assert.Contains(t, err.Error(), `"acmee"`)
+	}
+	err := s.Update(func(tx *cdrstore.Tx) error {
+		_, err := tx.AppendAudit("acmee", audit.Entry{Time: t2026, Action: "hold.change"})
+		return err
+	})
+	require.ErrorIs(t, err, cdrstore.ErrNotFound)
+	assert.Equal(t, before, storetest.Dump(t, s), "nothing created")
+	names, err := s.Workspaces()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"acme"}, names)
+
+	created, err := s.CreateWorkspace("acmee")
+	require.NoError(t, err)
+	assert.True(t, created)
+	created, err = s.CreateWorkspace("acmee")
+	require.NoError(t, err)
+	assert.False(t, created, "creating it again changes nothing")
+	require.NoError(t, s.Update(func(tx *cdrstore.Tx) error {
+		_, err := tx.AppendAudit("acmee", audit.Entry{Time: t2026, Action: "hold.change"})
+		return err
+	}))
+}
+
+// Opening a store that needs no migration writes nothing to its file.
+func TestOpenWritesNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := cdrstore.Open(path, &cdrstore.Options{NoSync: true})
+	require.NoError(t, err)
+	require.NoError(t, s.Put(sms("m1", t2026, ada, "hello")))
+	require.NoError(t, s.Close())
+	before, err := os.ReadFile(path)
+	require.NoError(t, err)
+	s, err = cdrstore.Open(path, &cdrstore.Options{NoSync: true})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	after, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(before, after), "a writable open changed the file")
 }
 
 // A workspace bucket whose name no valid write could make (too long, not

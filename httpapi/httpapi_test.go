@@ -501,3 +501,16 @@ func TestRevokedKeyIsRefusedAtOnce(t *testing.T) {
 	status, _, body = f.do(t, "GET", "/v1/records/globex-1", "", bearer(f.other.Token))
 	assert.Equal(t, 200, status, "%v", body)
 }
+
+// A credential for a workspace that does not exist is refused: it would
+// authenticate requests against a workspace nobody ingests into.
+func TestAddKeyNeedsTheWorkspace(t *testing.T) {
+	f := setup(t, nil)
+	before := storetest.Dump(t, f.s)
+	_, err := httpapi.AddKey(f.s, "acmee", nil)
+	require.ErrorIs(t, err, cdrstore.ErrNotFound)
+	var nw *cdrstore.NoWorkspaceError
+	require.ErrorAs(t, err, &nw)
+	assert.Equal(t, "acmee", nw.Workspace)
+	assert.Equal(t, before, storetest.Dump(t, f.s))
+}

@@ -1,7 +1,6 @@
 package redaction_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -230,13 +229,6 @@ func TestParseProduct(t *testing.T) {
 	require.ErrorIs(t, err, redaction.ErrInvalidDirection)
 }
 
-func dump(t *testing.T, s *cdrstore.Store) string {
-	t.Helper()
-	var b bytes.Buffer
-	require.NoError(t, s.Dump(&b))
-	return b.String()
-}
-
 var errInjected = errors.New("injected fault")
 
 // A fault injected before write step i leaves the store's logical dump as
@@ -268,7 +260,7 @@ func TestFaultInjection(t *testing.T) {
 			s, rd := setup(t, voice("v1", ada, "c1"), voice("v2", ada, "c1"), smsOut("s1", ada, "hello"), message("m1", ada))
 			for i := 0; ; i++ {
 				require.Less(t, i, 100, "the operation never succeeded")
-				before := dump(t, s)
+				before := storetest.Dump(t, s)
 				step := 0
 				redaction.SetHook(rd, func(name string) error {
 					if step++; step > i {
@@ -282,7 +274,7 @@ func TestFaultInjection(t *testing.T) {
 					break
 				}
 				require.ErrorIs(t, err, errInjected)
-				require.Equal(t, before, dump(t, s), "fault at step %d left a trace", i+1)
+				require.Equal(t, before, storetest.Dump(t, s), "fault at step %d left a trace", i+1)
 				require.NoError(t, s.Check(ctx))
 			}
 		})
@@ -295,12 +287,12 @@ func TestCancelledContextChangesNothing(t *testing.T) {
 		recs = append(recs, smsOut(fmt.Sprintf("s%d", i), ada, "hello"))
 	}
 	s, rd := setup(t, recs...)
-	before := dump(t, s)
+	before := storetest.Dump(t, s)
 	c, cancel := context.WithCancel(ctx)
 	cancel()
 	_, err := rd.EraseContact(c, "acme", ada, "gdpr_art17")
 	require.ErrorIs(t, err, context.Canceled)
-	assert.Equal(t, before, dump(t, s))
+	assert.Equal(t, before, storetest.Dump(t, s))
 }
 
 // No audit entry holds a number or a body, in any encoding the bytes
@@ -457,4 +449,31 @@ func TestDrainOutboxAtLeastOnce(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, redaction.DrainResult{Deleted: 2}, dr)
 	assert.Len(t, seen, 2)
+}
+
+// Configuring a workspace that does not exist (a typo) is an error naming
+// it, and writes nothing: a hold placed in "acmee" would protect nothing
+// in "acme". Releasing a hold that does not exist stays idempotent.
+func TestConfiguringAnUnknownWorkspaceFails(t *testing.T) {
+	s, rd := setup(t, smsOut("m1", ada, "hello"))
+	before := storetest.Dump(t, s)
+	for name, do := range map[string]func() error{
+		"hold record": func() error { _, err := rd.HoldRecord(ctx, "acmee", "m1", "litigation"); return err },
+		"hold number": func() error { _, err := rd.HoldNumber(ctx, "acmee", ada, "litigation"); return err },
+		"release":     func() error { _, err := rd.ReleaseHold(ctx, "acmee", redaction.HoldKeyForID("m1")); return err },
+		"opt out":     func() error { _, err := rd.OptOut(ctx, "acmee", ada); return err },
+		"opt in":      func() error { _, err := rd.RemoveOptOut(ctx, "acmee", ada); return err },
+		"settings":    func() error { _, err := rd.SetSettings(ctx, "acmee", redaction.DefaultSettings()); return err },
+	} {
+		err := do()
+		require.ErrorIs(t, err, cdrstore.ErrNotFound, name)
+		var nw *cdrstore.NoWorkspaceError
+		require.ErrorAs(t, err, &nw, name)
+		assert.Equal(t, "acmee", nw.Workspace, name)
+	}
+	assert.Equal(t, before, storetest.Dump(t, s), "nothing written")
+
+	res, err := rd.ReleaseHold(ctx, "acme", redaction.HoldKeyForID("m1"))
+	require.NoError(t, err, "a replayed release must not fail")
+	assert.Zero(t, res.AuditSeq, "nothing released, nothing audited")
 }

@@ -29,10 +29,10 @@ func TestValidateReason(t *testing.T) {
 
 func TestEraseContactRefusesAReasonThatIsNotACode(t *testing.T) {
 	s, rd := setup(t, smsOut("s1", ada, "hello"))
-	before := dump(t, s)
+	before := storetest.Dump(t, s)
 	_, err := rd.EraseContact(ctx, "acme", ada, "caller +2348031234567 asked")
 	require.ErrorIs(t, err, redaction.ErrInvalidReason)
-	assert.Equal(t, before, dump(t, s), "nothing written, no audit entry")
+	assert.Equal(t, before, storetest.Dump(t, s), "nothing written, no audit entry")
 }
 
 func TestRequestIDIsBoundToItsRequest(t *testing.T) {
@@ -102,14 +102,14 @@ func TestEraseContactSaysWhenAHoldKeptRecords(t *testing.T) {
 
 func TestErasureInAnUnknownWorkspace(t *testing.T) {
 	s, rd := setup(t, smsOut("s1", ada, "hello"))
-	before := dump(t, s)
+	before := storetest.Dump(t, s)
 	_, err := rd.EraseContact(ctx, "acmee", ada, "gdpr_art17")
 	require.ErrorIs(t, err, cdrstore.ErrNotFound)
 	_, err = rd.DeleteRecord(ctx, "acmee", "s1")
 	require.ErrorIs(t, err, cdrstore.ErrNotFound)
 	_, err = rd.DeleteConversation(ctx, "acmee", "c1")
 	require.ErrorIs(t, err, cdrstore.ErrNotFound)
-	assert.Equal(t, before, dump(t, s), "no workspace created, no receipt")
+	assert.Equal(t, before, storetest.Dump(t, s), "no workspace created, no receipt")
 	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
 		assert.Equal(t, []string{"acme"}, tx.Workspaces())
 		return nil
@@ -292,10 +292,10 @@ func TestHoldPlacementIsIdempotentAndAudited(t *testing.T) {
 
 func TestHoldReasonHoldsNoNumber(t *testing.T) {
 	s, rd := setup(t, smsOut("s1", ada, "one"))
-	before := dump(t, s)
+	before := storetest.Dump(t, s)
 	_, err := rd.HoldRecord(ctx, "acme", "s1", "complaint from +234 803 123 4567")
 	require.ErrorIs(t, err, redaction.ErrInvalidReason)
-	assert.Equal(t, before, dump(t, s))
+	assert.Equal(t, before, storetest.Dump(t, s))
 	_, err = rd.HoldRecord(ctx, "acme", "s1", "litigation 2026-cv-17")
 	require.NoError(t, err)
 }

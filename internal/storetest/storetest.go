@@ -6,6 +6,7 @@ package storetest
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,3 +59,14 @@ func Open(t testing.TB, opts *cdrstore.Options) *cdrstore.Store {
 }
 
 func isClosed(err error) bool { return err == cdrstore.ErrClosed }
+
+// Dump returns the logical image of s (see Store.Dump): two stores with
+// equal dumps hold the same data.
+func Dump(t testing.TB, s *cdrstore.Store) string {
+	t.Helper()
+	var b strings.Builder
+	if err := s.Dump(&b); err != nil {
+		t.Fatalf("storetest: dump: %v", err)
+	}
+	return b.String()
+}
