@@ -5,9 +5,11 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/cdrvault/cdrvault/e164"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Product names the platform product that produced a record. The values are
@@ -212,7 +214,10 @@ func ValidateID(id string) error {
 	return nil
 }
 
-// ValidateWorkspace checks a workspace name: 1–64 bytes of UTF-8, no 0x00.
+// ValidateWorkspace checks a name that may refer to a stored workspace:
+// 1–64 bytes of UTF-8, no 0x00. Names stored before [ValidateNewWorkspace]
+// existed pass it, so that they stay readable, writable and erasable; a
+// new workspace must also pass ValidateNewWorkspace.
 func ValidateWorkspace(ws string) error {
 	switch {
 	case ws == "":
@@ -223,6 +228,39 @@ func ValidateWorkspace(ws string) error {
 		return &ValidationError{Field: "workspace", Reason: "contains a 0x00 byte"}
 	case !utf8.ValidString(ws):
 		return &ValidationError{Field: "workspace", Reason: "not valid UTF-8"}
+	}
+	return nil
+}
+
+// ValidateNewWorkspace checks the name of a workspace to be created:
+// besides [ValidateWorkspace], it must be a name an operator can read and
+// tell apart from another: Unicode in NFC, every character printable (no
+// control, format or bidi character, no space but U+0020) and no space at
+// either end. "acme\n", " acme" and "acme\u202e" would otherwise be
+// workspaces that look like acme and that an erasure in acme never
+// touches. The error is a *ValidationError (matching ErrInvalidRecord).
+func ValidateNewWorkspace(ws string) error {
+	if err := ValidateWorkspace(ws); err != nil {
+		return err
+	}
+	bad := func(reason string) error { return &ValidationError{Field: "workspace", Reason: reason} }
+	for _, c := range ws {
+		switch {
+		case unicode.Is(unicode.Cc, c):
+			return bad(fmt.Sprintf("holds a control character %U", c))
+		case unicode.Is(unicode.Cf, c):
+			return bad(fmt.Sprintf("holds a format character %U (bidi or invisible)", c))
+		case !unicode.IsPrint(c):
+			return bad(fmt.Sprintf("holds a character that is not printable %U", c))
+		}
+	}
+	first, _ := utf8.DecodeRuneInString(ws)
+	last, _ := utf8.DecodeLastRuneInString(ws)
+	if unicode.IsSpace(first) || unicode.IsSpace(last) {
+		return bad("begins or ends with whitespace")
+	}
+	if !norm.NFC.IsNormalString(ws) {
+		return bad("not in Unicode NFC (normalise it first)")
 	}
 	return nil
 }

@@ -151,6 +151,9 @@ func (tx *Tx) openWorkspace(ws string, create bool) (*wsBuckets, error) {
 		if !tx.btx.Writable() {
 			return nil, ErrReadOnly
 		}
+		if err := ValidateNewWorkspace(ws); err != nil {
+			return nil, err
+		}
 		var err error
 		if root, err = top.CreateBucket([]byte(ws)); err != nil {
 			return nil, fmt.Errorf("cdrstore: create workspace: %w", err)

@@ -94,9 +94,9 @@ func (c *holdCmd) run(ctx context.Context, e *env) error {
 	if e.json {
 		return e.printJSON(holds)
 	}
-	fmt.Fprintf(e.stdout, "%d legal holds in %s\n", len(holds), c.ws)
+	fmt.Fprintf(e.stdout, "%d legal holds in %s\n", len(holds), show(c.ws))
 	for _, h := range holds {
-		fmt.Fprintf(e.stdout, "  %s  since %s  %s\n", h.Key, h.Since.Format(time.RFC3339), h.Reason)
+		fmt.Fprintf(e.stdout, "  %s  since %s  %s\n", show(h.Key), h.Since.Format(time.RFC3339), show(h.Reason))
 	}
 	return nil
 }

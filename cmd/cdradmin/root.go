@@ -107,6 +107,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // runWithClock is run with an injected clock.
 func runWithClock(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time) int {
+	stdout, stderr = newTermWriter(stdout), newTermWriter(stderr)
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, now: now}
 	root := flag.NewFlagSet("cdradmin", flag.ContinueOnError)
 	root.SetOutput(stderr)
@@ -304,6 +305,9 @@ type progress struct {
 }
 
 func newProgress(w io.Writer) *progress {
+	if tw, ok := w.(*termWriter); ok {
+		w = tw.w // progress writes its own escapes, and only counts
+	}
 	p := &progress{w: w}
 	if f, ok := w.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {

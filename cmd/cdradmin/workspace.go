@@ -72,7 +72,7 @@ func (c *workspaceCmd) run(ctx context.Context, e *env) error {
 		}
 		w := ws[0]
 		fmt.Fprintf(e.stdout, "workspace %s\n  records   %d\n  outbox    %d\n  opt-outs  %d\n  holds     %d\n  audit seq %d head %s\n",
-			w.Workspace, w.Records, w.Outbox, w.OptOuts, w.Holds, w.AuditSeq, w.AuditHead)
+			show(w.Workspace), w.Records, w.Outbox, w.OptOuts, w.Holds, w.AuditSeq, w.AuditHead)
 		return nil
 	}
 	if e.json {
@@ -82,7 +82,7 @@ func (c *workspaceCmd) run(ctx context.Context, e *env) error {
 		return e.printJSON(ws)
 	}
 	for _, w := range ws {
-		fmt.Fprintf(e.stdout, "%s\t%d records\n", w.Workspace, w.Records)
+		fmt.Fprintf(e.stdout, "%s\t%d records\n", show(w.Workspace), w.Records)
 	}
 	return nil
 }
@@ -103,9 +103,9 @@ func (c *workspaceCmd) create(e *env, ws string) error {
 		return e.printJSON(map[string]any{"workspace": ws, "created": created})
 	}
 	if created {
-		fmt.Fprintf(e.stdout, "created workspace %s\n", ws)
+		fmt.Fprintf(e.stdout, "created workspace %s\n", show(ws))
 	} else {
-		fmt.Fprintf(e.stdout, "workspace %s exists already\n", ws)
+		fmt.Fprintf(e.stdout, "workspace %s exists already\n", show(ws))
 	}
 	return nil
 }

@@ -126,7 +126,13 @@ func Decode(line []byte, region string) (cdrstore.Record, error) {
 		}
 		r.Media = append(r.Media, cdrstore.Media{URL: m.URL, ExpiresAt: exp})
 	}
-	if err := r.Validate(); err != nil {
+	// A line may create its workspace, so the name must pass the rule for
+	// new workspaces (ingest into a workspace stored under an older rule
+	// goes through the library).
+	for _, err := range []error{r.Validate(), cdrstore.ValidateNewWorkspace(r.Workspace)} {
+		if err == nil {
+			continue
+		}
 		var ve *cdrstore.ValidationError
 		if errors.As(err, &ve) {
 			return r, &LineError{Field: ve.Field, Reason: ve.Reason, Err: err}

@@ -35,6 +35,10 @@ func TestBadLines(t *testing.T) {
 		{"float price", strings.Replace(good, `"body"`, `"price":0.5,"body"`, 1), "price"},
 		{"unknown product", strings.Replace(good, `"sms"`, `"fax"`, 1), "product"},
 		{"truncated", good[:50], ""},
+		{"workspace with a newline", strings.Replace(good, `"acme"`, `"acme\n"`, 1), "workspace"},
+		{"workspace with a leading space", strings.Replace(good, `"acme"`, `" acme"`, 1), "workspace"},
+		{"workspace with a bidi override", strings.Replace(good, `"acme"`, `"acme\u202e"`, 1), "workspace"},
+		{"workspace with an ANSI escape", strings.Replace(good, `"acme"`, `"\u001b[31macme"`, 1), "workspace"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := cdrjson.Decode([]byte(tc.line), "")
