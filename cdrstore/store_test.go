@@ -813,8 +813,15 @@ func TestOpenDamagedPage(t *testing.T) {
 func TestFormatNumbersPinned(t *testing.T) {
 	assert.Equal(t, uint32(1), cdrstore.FormatV1)
 	assert.Equal(t, uint32(2), cdrstore.FormatV2)
-	assert.Equal(t, cdrstore.FormatV2, cdrstore.FormatNewest)
+	assert.Equal(t, uint32(3), cdrstore.FormatV3)
+	assert.Equal(t, cdrstore.FormatV3, cdrstore.FormatNewest)
 	assert.Equal(t, cdrstore.FormatV1, cdrstore.FormatMinSupported)
+	// The record codec's versions and the address kinds codec v2 writes.
+	assert.Equal(t, byte(1), cdrstore.CodecV1)
+	assert.Equal(t, byte(2), cdrstore.CodecV2)
+	assert.Equal(t, cdrstore.CodecV2, cdrstore.CodecNewest)
+	assert.Equal(t, cdrstore.AliasKind(2), cdrstore.AliasShortCode)
+	assert.Equal(t, cdrstore.AliasKind(3), cdrstore.AliasSenderID)
 }
 
 func rawUpdate(t *testing.T, path string, fn func(*bolt.Tx) error) {
