@@ -101,17 +101,31 @@ func Decode(line []byte, region string) (cdrstore.Record, error) {
 		r.RecordingURL = *j.RecordingURL
 	}
 	var err error
-	for _, n := range []struct {
-		name string
-		raw  string
-		dst  *e164.Number
-	}{{"from", j.From, &r.From}, {"to", j.To, &r.To}} {
+	var numErr [2]error // why from, to is not a number, when it is an alias
+	for i, n := range []struct {
+		name  string
+		raw   string
+		dst   *e164.Number
+		alias *cdrstore.Alias
+	}{{"from", j.From, &r.From, &r.FromAlias}, {"to", j.To, &r.To, &r.ToAlias}} {
 		if n.raw == "" {
 			continue
 		}
-		if *n.dst, err = e164.Parse(n.raw, region); err != nil {
+		if *n.dst, err = e164.Parse(n.raw, region); err == nil {
+			continue
+		}
+		a, aerr := cdrstore.ParseAlias(n.raw)
+		if aerr != nil {
 			return r, &LineError{Field: n.name, Reason: err.Error(), Err: err}
 		}
+		*n.alias, numErr[i] = a, err
+	}
+	// Only the platform's side may be a short code or sender ID: the
+	// counterparty is a person, and must be a number that erasure can find.
+	if side := aliasOnCounterparty(&r); side >= 0 {
+		name := [2]string{"from", "to"}[side]
+		err := numErr[side]
+		return r, &LineError{Field: name, Reason: err.Error() + " (the counterparty must be an E.164 number; only the platform's side may be a short code or sender ID)", Err: err}
 	}
 	if r.StartedAt, err = parseTime("started_at", j.StartedAt, true); err != nil {
 		return r, err
@@ -141,6 +155,24 @@ func Decode(line []byte, region string) (cdrstore.Record, error) {
 	}
 	return r, nil
 }
+
+// aliasOnCounterparty returns which side of r (0 from, 1 to) holds an
+// alias although it is the counterparty's, or -1. Which side is the
+// counterparty is the record's rule; it is asked with a probe number
+// rather than written here again.
+func aliasOnCounterparty(r *cdrstore.Record) int {
+	probe := cdrstore.Record{Direction: r.Direction, From: probeNumber}
+	fromIsCounterparty := probe.Counterparty() == probeNumber
+	switch {
+	case fromIsCounterparty && !r.FromAlias.IsZero():
+		return 0
+	case !fromIsCounterparty && !r.ToAlias.IsZero():
+		return 1
+	}
+	return -1
+}
+
+var probeNumber = e164.MustParse("+14155552671", "")
 
 func parseTime(field, s string, required bool) (time.Time, error) {
 	if s == "" {
@@ -175,12 +207,21 @@ func jsonError(err error) error {
 	return &LineError{Reason: "invalid JSON"}
 }
 
+// address is the wire form of a from or to: the number, else the alias as
+// given, else "".
+func address(n e164.Number, a cdrstore.Alias) string {
+	if n.IsValid() {
+		return n.String()
+	}
+	return a.Value
+}
+
 // Encode returns the wire form of r. Obfuscated counterparties appear in
 // their masked form.
 func Encode(r *cdrstore.Record) Record {
 	j := Record{
 		ID: r.ID, Workspace: r.Workspace, Product: string(r.Product), Direction: string(r.Direction),
-		From: r.From.String(), To: r.To.String(), Body: r.Body, Transcript: r.Transcript,
+		From: address(r.From, r.FromAlias), To: address(r.To, r.ToAlias), Body: r.Body, Transcript: r.Transcript,
 		ConversationID: r.ConversationID, Status: r.Status, Price: r.Price, Currency: r.Currency,
 		Network: r.Network, ClientRef: r.ClientRef, StartedAt: r.StartedAt.Format(time.RFC3339Nano),
 		ContentRetention: string(r.ContentRetention), AddressRetention: string(r.AddressRetention),
