@@ -1009,16 +1009,23 @@ func TestNoWorkspaceBySideEffect(t *testing.T) {
 	}))
 }
 
-// Opening a store that needs no migration writes nothing to its file.
-func TestOpenWritesNothing(t *testing.T) {
+// oneRecordFile returns the path of a closed store holding one record.
+func oneRecordFile(t *testing.T) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "s.db")
 	s, err := cdrstore.Open(path, &cdrstore.Options{NoSync: true})
 	require.NoError(t, err)
 	require.NoError(t, s.Put(sms("m1", t2026, ada, "hello")))
 	require.NoError(t, s.Close())
+	return path
+}
+
+// Opening a store that needs no migration writes nothing to its file.
+func TestOpenWritesNothing(t *testing.T) {
+	path := oneRecordFile(t)
 	before, err := os.ReadFile(path)
 	require.NoError(t, err)
-	s, err = cdrstore.Open(path, &cdrstore.Options{NoSync: true})
+	s, err := cdrstore.Open(path, &cdrstore.Options{NoSync: true})
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 	after, err := os.ReadFile(path)
@@ -1031,12 +1038,7 @@ func TestOpenWritesNothing(t *testing.T) {
 // does every problem, and so do Workspaces and the operations on it;
 // none of them calls it a malformed argument.
 func TestBadWorkspaceNameIsCorruption(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "s.db")
-	s, err := cdrstore.Open(path, &cdrstore.Options{NoSync: true})
-	require.NoError(t, err)
-	require.NoError(t, s.Put(sms("m1", t2026, ada, "hello")))
-	require.NoError(t, s.Close())
-
+	path := oneRecordFile(t)
 	for _, tc := range []struct{ name, ws string }{
 		{"65 bytes", strings.Repeat("w", 65)},
 		{"not UTF-8", "acme\xff"},
@@ -1045,18 +1047,7 @@ func TestBadWorkspaceNameIsCorruption(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "c.db")
 			storetest.CopyFile(t, path, p)
-			rawUpdate(t, p, func(tx *bolt.Tx) error {
-				root, err := tx.Bucket([]byte("ws")).CreateBucket([]byte(tc.ws))
-				if err != nil {
-					return err
-				}
-				for _, name := range []string{"records", "by_id", "by_number", "by_conversation", "audit"} {
-					if _, err := root.CreateBucket([]byte(name)); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
+			storetest.PlantWorkspaces(t, p, tc.ws)
 			s, err := cdrstore.Open(p, &cdrstore.Options{NoSync: true})
 			require.NoError(t, err)
 			defer s.Close()
@@ -1089,8 +1080,8 @@ func TestBadWorkspaceNameIsCorruption(t *testing.T) {
 	}
 
 	// A name the caller gives is still a malformed argument.
-	s = storetest.Open(t, nil)
-	_, err = s.Get(strings.Repeat("w", 65), "m1")
+	s := storetest.Open(t, nil)
+	_, err := s.Get(strings.Repeat("w", 65), "m1")
 	require.ErrorIs(t, err, cdrstore.ErrInvalidRecord)
 	names, err := s.Workspaces()
 	require.NoError(t, err)

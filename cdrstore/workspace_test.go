@@ -2,14 +2,12 @@ package cdrstore_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/internal/storetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	bolt "go.etcd.io/bbolt"
 )
 
 // lookalikes are workspace names an operator cannot tell from "acme" (or
@@ -59,27 +57,10 @@ func TestNewWorkspaceNames(t *testing.T) {
 // stays usable: it is listed, read, written and deleted from like any
 // other, and is not corruption.
 func TestLegacyWorkspaceNamesStayUsable(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "s.db")
-	s, err := cdrstore.Open(path, &cdrstore.Options{NoSync: true})
-	require.NoError(t, err)
-	require.NoError(t, s.Put(sms("m1", t2026, ada, "hello")))
-	require.NoError(t, s.Close())
+	path := oneRecordFile(t)
 	legacy := []string{"acme\n", " acme", "acme\u202e", "\x1b[31macme"}
-	rawUpdate(t, path, func(tx *bolt.Tx) error {
-		for _, ws := range legacy {
-			root, err := tx.Bucket([]byte("ws")).CreateBucket([]byte(ws))
-			if err != nil {
-				return err
-			}
-			for _, name := range []string{"records", "by_id", "by_number", "by_conversation", "audit", "settings", "optout", "holds", "outbox", "requests", "keys"} {
-				if _, err := root.CreateBucket([]byte(name)); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	s, err = cdrstore.Open(path, &cdrstore.Options{NoSync: true})
+	storetest.PlantWorkspaces(t, path, legacy...)
+	s, err := cdrstore.Open(path, &cdrstore.Options{NoSync: true})
 	require.NoError(t, err)
 	defer s.Close()
 	names, err := s.Workspaces()

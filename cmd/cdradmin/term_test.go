@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/internal/storetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	bolt "go.etcd.io/bbolt"
 )
 
 func TestShow(t *testing.T) {
@@ -57,23 +57,7 @@ func TestTermWriter(t *testing.T) {
 func TestLegacyWorkspaceNamesAreEscaped(t *testing.T) {
 	db := fixtureDB(t, 20)
 	legacy := []string{"acme\n", " acme", "acme\u202e", "\x1b[2Jacme"}
-	raw, err := bolt.Open(db, 0o600, nil)
-	require.NoError(t, err)
-	require.NoError(t, raw.Update(func(tx *bolt.Tx) error {
-		for _, ws := range legacy {
-			root, err := tx.Bucket([]byte("ws")).CreateBucket([]byte(ws))
-			if err != nil {
-				return err
-			}
-			for _, name := range []string{"records", "by_id", "by_number", "by_conversation", "audit", "settings", "optout", "holds", "outbox", "requests", "keys"} {
-				if _, err := root.CreateBucket([]byte(name)); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}))
-	require.NoError(t, raw.Close())
+	storetest.PlantWorkspaces(t, db, legacy...)
 	s, err := cdrstore.Open(db, nil)
 	require.NoError(t, err)
 	for _, ws := range legacy {
