@@ -229,7 +229,7 @@ func TestParseAlias(t *testing.T) {
 		require.NoError(t, err, in)
 		assert.Equal(t, want, got)
 	}
-	for _, in := range []string{"", "12", "123456789", "ABCDEFGHIJKL", " ACME", "ACME ", "AC\nME", "ACME\u202e", "日本", "AC\x00ME", "+2348031234567", "AC[ME]"} {
+	for _, in := range []string{"", "12", "123456789", "ABCDEFGHIJKL", " ACME", "ACME ", "AC\nME", "ACME\u202e", "日本", "AC\x00ME", "+2348031234567", "AC[ME]", "+12", "+-12", "12-34", "+44ABC"} {
 		_, err := cdrstore.ParseAlias(in)
 		require.ErrorIs(t, err, cdrstore.ErrInvalidRecord, "%q", in)
 		if len(in) >= 4 {

@@ -131,8 +131,8 @@ const (
 	// AliasShortCode is a short code: 3 to 8 ASCII digits ("32665").
 	AliasShortCode AliasKind = 2
 	// AliasSenderID is an alphanumeric sender ID: 1 to 11 characters of
-	// the GSM 03.38 default alphabet, at least one of them not a digit
-	// ("ACME", "Bank-Alert").
+	// the GSM 03.38 default alphabet, at least one of them a letter, not
+	// starting with '+' ("ACME", "Bank-Alert").
 	AliasSenderID AliasKind = 3
 )
 
@@ -176,8 +176,9 @@ const (
 const gsmBasic = "@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 
 // ParseAlias reads s as a short code (3–8 ASCII digits) or an
-// alphanumeric sender ID (1–11 GSM 03.38 characters, at least one not a
-// digit, no space at either end), kept as given. Anything else is a
+// alphanumeric sender ID (1–11 GSM 03.38 characters, at least one a
+// letter, no space at either end, no leading '+': "+12" is a malformed
+// number, not a name), kept as given. Anything else is a
 // *ValidationError (matching ErrInvalidRecord) whose reason holds none of
 // s. ParseAlias never reads s as a phone number: a caller that accepts
 // both tries e164.Parse first.
@@ -191,12 +192,15 @@ func ParseAlias(s string) (Alias, error) {
 	if len(s) > maxAliasBytes {
 		return bad("longer than an alphanumeric sender ID")
 	}
-	digits, n := 0, 0
+	digits, letters, n := 0, 0, 0
 	for _, c := range s {
 		n++
 		if c >= '0' && c <= '9' {
 			digits++
-		} else if !strings.ContainsRune(gsmBasic, c) {
+		} else if unicode.IsLetter(c) {
+			letters++
+		}
+		if !strings.ContainsRune(gsmBasic, c) {
 			return bad("holds a character outside the GSM 03.38 default alphabet")
 		}
 	}
@@ -208,6 +212,9 @@ func ParseAlias(s string) (Alias, error) {
 	}
 	if n > MaxSenderIDLen {
 		return bad(fmt.Sprintf("%d characters: an alphanumeric sender ID has at most %d", n, MaxSenderIDLen))
+	}
+	if letters == 0 || s[0] == '+' {
+		return bad("neither a number, a short code nor a sender ID (which holds a letter and does not start with '+')")
 	}
 	if s[0] == ' ' || s[len(s)-1] == ' ' {
 		return bad("a sender ID begins or ends with a space")
