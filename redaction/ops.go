@@ -117,9 +117,8 @@ func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, r
 			return EraseResult{}, err
 		}
 	}
-	var out EraseResult
 	c := call{action: ActionDataErasure, args: n.String() + "\x00" + reason, erasure: true, dryRun: dryRun}
-	err := r.runWith(ctx, ws, c, func(o *op) error {
+	out, err := run(r, ctx, ws, c, func(o *op) error {
 		o.entry.Reason = reason
 		o.entry.Subject = o.tx.SubjectHMAC(n.String())
 		recs, err := o.collect(o.tx.ByNumber(ws, n, cdrstore.Query{Limit: 1 << 62}))
@@ -134,7 +133,7 @@ func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, r
 			o.res.Affected++
 			return o.put(*rec)
 		})
-	}, &out, func(o *op) any {
+	}, func(o *op) EraseResult {
 		// The number is set below, not here: this value is also what the
 		// requests bucket keeps for a replay, and that holds no plaintext
 		// number. A replay is bound to the same number by its fingerprint.

@@ -476,7 +476,7 @@ func TestRedactAfterObfuscationMarksTheCounterpartyOnly(t *testing.T) {
 			rec := tc.rec
 			rec.AddressRetention = cdrstore.AddressObfuscate
 			s, rd := setup(t, rec)
-			_, err := rd.AutoRedact(ctx, now)
+			_, err := rd.AutoRedact(ctx, now, redaction.AutoRedactOptions{})
 			require.NoError(t, err)
 			_, err = rd.RedactByID(ctx, "acme", rec.ID, rec.Product, rec.Direction)
 			require.NoError(t, err)

@@ -142,7 +142,7 @@ func TestAutoRedact(t *testing.T) {
 		{Product: cdrstore.ProductSMS, Direction: cdrstore.Outbound, Content: true, Address: true, Hold: redaction.Duration(6 * time.Hour)},
 	}})
 	require.NoError(t, err)
-	res, err := rd.AutoRedact(ctx, asOf)
+	res, err := rd.AutoRedact(ctx, asOf, redaction.AutoRedactOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, 2, res.ContentDiscarded)
 	assert.Equal(t, 1, res.AddressesObfuscated)
@@ -179,12 +179,12 @@ func TestAutoRedact(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, ok, "opt-outs keep working for obfuscated numbers")
 
-	again, err := rd.AutoRedact(ctx, asOf)
+	again, err := rd.AutoRedact(ctx, asOf, redaction.AutoRedactOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, 0, again.Records)
 
 	// Later, "fresh" becomes due: only it is visited and changed.
-	later, err := rd.AutoRedact(ctx, asOf.Add(6*time.Hour))
+	later, err := rd.AutoRedact(ctx, asOf.Add(6*time.Hour), redaction.AutoRedactOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, 1, later.ContentDiscarded)
 
