@@ -36,8 +36,7 @@ func (res *AutoRedactResult) add(ws string, w *AutoRedactResult, replayed bool) 
 	res.MediaExpired += w.MediaExpired
 	res.Records += w.Records
 	res.ByWorkspace[ws] = w.ByWorkspace[ws]
-	res.Skipped = appendSkipped(res.Skipped, w.Skipped)
-	res.SkippedCount += w.SkippedCount
+	addSkipped(&res.Skipped, &res.SkippedCount, w.Skipped, w.SkippedCount)
 }
 
 func (res *AutoRedactResult) kept() AutoRedactResult {
@@ -57,8 +56,7 @@ func (res *AutoRedactResult) tally(ws string, batch Result, counts AutoRedactRes
 	res.MediaExpired += counts.MediaExpired
 	res.Records += batch.Affected
 	res.ByWorkspace[ws] += batch.Affected
-	res.Skipped = appendSkipped(res.Skipped, batch.Skipped)
-	res.SkippedCount += batch.SkippedCount
+	addSkipped(&res.Skipped, &res.SkippedCount, batch.Skipped, batch.SkippedCount)
 }
 
 // AutoRedact applies every workspace's auto-redaction policies as of asOf:

@@ -12,19 +12,27 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// SkippedCount is every held record auto-redaction left alone, beyond the
-// 1,000 it lists, and a replay reports it too.
-func TestAutoRedactCountsEveryHeldRecord(t *testing.T) {
+// setupDueSMS opens a store holding n outbound SMS, each past the hold of
+// its workspace's one policy (discard SMS content at once).
+func setupDueSMS(t *testing.T, n int) (*cdrstore.Store, *redaction.Redactor) {
+	t.Helper()
 	var recs []cdrstore.Record
-	for i := range 1200 {
+	for i := range n {
 		r := smsOut(fmt.Sprintf("s%d", i), ada, "body")
 		r.StartedAt = now.Add(-7*time.Hour - time.Duration(i)*time.Second)
 		recs = append(recs, r)
 	}
-	_, rd := setup(t, recs...)
+	s, rd := setup(t, recs...)
 	_, err := rd.SetSettings(ctx, "acme", redaction.Settings{AutoRedact: []redaction.AutoRedactPolicy{{Product: cdrstore.ProductSMS, Content: true}}})
 	require.NoError(t, err)
-	_, err = rd.HoldNumber(ctx, "acme", ada, "litigation")
+	return s, rd
+}
+
+// SkippedCount is every held record auto-redaction left alone, beyond the
+// 1,000 it lists, and a replay reports it too.
+func TestAutoRedactCountsEveryHeldRecord(t *testing.T) {
+	_, rd := setupDueSMS(t, 1200)
+	_, err := rd.HoldNumber(ctx, "acme", ada, "litigation")
 	require.NoError(t, err)
 	rctx := redaction.WithRequest(ctx, redaction.Request{ID: "auto-held"})
 	res, err := rd.AutoRedact(rctx, now, redaction.AutoRedactOptions{})
@@ -42,15 +50,7 @@ func TestAutoRedactCountsEveryHeldRecord(t *testing.T) {
 // BatchSize bounds how many records one transaction (and audit entry) of
 // AutoRedact changes.
 func TestAutoRedactBatchSize(t *testing.T) {
-	var recs []cdrstore.Record
-	for i := range 25 {
-		r := smsOut(fmt.Sprintf("s%d", i), ada, "body")
-		r.StartedAt = now.Add(-7*time.Hour - time.Duration(i)*time.Second)
-		recs = append(recs, r)
-	}
-	s, rd := setup(t, recs...)
-	_, err := rd.SetSettings(ctx, "acme", redaction.Settings{AutoRedact: []redaction.AutoRedactPolicy{{Product: cdrstore.ProductSMS, Content: true}}})
-	require.NoError(t, err)
+	s, rd := setupDueSMS(t, 25)
 	res, err := rd.AutoRedact(ctx, now, redaction.AutoRedactOptions{BatchSize: 10})
 	require.NoError(t, err)
 	assert.Equal(t, 25, res.ContentDiscarded)
@@ -148,15 +148,7 @@ func TestAutoRedact(t *testing.T) {
 }
 
 func TestAutoRedactWithRequestID(t *testing.T) {
-	var recs []cdrstore.Record
-	for i := range 1500 {
-		r := smsOut(fmt.Sprintf("s%d", i), ada, "body")
-		r.StartedAt = now.Add(-7*time.Hour - time.Duration(i)*time.Second)
-		recs = append(recs, r)
-	}
-	s, rd := setup(t, recs...)
-	_, err := rd.SetSettings(ctx, "acme", redaction.Settings{AutoRedact: []redaction.AutoRedactPolicy{{Product: cdrstore.ProductSMS, Content: true}}})
-	require.NoError(t, err)
+	s, rd := setupDueSMS(t, 1500)
 	rctx := redaction.WithRequest(ctx, redaction.Request{ID: "auto-1"})
 	res, err := rd.AutoRedact(rctx, now, redaction.AutoRedactOptions{})
 	require.NoError(t, err)

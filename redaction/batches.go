@@ -52,6 +52,15 @@ func inWorkspaces[R any, P figures[R]](r *Redactor, ctx context.Context, action 
 	return nil
 }
 
+// addSkipped adds the held records of a batch or a workspace (list, the
+// first ones, and n, all of them) to a total: the list up to
+// maxSkippedListed records (a sweep of a store under a wide hold lists the
+// first ones, not all of them), the count whole.
+func addSkipped(total *[]Skipped, totalN *int, list []Skipped, n int) {
+	*total = append(*total, list[:min(len(list), max(0, maxSkippedListed-len(*total)))]...)
+	*totalN += n
+}
+
 // batchPass is one pass of a batched operation over the time-ordered
 // records of a workspace. Each batch is one transaction that first reads
 // its records, then writes: nothing is written under a live cursor.

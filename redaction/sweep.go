@@ -42,8 +42,7 @@ func (res *SweepResult) add(ws string, w *SweepResult, replayed bool) {
 	res.Deleted += w.Deleted
 	res.Batches += w.Batches
 	res.ByWorkspace[ws] = w.ByWorkspace[ws]
-	res.Skipped = appendSkipped(res.Skipped, w.Skipped)
-	res.SkippedCount += w.SkippedCount
+	addSkipped(&res.Skipped, &res.SkippedCount, w.Skipped, w.SkippedCount)
 }
 
 func (res *SweepResult) kept() SweepResult {
@@ -59,8 +58,7 @@ func (res *SweepResult) tally(ws string, batch Result) {
 	}
 	res.Deleted += batch.Affected
 	res.ByWorkspace[ws] += batch.Affected
-	res.Skipped = appendSkipped(res.Skipped, batch.Skipped)
-	res.SkippedCount += batch.SkippedCount
+	addSkipped(&res.Skipped, &res.SkippedCount, batch.Skipped, batch.SkippedCount)
 	if batch.Affected > 0 {
 		res.Batches++
 	}
@@ -92,12 +90,6 @@ func (r *Redactor) Sweep(ctx context.Context, asOf time.Time, o SweepOptions) (S
 		return r.sweepWorkspace(ctx, ws, asOf, o, w)
 	})
 	return res, err
-}
-
-// appendSkipped appends src to dst up to maxSkippedListed records: a sweep
-// of a store under a wide hold lists the first ones, not all of them.
-func appendSkipped(dst, src []Skipped) []Skipped {
-	return append(dst, src[:min(len(src), max(0, maxSkippedListed-len(dst)))]...)
 }
 
 func (r *Redactor) sweepWorkspace(ctx context.Context, ws string, asOf time.Time, o SweepOptions, res *SweepResult) error {
