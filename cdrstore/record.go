@@ -56,7 +56,8 @@ const (
 )
 
 // AddressRetention is a per-record override of the auto-redaction policy for
-// the counterparty's number.
+// the counterparty's number (which side that is, is the redaction
+// package's rule: redaction.Counterparty).
 type AddressRetention string
 
 // Address retention overrides. The empty value follows the policy.
