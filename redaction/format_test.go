@@ -58,7 +58,7 @@ func writeOpsFixture(t *testing.T) {
 		AutoRedact: []redaction.AutoRedactPolicy{{Product: cdrstore.ProductSMS, Address: true, Hold: redaction.Duration(6 * time.Hour)}},
 	})
 	require.NoError(t, err)
-	_, err = rd.AutoRedact(req("autoredact-1"), opsNow)
+	_, err = rd.AutoRedact(req("autoredact-1"), opsNow, redaction.AutoRedactOptions{})
 	require.NoError(t, err)
 	_, err = rd.HoldRecord(req("hold-1"), "acme", "held-1", "litigation")
 	require.NoError(t, err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/e164"
+	"github.com/cdrvault/cdrvault/redaction"
 )
 
 // Media is a media reference on the wire.
@@ -122,9 +123,11 @@ func Decode(line []byte, region string) (cdrstore.Record, error) {
 	}
 	// Only the platform's side may be a short code or sender ID: the
 	// counterparty is a person, and must be a number that erasure can find.
-	if side := aliasOnCounterparty(&r); side >= 0 {
-		name := [2]string{"from", "to"}[side]
-		err := numErr[side]
+	if name, ok := redaction.CounterpartyAlias(&r); ok {
+		err := numErr[0]
+		if name == "to" {
+			err = numErr[1]
+		}
 		return r, &LineError{Field: name, Reason: err.Error() + " (the counterparty must be an E.164 number; only the platform's side may be a short code or sender ID)", Err: err}
 	}
 	if r.StartedAt, err = parseTime("started_at", j.StartedAt, true); err != nil {
@@ -155,24 +158,6 @@ func Decode(line []byte, region string) (cdrstore.Record, error) {
 	}
 	return r, nil
 }
-
-// aliasOnCounterparty returns which side of r (0 from, 1 to) holds an
-// alias although it is the counterparty's, or -1. Which side is the
-// counterparty is the record's rule; it is asked with a probe number
-// rather than written here again.
-func aliasOnCounterparty(r *cdrstore.Record) int {
-	probe := cdrstore.Record{Direction: r.Direction, From: probeNumber}
-	fromIsCounterparty := probe.Counterparty() == probeNumber
-	switch {
-	case fromIsCounterparty && !r.FromAlias.IsZero():
-		return 0
-	case !fromIsCounterparty && !r.ToAlias.IsZero():
-		return 1
-	}
-	return -1
-}
-
-var probeNumber = e164.MustParse("+14155552671", "")
 
 func parseTime(field, s string, required bool) (time.Time, error) {
 	if s == "" {

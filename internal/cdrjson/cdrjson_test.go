@@ -9,6 +9,7 @@ import (
 	"github.com/cdrvault/cdrvault/e164"
 	"github.com/cdrvault/cdrvault/internal/cdrjson"
 	"github.com/cdrvault/cdrvault/internal/workload"
+	"github.com/cdrvault/cdrvault/redaction"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -78,7 +79,7 @@ func TestSenderIDsAndShortCodes(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tc.fromAlias, r.FromAlias)
 			assert.Equal(t, tc.toAlias, r.ToAlias)
-			assert.Equal(t, "+2348031234567", redactionCounterparty(&r).String())
+			assert.Equal(t, "+2348031234567", redaction.Counterparty(&r).String())
 			j := cdrjson.Encode(&r)
 			assert.Equal(t, tc.from, j.From, "shown as given")
 			assert.Equal(t, tc.to, j.To)
@@ -124,6 +125,3 @@ func FuzzDecode(f *testing.F) {
 		require.Equal(t, r, r2)
 	})
 }
-
-// redactionCounterparty is the counterparty's number of r.
-func redactionCounterparty(r *cdrstore.Record) e164.Number { return r.Counterparty() }
