@@ -25,7 +25,7 @@ import (
 var writeFixtures = flag.Bool("write-format-fixtures", false, "rewrite testdata/format/v<N>/store.db (only when a new format is born)")
 
 // fixtureKey is the subject key of the frozen fixtures.
-var fixtureKey = []byte("format-fixture-key-0123456789abcdef")
+var fixtureKey = storetest.FixtureKey
 
 // formatRecords are the records frozen in testdata/format/v<v>/store.db.
 func formatRecords(v uint32) []cdrstore.Record {
