@@ -127,6 +127,10 @@ func TestReadOnlyOpenNeverMigrates(t *testing.T) {
 			require.NoError(t, err)
 			_, err = cdrstore.Open(dst, &cdrstore.Options{SubjectKey: fixtureKey, ReadOnly: true})
 			require.ErrorIs(t, err, cdrstore.ErrUnsupportedFormat, "v%d %s", v, name)
+			var fe *cdrstore.FormatError
+			require.ErrorAs(t, err, &fe)
+			assert.Equal(t, v, fe.Found)
+			assert.True(t, fe.NeedsMigration())
 			after, err := os.ReadFile(dst)
 			require.NoError(t, err)
 			assert.True(t, bytes.Equal(before, after), "v%d %s changed", v, name)
