@@ -52,12 +52,12 @@ var (
 // in a read-only open (which never migrates). It matches
 // ErrUnsupportedFormat.
 type FormatError struct {
-	Found uint32 // meta/format of the file
-	Err   string // what is wrong with it
+	Found  uint32 // meta/format of the file
+	Reason string // what is wrong with it
 }
 
 func (e *FormatError) Error() string {
-	return fmt.Sprintf("cdrstore: format %d %s", e.Found, e.Err)
+	return fmt.Sprintf("cdrstore: format %d %s", e.Found, e.Reason)
 }
 
 // Is reports whether target is ErrUnsupportedFormat.

@@ -257,7 +257,7 @@ func (s *Store) checkMeta(btx *bolt.Tx) error {
 		return err
 	}
 	if v != FormatNewest {
-		return &FormatError{Found: v, Err: "must be migrated by a read-write open first"}
+		return &FormatError{Found: v, Reason: "must be migrated by a read-write open first"}
 	}
 	return s.loadKey(meta)
 }
@@ -269,10 +269,10 @@ func readFormat(meta *bolt.Bucket) (uint32, error) {
 	}
 	v := binary.BigEndian.Uint32(raw)
 	if v > FormatNewest {
-		return 0, &FormatError{Found: v, Err: fmt.Sprintf("is newer than %d", FormatNewest)}
+		return 0, &FormatError{Found: v, Reason: fmt.Sprintf("is newer than %d", FormatNewest)}
 	}
 	if v < FormatMinSupported {
-		return 0, &FormatError{Found: v, Err: fmt.Sprintf("is older than %d", FormatMinSupported)}
+		return 0, &FormatError{Found: v, Reason: fmt.Sprintf("is older than %d", FormatMinSupported)}
 	}
 	return v, nil
 }
