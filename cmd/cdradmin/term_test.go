@@ -21,7 +21,7 @@ func TestShow(t *testing.T) {
 		" acme":        `" acme"`,
 		"acme\u202e":   `"acme\u202e"`,
 		"\x1b[31macme": `"\x1b[31macme"`,
-		"":             `""`,
+		"":             "",
 	} {
 		assert.Equal(t, want, show(in), "%q", in)
 	}
