@@ -20,7 +20,7 @@ func (tx *Tx) Bucket(ws string, name Name) (*KV, error) {
 	if err != nil {
 		return nil, err
 	}
-	kv := &KV{tx: tx, name: name}
+	kv := &KV{tx: tx, name: name, ws: ws}
 	if w == nil && tx.btx.Writable() {
 		return nil, &NoWorkspaceError{Workspace: ws}
 	}
@@ -38,6 +38,7 @@ func (tx *Tx) Bucket(ws string, name Name) (*KV, error) {
 type KV struct {
 	tx   *Tx
 	name Name
+	ws   string
 	b    *bolt.Bucket // nil: the workspace does not exist (read tx)
 }
 
@@ -56,8 +57,12 @@ func (kv *KV) Put(k, v []byte) error {
 	}
 	kc := append(kv.tx.alloc(len(k)), k...)
 	vc := append(kv.tx.alloc(len(v)), v...)
+	added := kv.name == BucketOutbox && kv.b.Get(k) == nil
 	if err := kv.b.Put(kc, vc); err != nil {
 		return fmt.Errorf("cdrstore: put %s: %w", kv.name, err)
+	}
+	if added {
+		kv.tx.counted(kv.ws, 0, 1)
 	}
 	return nil
 }
@@ -67,7 +72,14 @@ func (kv *KV) Delete(k []byte) error {
 	if kv.b == nil || !kv.tx.btx.Writable() {
 		return ErrReadOnly
 	}
-	return kv.b.Delete(k)
+	removed := kv.name == BucketOutbox && kv.b.Get(k) != nil
+	if err := kv.b.Delete(k); err != nil {
+		return err
+	}
+	if removed {
+		kv.tx.counted(kv.ws, 0, -1)
+	}
+	return nil
 }
 
 // NextSequence returns the bucket's next sequence number, starting at 1.

@@ -24,9 +24,7 @@ func (s *Store) Check(ctx context.Context) (err error) {
 	// Check, whose job is to look at damaged files, reports it instead.
 	defer func() {
 		if r := recover(); r != nil {
-			// bbolt's panic text is dropped, as openBolt drops it: it may
-			// hold key bytes, and keys hold phone numbers.
-			err = &CorruptionError{Bucket: "(pages)", Err: errors.New("bbolt panicked on a damaged page")}
+			err = s.pagePanic("check", "bbolt panicked on a damaged page")
 		}
 	}()
 	return s.View(func(tx *Tx) error {

@@ -16,8 +16,21 @@ type Options struct {
 	Now func() time.Time
 
 	// Logger receives operational messages, none holding a number or a
-	// body. Default: discard.
+	// body: one record per ingest and scrub, and warnings for a slow
+	// commit and for a bbolt panic turned into ErrCorrupt. Default:
+	// discard.
 	Logger *slog.Logger
+
+	// Observer, when set, is called with every Event the store reports
+	// (commits, ingests, scrubs, bbolt panics), synchronously from the
+	// goroutine that caused it: it must be quick and safe for concurrent
+	// use. A store with an Observer also keeps the counts of Store.Counts,
+	// counting them once at Open. Default: nil (no events, no counts).
+	Observer func(Event)
+
+	// SlowCommit is the commit duration at or above which the store logs
+	// a warning. Default: 100ms.
+	SlowCommit time.Duration
 
 	// LockTimeout bounds how long Open waits for another process to release
 	// the file. Open returns ErrLocked when it expires. Default: 5s.
@@ -63,6 +76,7 @@ func DefaultOptions() *Options {
 		Now:         time.Now,
 		Logger:      slog.New(slog.DiscardHandler),
 		LockTimeout: 5 * time.Second,
+		SlowCommit:  100 * time.Millisecond,
 	}
 }
 
@@ -83,9 +97,14 @@ func (o *Options) withDefaults() (Options, error) {
 	if c.LockTimeout == 0 {
 		c.LockTimeout = d.LockTimeout
 	}
+	if c.SlowCommit == 0 {
+		c.SlowCommit = d.SlowCommit
+	}
 	switch {
 	case c.LockTimeout < 0:
 		return c, fmt.Errorf("cdrstore: options: LockTimeout %v is negative", c.LockTimeout)
+	case c.SlowCommit < 0:
+		return c, fmt.Errorf("cdrstore: options: SlowCommit %v is negative", c.SlowCommit)
 	case c.SubjectKey != nil && len(c.SubjectKey) < 16:
 		return c, fmt.Errorf("cdrstore: options: SubjectKey of %d bytes, need at least 16", len(c.SubjectKey))
 	case c.InitialMmapSize < 0:

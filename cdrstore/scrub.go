@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -41,8 +42,8 @@ type ScrubResult struct {
 // writes that follow go to the file at the path. When syncing the
 // directory fails the old file is not zeroed, since the rename may not
 // survive a crash.
-func (s *Store) Scrub(ctx context.Context) (ScrubResult, error) {
-	var res ScrubResult
+func (s *Store) Scrub(ctx context.Context) (res ScrubResult, err error) {
+	defer s.reportScrub(s.Now(), &res, &err)
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("cdrstore: scrub: %w", err)
 	}
@@ -93,7 +94,7 @@ func (s *Store) Scrub(ctx context.Context) (ScrubResult, error) {
 			failed = fmt.Errorf("cdrstore: scrub: zero old file: %w", err)
 		}
 	}
-	db, err := openBolt(s.path, s.boltOptions())
+	db, err := s.openBolt()
 	if err != nil {
 		return res, errors.Join(failed, mapOpenError(s.path, err))
 	}
@@ -107,10 +108,22 @@ func (s *Store) Scrub(ctx context.Context) (ScrubResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("cdrstore: scrub: %w", err)
 	}
+	s.residue.scrubbed(db)
 	if fi, err := os.Stat(s.path); err == nil {
 		res.SizeAfter = fi.Size()
 	}
 	return res, nil
+}
+
+// reportScrub logs the Scrub begun at start and reports an EventScrub.
+func (s *Store) reportScrub(start time.Time, res *ScrubResult, err *error) {
+	took := s.Now().Sub(start)
+	level := slog.LevelInfo
+	if *err != nil {
+		level = slog.LevelWarn
+	}
+	s.opts.Logger.Log(context.Background(), level, "scrub", "duration", took, "size_before", res.SizeBefore, "size_after", res.SizeAfter, "free_pages", res.FreePages, "err", errText(*err))
+	s.observe(Event{Kind: EventScrub, Err: *err, Duration: took})
 }
 
 // compactTo writes a compacted, fsynced copy of the store to path.

@@ -58,6 +58,9 @@ type Store struct {
 	db         *bolt.DB     // nil after Close
 	subjectKey []byte
 	keyInFile  bool
+
+	counts  counts  // Counts, kept when Options.Observer is set
+	residue residue // Residue's memory
 }
 
 // Open opens the store at path, creating it (and its meta bucket) when it
@@ -73,6 +76,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{path: path, opts: o}
+	s.counts.on = o.Observer != nil
 	if err := s.open(); err != nil {
 		return nil, err
 	}
@@ -110,7 +114,7 @@ func (s *Store) open() error {
 	if err := checkFileSize(s.path); err != nil {
 		return err
 	}
-	db, err := openBolt(s.path, s.boltOptions())
+	db, err := s.openBolt()
 	if err != nil {
 		return mapOpenError(s.path, err)
 	}
@@ -122,12 +126,33 @@ func (s *Store) open() error {
 	} else {
 		err = db.Update(s.initMeta)
 	}
+	if err == nil && s.counts.on {
+		err = s.rebuildCounts(db)
+	}
 	if err != nil {
 		db.Close()
 		return err
 	}
 	s.db = db
+	s.openResidue()
 	return nil
+}
+
+// openResidue dates the free pages of the file just opened (see
+// Store.Residue): the last scrub, else the store's creation.
+func (s *Store) openResidue() {
+	_ = s.db.View(func(btx *bolt.Tx) error {
+		meta := btx.Bucket(bucketMeta)
+		for _, k := range [][]byte{metaScrubbedAt, metaCreatedAt} {
+			if v := meta.Get(k); len(v) == 8 {
+				s.residue.mu.Lock()
+				s.residue.since = time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC()
+				s.residue.mu.Unlock()
+				return nil
+			}
+		}
+		return nil
+	})
 }
 
 // openBolt is bolt.Open with the store's group-commit window, and with
@@ -140,7 +165,8 @@ func (s *Store) open() error {
 // *DB is lost with the panic: the file is closed here, through the
 // OpenFile hook that handed it to bbolt, and unlocked. (The map of the
 // file stays until the process exits.)
-func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
+func (s *Store) openBolt() (db *bolt.DB, err error) {
+	path, o := s.path, s.boltOptions()
 	var file *os.File
 	oo := *o
 	oo.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
@@ -154,7 +180,7 @@ func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
 				unlockFile(file)
 				file.Close()
 			}
-			db, err = nil, &CorruptionError{Bucket: "(file)", Err: errors.New("damaged page read while opening (free page list)")}
+			db, err = nil, s.pagePanic("open", "damaged page read while opening (free page list)")
 		}
 	}()
 	o = &oo
@@ -368,7 +394,16 @@ func (s *Store) write(commit func(*bolt.DB, func(*bolt.Tx) error) error, fn func
 	if s.opts.ReadOnly {
 		return ErrReadOnly
 	}
-	return commit(s.db, func(btx *bolt.Tx) error { return fn(newTx(s, btx)) })
+	start := s.opts.Now()
+	return commit(s.db, func(btx *bolt.Tx) error {
+		wait := s.opts.Now().Sub(start)
+		if err := fn(newTx(s, btx)); err != nil {
+			return err
+		}
+		end := s.opts.Now()
+		btx.OnCommit(func() { s.committed(btx, wait, s.opts.Now().Sub(end)) })
+		return nil
+	})
 }
 
 // Get returns the record id of workspace ws, or an error matching
@@ -387,7 +422,18 @@ func (s *Store) Get(ws, id string) (Record, error) {
 // A replace never undoes a redaction: fields the stored record marks as
 // redacted keep their redacted values (see [Tx.Put]).
 func (s *Store) Put(r Record) error {
-	return s.Update(func(tx *Tx) error { return tx.Put(r) })
+	return s.ingest([]Record{r}, func() error {
+		return s.Update(func(tx *Tx) error { return tx.Put(r) })
+	})
+}
+
+// ingest runs put, the body of Put, PutBatch or PutGrouped storing rs,
+// and reports it (one log record and one EventIngest).
+func (s *Store) ingest(rs []Record, put func() error) error {
+	start := s.Now()
+	err := put()
+	s.ingested(rs, start, err)
+	return err
 }
 
 // PutBatch inserts or replaces every record of rs in one transaction: all
@@ -398,11 +444,13 @@ func (s *Store) Put(r Record) error {
 // that were redacted since leaves them redacted. Records are written in
 // key order, which keeps ingest at the right edge of the time-ordered tree.
 func (s *Store) PutBatch(rs []Record) error {
-	order, err := validOrder(rs)
-	if err != nil {
-		return err
-	}
-	return s.Update(putInOrder(rs, order))
+	return s.ingest(rs, func() error {
+		order, err := validOrder(rs)
+		if err != nil {
+			return err
+		}
+		return s.Update(putInOrder(rs, order))
+	})
 }
 
 // groupCommitDelay is how long PutGrouped's first caller waits for others
@@ -420,13 +468,15 @@ const groupCommitDelay = time.Millisecond
 // many goroutines each writing a few records, at the price of up to 1 ms
 // of latency; a single writer is better served by PutBatch.
 func (s *Store) PutGrouped(rs []Record) error {
-	order, err := validOrder(rs)
-	if err != nil {
-		return err
-	}
-	// bbolt may run the function more than once (the retry above); an
-	// upsert of the same records is the same the second time.
-	return s.write((*bolt.DB).Batch, putInOrder(rs, order))
+	return s.ingest(rs, func() error {
+		order, err := validOrder(rs)
+		if err != nil {
+			return err
+		}
+		// bbolt may run the function more than once (the retry above); an
+		// upsert of the same records is the same the second time.
+		return s.write((*bolt.DB).Batch, putInOrder(rs, order))
+	})
 }
 
 // putInOrder returns the transaction body of PutBatch and PutGrouped: it

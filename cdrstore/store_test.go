@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -790,13 +791,19 @@ func TestOpenDamagedPage(t *testing.T) {
 			_, err = file.WriteAt(bytes.Repeat([]byte{0xAB}, int(pageSize)), int64(page)*pageSize)
 			require.NoError(t, err)
 
-			s, err := cdrstore.Open(p, nil)
+			var ev events
+			var logs bytes.Buffer
+			s, err := cdrstore.Open(p, &cdrstore.Options{Observer: ev.observe, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			if err == nil {
 				err = s.Check(context.Background())
 				require.NoError(t, s.Close())
 			}
 			require.ErrorIs(t, err, cdrstore.ErrCorrupt)
 			assert.NotContains(t, err.Error(), "+")
+			// The panic is reported as an event and a warning.
+			assert.Equal(t, 1, ev.kinds()[cdrstore.EventCorrupt])
+			assert.Contains(t, logs.String(), "level=WARN msg=\"bbolt panic turned into ErrCorrupt\"")
+			assert.NotContains(t, logs.String(), "+")
 
 			// The failed open let go of the file: once repaired, it opens
 			// (it did not wait out the lock timeout for ErrLocked).

@@ -37,6 +37,7 @@ type Tx struct {
 	btx   *bolt.Tx
 	ws    map[string]*wsBuckets
 	arena []byte
+	delta map[string]WorkspaceCounts // changes to Store.Counts at commit
 }
 
 type wsBuckets struct {
@@ -168,6 +169,7 @@ func (tx *Tx) openWorkspace(ws string, create bool) (*wsBuckets, error) {
 				return nil, err
 			}
 		}
+		tx.counted(ws, 0, 0)
 	}
 	w := &wsBuckets{name: ws, root: root}
 	if tx.ws == nil {
@@ -387,6 +389,9 @@ func (tx *Tx) put(r *Record) error {
 		}
 	}
 	moved := oldV != nil && oldTS != ts
+	if oldV == nil {
+		tx.counted(r.Workspace, 1, 0)
+	}
 
 	val := appendValue(tx.alloc(256+len(r.Body)), r)
 	if moved {
@@ -553,6 +558,7 @@ func (tx *Tx) RemoveAll(rs []Record) error {
 			if err := c.Delete(); err != nil {
 				return err
 			}
+			tx.counted(ws, -1, 0)
 			byID = append(byID, key[tsLen:])
 			for _, n := range r.Numbers() {
 				byNum = append(byNum, appendIndexKey(nil, n.String(), key))

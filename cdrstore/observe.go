@@ -1,0 +1,256 @@
+package cdrstore
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// EventKind names what an [Event] reports.
+type EventKind string
+
+// The kinds of Event a Store reports to Options.Observer.
+const (
+	// EventCommit: a write transaction committed. Duration is the time
+	// from the end of the transaction's function to the end of the
+	// commit (both fsyncs), LockWait the time the call waited for the
+	// write lock (with PutGrouped, the group's window too). A call that
+	// shares a commit (PutGrouped) reports it once for itself.
+	EventCommit EventKind = "commit"
+	// EventIngest: Put, PutBatch or PutGrouped stored records (Records:
+	// how many were given), or failed (Err).
+	EventIngest EventKind = "ingest"
+	// EventScrub: Scrub ran; Duration is its length.
+	EventScrub EventKind = "scrub"
+	// EventCorrupt: bbolt panicked on a damaged page and the store turned
+	// the panic into an error matching ErrCorrupt (Err).
+	EventCorrupt EventKind = "corrupt"
+)
+
+// Event is something a Store did that an operator may count. It holds
+// no number, ID or body: Workspace is the only name in it.
+type Event struct {
+	Kind      EventKind
+	Workspace string // EventIngest when every record is of one workspace; else empty
+	Records   int    // EventIngest: records given
+	Err       error  // nil when it succeeded
+	Duration  time.Duration
+	LockWait  time.Duration // EventCommit
+}
+
+// WorkspaceCounts are the counts Store.Counts keeps for one workspace.
+type WorkspaceCounts struct {
+	Records int64 // records stored
+	Outbox  int64 // outbox items pending
+}
+
+// counts keeps, per workspace, the number of records and outbox items.
+// They are counted once when the store opens (from the by_id and outbox
+// buckets' page headers) and then kept by the commits that change them:
+// each write transaction collects its changes (Tx.counted) and applies
+// them when bbolt reports its commit, so a rolled-back transaction
+// changes nothing.
+type counts struct {
+	on bool // set at open when Options.Observer is set; never changes after
+	mu sync.Mutex
+	ws map[string]WorkspaceCounts
+}
+
+// rebuild counts every workspace of db, turning a panic on a damaged
+// page into an error.
+func (s *Store) rebuildCounts(db *bolt.DB) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = s.pagePanic("count", "bbolt panicked on a damaged page")
+		}
+	}()
+	return db.View(s.counts.rebuild)
+}
+
+// rebuild counts every workspace of btx.
+func (c *counts) rebuild(btx *bolt.Tx) error {
+	m := map[string]WorkspaceCounts{}
+	tx := &Tx{btx: btx}
+	for _, ws := range tx.Workspaces() {
+		w, err := tx.workspace(ws, false, needByID)
+		if err != nil {
+			return err
+		}
+		if w == nil {
+			continue
+		}
+		ob, err := w.auxBucket(BucketOutbox)
+		if err != nil {
+			return err
+		}
+		m[ws] = WorkspaceCounts{Records: int64(w.byID.Stats().KeyN), Outbox: int64(ob.Stats().KeyN)}
+	}
+	c.mu.Lock()
+	c.ws = m
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *counts) apply(d map[string]WorkspaceCounts) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for ws, n := range d {
+		cur := c.ws[ws]
+		cur.Records += n.Records
+		cur.Outbox += n.Outbox
+		c.ws[ws] = cur
+	}
+}
+
+// counted adds dr records and do outbox items to workspace ws's counts
+// when tx commits.
+func (tx *Tx) counted(ws string, dr, do int64) {
+	if !tx.s.counts.on {
+		return
+	}
+	if tx.delta == nil {
+		tx.delta = map[string]WorkspaceCounts{}
+		d := tx.delta
+		tx.btx.OnCommit(func() { tx.s.counts.apply(d) })
+	}
+	n := tx.delta[ws]
+	n.Records += dr
+	n.Outbox += do
+	tx.delta[ws] = n
+}
+
+// Counts returns the number of records and pending outbox items of every
+// workspace. It reads counters kept by the commits, not the file, so it
+// costs the same at any number of records. ok is false when the store
+// keeps no counts: only a store opened with Options.Observer does (it
+// counts once at Open, walking the page headers of each workspace's
+// by_id and outbox buckets). The map is the caller's. Safe for concurrent
+// use.
+func (s *Store) Counts() (m map[string]WorkspaceCounts, ok bool) {
+	if !s.counts.on {
+		return nil, false
+	}
+	s.counts.mu.Lock()
+	defer s.counts.mu.Unlock()
+	return maps.Clone(s.counts.ws), true
+}
+
+// Residue reports the bytes of the file's free pages that may still hold
+// old data — what erasures and rewrites left behind and Scrub removes —
+// and the time since which there have been such bytes (zero when there
+// are none). It reads bbolt's free page counters, not the pages: free
+// and pending pages, less those Scrub left zeroed and no commit has
+// reused since (counted down by every page a commit allocates, so the
+// figure may be high, never low). The time is kept in memory: at open it
+// is the last scrub (or the store's creation) when free pages exist,
+// which may be earlier than the first byte freed since. Read-only stores
+// report their free pages and the last scrub.
+func (s *Store) Residue() (bytes int64, since time.Time, err error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return 0, time.Time{}, ErrClosed
+	}
+	st := s.db.Stats()
+	pages := int64(st.FreePageN+st.PendingPageN) - s.residue.zeroed.Load()
+	if pages <= 0 {
+		return 0, time.Time{}, nil
+	}
+	bytes = pages * int64(s.db.Info().PageSize)
+	s.residue.mu.Lock()
+	defer s.residue.mu.Unlock()
+	if s.residue.since.IsZero() {
+		s.residue.since = s.Now()
+	}
+	return bytes, s.residue.since, nil
+}
+
+// residue is what Residue needs besides bbolt's counters.
+type residue struct {
+	zeroed atomic.Int64 // free pages known to hold zeros (or nothing old)
+	mu     sync.Mutex
+	since  time.Time // when the free pages began to hold old data; zero: unknown yet
+}
+
+// scrubbed records that db's free pages hold nothing old from now on.
+func (r *residue) scrubbed(db *bolt.DB) {
+	st := db.Stats()
+	r.zeroed.Store(int64(st.FreePageN + st.PendingPageN))
+	r.mu.Lock()
+	r.since = time.Time{}
+	r.mu.Unlock()
+}
+
+// allocated counts down the zeroed pages by n pages a commit allocated.
+func (r *residue) allocated(n int64) {
+	for {
+		z := r.zeroed.Load()
+		if z == 0 || r.zeroed.CompareAndSwap(z, max(0, z-n)) {
+			return
+		}
+	}
+}
+
+// observe reports ev to Options.Observer, if any.
+func (s *Store) observe(ev Event) {
+	if s.opts.Observer != nil {
+		s.opts.Observer(ev)
+	}
+}
+
+// committed reports a commit, warning when it took SlowCommit or longer.
+func (s *Store) committed(btx *bolt.Tx, wait, took time.Duration) {
+	st := btx.Stats()
+	s.residue.allocated(st.GetPageCount())
+	if took >= s.opts.SlowCommit {
+		s.opts.Logger.Warn("slow commit", "duration", took, "lock_wait", wait, "threshold", s.opts.SlowCommit)
+	}
+	s.observe(Event{Kind: EventCommit, Duration: took, LockWait: wait})
+}
+
+// pagePanic returns the error, matching ErrCorrupt, that replaces a
+// panic bbolt raised on a damaged page while the store was at where
+// ("open", "count", "check"), and logs and reports it. bbolt's panic text
+// is dropped: it may hold key bytes, and keys hold phone numbers.
+func (s *Store) pagePanic(where, what string) error {
+	err := &CorruptionError{Bucket: "(pages)", Err: errors.New(what)}
+	s.opts.Logger.Warn("bbolt panic turned into ErrCorrupt", "where", where, "err", err.Error())
+	s.observe(Event{Kind: EventCorrupt, Err: err})
+	return err
+}
+
+// ingested reports a Put, PutBatch or PutGrouped of rs.
+func (s *Store) ingested(rs []Record, start time.Time, err error) {
+	ws := ""
+	if len(rs) > 0 {
+		ws = rs[0].Workspace
+		for i := range rs {
+			if rs[i].Workspace != ws {
+				ws = ""
+				break
+			}
+		}
+	}
+	took := s.Now().Sub(start)
+	level := slog.LevelInfo
+	if err != nil && !errors.Is(err, ErrInvalidRecord) {
+		level = slog.LevelWarn
+	}
+	s.opts.Logger.Log(context.Background(), level, "ingest", "workspace", ws, "records", len(rs), "duration", took, "err", errText(err))
+	s.observe(Event{Kind: EventIngest, Workspace: ws, Records: len(rs), Err: err, Duration: took})
+}
+
+// errText is err's text for a log attribute, or "" for nil. Errors of
+// this package hold no number or body.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
