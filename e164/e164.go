@@ -1,6 +1,7 @@
 package e164
 
 import (
+	"regexp"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
@@ -184,6 +185,16 @@ func (n *Number) UnmarshalText(text []byte) error {
 	}
 	*n = p
 	return nil
+}
+
+// numberRun matches a run of digits that could be a written phone number.
+var numberRun = regexp.MustCompile(`\+?[0-9][0-9 ()\-.]{5,}[0-9]`)
+
+// MaskText returns s with every run of digits that could be a phone
+// number passed through Mask: for text from elsewhere (a URL path, an
+// error from a caller's code) on its way to a log.
+func MaskText(s string) string {
+	return numberRun.ReplaceAllStringFunc(s, Mask)
 }
 
 // Mask returns raw with every digit after the first three replaced by X,

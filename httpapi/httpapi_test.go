@@ -71,7 +71,7 @@ func setup(t *testing.T, opts *httpapi.Options) *fixture {
 	if opts == nil {
 		opts = &httpapi.Options{}
 	}
-	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	opts.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(logs, storetest.LogWriter()), nil))
 	srv := httptest.NewServer(httpapi.New(redaction.New(s, nil), opts))
 	t.Cleanup(srv.Close)
 	return &fixture{s: s, srv: srv, key: key, other: other, log: logs}

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -114,12 +113,9 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-var digitsRun = regexp.MustCompile(`\+?[0-9][0-9 ()\-.]{5,}[0-9]`)
-
-// MaskPath masks any run of digits that could be a phone number.
-func MaskPath(p string) string {
-	return digitsRun.ReplaceAllStringFunc(p, e164.Mask)
-}
+// MaskPath masks any run of digits that could be a phone number (see
+// e164.MaskText).
+func MaskPath(p string) string { return e164.MaskText(p) }
 
 // setKey records the authenticated key for the access log.
 func setKey(w http.ResponseWriter, keyID string) {

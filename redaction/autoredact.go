@@ -39,6 +39,8 @@ func (res *AutoRedactResult) add(ws string, w *AutoRedactResult, replayed bool) 
 	addSkipped(&res.Skipped, &res.SkippedCount, w.Skipped, w.SkippedCount)
 }
 
+func (res *AutoRedactResult) affected() int { return res.Records }
+
 func (res *AutoRedactResult) kept() AutoRedactResult {
 	k := *res
 	k.Skipped = nil

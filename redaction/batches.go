@@ -22,6 +22,8 @@ type figures[R any] interface {
 	// add adds the figures w of workspace ws to the run's total; replayed
 	// says they are the workspace's first result under the request ID.
 	add(ws string, w *R, replayed bool)
+	// affected is how many records the figures say were changed.
+	affected() int
 	// kept is what a request ID keeps of a workspace's figures: all but
 	// the listed skipped records (SkippedCount keeps their number).
 	kept() R
@@ -39,11 +41,18 @@ func inWorkspaces[R any, P figures[R]](r *Redactor, ctx context.Context, action 
 	if dryRun {
 		id = ""
 	}
+	ctx = batched(ctx)
 	for _, ws := range workspaces {
+		start := r.s.Now()
 		w := P(new(R))
 		replayed, err := r.inWorkspace(ctx, ws, id, action, w,
 			func() error { return each(ctx, ws, w) },
 			func() any { return w.kept() })
+		ev := Event{Kind: kindOf[action], Workspace: ws, Outcome: outcome(err, replayed, dryRun), Err: err}
+		if err == nil && !replayed {
+			ev.Affected = w.affected()
+		}
+		r.report(ev, start, id)
 		if err != nil {
 			return err
 		}

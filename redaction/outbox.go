@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/e164"
 )
 
 // OutboxItem is an external blob (a recording, a media file) whose
@@ -101,8 +102,14 @@ func pending(tx *cdrstore.Tx, ws string, after uint64, limit int) ([]OutboxItem,
 // del succeeded: delivery is at least once and survives a crash. A failed
 // item stays for the next drain. It stops early, returning the wrapped
 // ctx.Err(), when ctx is cancelled.
-func (r *Redactor) DrainOutbox(ctx context.Context, ws string, del Deleter) (DrainResult, error) {
-	var res DrainResult
+func (r *Redactor) DrainOutbox(ctx context.Context, ws string, del Deleter) (res DrainResult, err error) {
+	defer func(start time.Time) {
+		out := outcome(err, false, false)
+		if err == nil && res.Failed > 0 {
+			out = OutcomeFailed
+		}
+		r.report(Event{Kind: KindDrain, Workspace: ws, Outcome: out, Affected: res.Deleted, Failed: res.Failed, Err: err}, start, "")
+	}(r.s.Now())
 	workspaces := []string{ws}
 	if ws == "" {
 		if err := r.s.View(func(tx *cdrstore.Tx) error { workspaces = tx.Workspaces(); return nil }); err != nil {
@@ -130,6 +137,9 @@ func (r *Redactor) DrainOutbox(ctx context.Context, ws string, del Deleter) (Dra
 					return res, fmt.Errorf("redaction: drain outbox: %w", err)
 				}
 				if err := del.DeleteBlob(ctx, it.URL); err != nil {
+					// The URL is not logged, and the Deleter's error only
+					// with its digit runs masked: either may name a number.
+					r.logger.Warn("outbox: deleter failed", "workspace", w, "kind", it.Kind, "seq", it.Seq, "err", e164.MaskText(err.Error()))
 					res.Failed++
 					continue
 				}
@@ -147,7 +157,7 @@ func (r *Redactor) DrainOutbox(ctx context.Context, ws string, del Deleter) (Dra
 			}
 		}
 	}
-	err := r.s.View(func(tx *cdrstore.Tx) error {
+	err = r.s.View(func(tx *cdrstore.Tx) error {
 		for _, w := range workspaces {
 			kv, err := tx.Bucket(w, cdrstore.BucketOutbox)
 			if err != nil {

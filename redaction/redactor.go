@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/cdrvault/cdrvault/audit"
@@ -34,6 +35,19 @@ const (
 type Options struct {
 	// SigningKey signs every erasure receipt with Ed25519 when set.
 	SigningKey ed25519.PrivateKey
+
+	// Logger receives one record per operation (kind, workspace,
+	// outcome, records affected, duration, the keyed HMAC of the request
+	// ID) and a warning for each item a Deleter fails in DrainOutbox;
+	// never a number or a body. Default: the store's Logger.
+	Logger *slog.Logger
+
+	// Observer, when set, is called with an Event for every operation,
+	// synchronously, once it has ended: it must be quick and safe for
+	// concurrent use. Operations run by the CLI, the HTTP API and other
+	// front ends over the same Redactor are all reported here. Default:
+	// nil.
+	Observer func(Event)
 }
 
 // Redactor runs the operations with legal meaning on a Store: redaction by
@@ -41,8 +55,9 @@ type Options struct {
 // retention sweeps, opt-outs and legal holds. It is safe for concurrent
 // use; each operation is one write transaction.
 type Redactor struct {
-	s    *cdrstore.Store
-	opts Options
+	s      *cdrstore.Store
+	opts   Options
+	logger *slog.Logger
 
 	// hook, when set (by tests), runs before each write step of an
 	// operation; an error it returns aborts the operation.
@@ -54,6 +69,10 @@ func New(s *cdrstore.Store, opts *Options) *Redactor {
 	r := &Redactor{s: s}
 	if opts != nil {
 		r.opts = *opts
+	}
+	r.logger = r.opts.Logger
+	if r.logger == nil {
+		r.logger = s.Logger()
 	}
 	return r
 }
@@ -169,13 +188,26 @@ func (r *Redactor) run(ctx context.Context, ws string, c call, fn func(*op) erro
 // what is returned and, under a request ID, kept for replays (the only
 // time it is serialised). An error returns the zero T: no receipt for an
 // entry that was rolled back.
-func run[T any](r *Redactor, ctx context.Context, ws string, c call, fn func(*op) error, final func(*op) T) (T, error) {
-	var out T
+func run[T any](r *Redactor, ctx context.Context, ws string, c call, fn func(*op) error, final func(*op) T) (out T, err error) {
+	action := c.action
+	req := requestFrom(ctx)
+	var (
+		o        *op
+		replayed bool
+	)
+	if !inBatch(ctx) {
+		defer func(start time.Time) {
+			ev := Event{Kind: kindOf[action], Workspace: ws, Err: err}
+			ev.Outcome = outcome(err, replayed, c.dryRun)
+			if err == nil && o != nil && !replayed {
+				ev.Affected = o.res.Affected
+			}
+			r.report(ev, start, req.ID)
+		}(r.s.Now())
+	}
 	if err := cdrstore.ValidateWorkspace(ws); err != nil {
 		return out, err
 	}
-	action := c.action
-	req := requestFrom(ctx)
 	if len(req.ID) > MaxRequestIDLen || len(req.Actor) > MaxRequestIDLen {
 		return out, fmt.Errorf("redaction: request ID or actor over %d bytes: %w", MaxRequestIDLen, cdrstore.ErrInvalidRecord)
 	}
@@ -183,7 +215,7 @@ func run[T any](r *Redactor, ctx context.Context, ws string, c call, fn func(*op
 	if c.dryRun {
 		begin = r.s.View
 	}
-	err := begin(func(tx *cdrstore.Tx) error {
+	err = begin(func(tx *cdrstore.Tx) error {
 		found, err := tx.HasWorkspace(ws)
 		if err != nil {
 			return err
@@ -194,12 +226,13 @@ func run[T any](r *Redactor, ctx context.Context, ws string, c call, fn func(*op
 		var fp string
 		if req.ID != "" {
 			fp = fingerprint(tx, c)
-			replayed, err := replay(tx, ws, req.ID, action, fp, &out)
+			var err error
+			replayed, err = replay(tx, ws, req.ID, action, fp, &out)
 			if err != nil || replayed {
 				return err
 			}
 		}
-		o := &op{r: r, ctx: ctx, tx: tx, ws: ws, now: tx.Now(), res: Result{Workspace: ws, Action: action, DryRun: c.dryRun}}
+		o = &op{r: r, ctx: ctx, tx: tx, ws: ws, now: tx.Now(), res: Result{Workspace: ws, Action: action, DryRun: c.dryRun}}
 		o.entry = audit.Entry{Action: action, Actor: req.Actor, RequestID: req.ID}
 		if err := ctx.Err(); err != nil {
 			return err

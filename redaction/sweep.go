@@ -45,6 +45,8 @@ func (res *SweepResult) add(ws string, w *SweepResult, replayed bool) {
 	addSkipped(&res.Skipped, &res.SkippedCount, w.Skipped, w.SkippedCount)
 }
 
+func (res *SweepResult) affected() int { return res.Deleted }
+
 func (res *SweepResult) kept() SweepResult {
 	k := *res
 	k.Skipped = nil

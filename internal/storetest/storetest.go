@@ -36,12 +36,12 @@ func AuditEntries(t testing.TB, s *cdrstore.Store, ws string) []audit.Entry {
 	return entries
 }
 
-// Open creates a store in t.TempDir(). A nil opts gets NoSync and a fixed
-// clock at Epoch. Cleanup checks the store, then closes it.
+// Open creates a store in t.TempDir(). A nil opts gets NoSync, a fixed
+// clock at Epoch and the log scan's Logger. Cleanup checks the store, then closes it.
 func Open(t testing.TB, opts *cdrstore.Options) *cdrstore.Store {
 	t.Helper()
 	if opts == nil {
-		opts = &cdrstore.Options{NoSync: true, Now: func() time.Time { return Epoch }}
+		opts = &cdrstore.Options{NoSync: true, Now: func() time.Time { return Epoch }, Logger: Logger()}
 	}
 	path := filepath.Join(t.TempDir(), "cdrvault.db")
 	s, err := cdrstore.Open(path, opts)
