@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cdrvault/cdrvault/audit"
 	bolt "go.etcd.io/bbolt"
@@ -20,6 +21,11 @@ const maxCheckProblems = 20
 // joined, each matching ErrCorrupt (or audit.ErrChainBroken). It checks ctx
 // every 128 records and returns ctx.Err() wrapped when cancelled.
 func (s *Store) Check(ctx context.Context) (err error) {
+	defer func(start time.Time) {
+		if !errors.Is(err, ErrClosed) {
+			s.observe(Event{Kind: EventCheck, Err: err, Duration: s.Now().Sub(start)})
+		}
+	}(s.Now())
 	// A page whose header is corrupt makes bbolt panic while walking it;
 	// Check, whose job is to look at damaged files, reports it instead.
 	defer func() {

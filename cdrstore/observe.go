@@ -28,6 +28,10 @@ const (
 	EventIngest EventKind = "ingest"
 	// EventScrub: Scrub ran; Duration is its length.
 	EventScrub EventKind = "scrub"
+	// EventCheck: Check ran; Err is what it found (nil when the store,
+	// its indexes and every audit chain are sound; matching ErrCorrupt or
+	// audit.ErrChainBroken otherwise).
+	EventCheck EventKind = "check"
 	// EventCorrupt: bbolt panicked on a damaged page and the store turned
 	// the panic into an error matching ErrCorrupt (Err).
 	EventCorrupt EventKind = "corrupt"
@@ -144,7 +148,7 @@ func (s *Store) Counts() (m map[string]WorkspaceCounts, ok bool) {
 // Residue reports the bytes of the file's free pages that may still hold
 // old data — what erasures and rewrites left behind and Scrub removes —
 // and the time since which there have been such bytes (zero when there
-// are none). It reads bbolt's free page counters, not the pages: free
+// are none): the first commit after the last scrub. It reads bbolt's free page counters, not the pages: free
 // and pending pages, less those Scrub left zeroed and no commit has
 // reused since (counted down by every page a commit allocates, so the
 // figure may be high, never low). The time is kept in memory: at open it
@@ -187,8 +191,14 @@ func (r *residue) scrubbed(db *bolt.DB) {
 	r.mu.Unlock()
 }
 
-// allocated counts down the zeroed pages by n pages a commit allocated.
-func (r *residue) allocated(n int64) {
+// committed counts down the zeroed pages by the n pages a commit at now
+// allocated, and dates the old data its copy-on-write freed.
+func (r *residue) committed(n int64, now time.Time) {
+	r.mu.Lock()
+	if r.since.IsZero() {
+		r.since = now
+	}
+	r.mu.Unlock()
 	for {
 		z := r.zeroed.Load()
 		if z == 0 || r.zeroed.CompareAndSwap(z, max(0, z-n)) {
@@ -207,7 +217,7 @@ func (s *Store) observe(ev Event) {
 // committed reports a commit, warning when it took SlowCommit or longer.
 func (s *Store) committed(btx *bolt.Tx, wait, took time.Duration) {
 	st := btx.Stats()
-	s.residue.allocated(st.GetPageCount())
+	s.residue.committed(st.GetPageCount(), s.Now())
 	if took >= s.opts.SlowCommit {
 		s.opts.Logger.Warn("slow commit", "duration", took, "lock_wait", wait, "threshold", s.opts.SlowCommit)
 	}

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -534,4 +535,33 @@ func TestSubjectAccessShowsSenderIDs(t *testing.T) {
 	require.Len(t, recs, 2)
 	assert.Equal(t, "ACME", recs[0].(map[string]any)["from"])
 	assert.Equal(t, "32665", recs[1].(map[string]any)["to"])
+}
+
+// The Observer sees each request once, named by the pattern that served
+// it, never by its path.
+func TestObserverSeesRoutePatterns(t *testing.T) {
+	var (
+		mu  sync.Mutex
+		evs []httpapi.RequestEvent
+	)
+	f := setup(t, &httpapi.Options{Observer: func(ev httpapi.RequestEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		ev.Duration = 0
+		evs = append(evs, ev)
+	}})
+	f.do(t, "DELETE", "/v1/contacts/+2348031234567", "", bearer(f.key.Token))
+	f.do(t, "GET", "/v1/records/voice-1", "", basic(f.key))
+	f.do(t, "PUT", "/v1/contacts/+2348031234567", "", bearer(f.key.Token))
+	resp, err := http.Get(f.srv.URL + "/nowhere/2348031234567")
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []httpapi.RequestEvent{
+		{Route: "DELETE /v1/contacts/{e164}", Method: "DELETE", Status: 200},
+		{Route: "GET /v1/records/{id}", Method: "GET", Status: 200},
+		{Route: "/v1/contacts/{e164}", Method: "PUT", Status: 405},
+		{Route: "", Method: "GET", Status: 404},
+	}, evs)
 }

@@ -28,6 +28,20 @@ type Options struct {
 	MaxBodyBytes int64         // request body cap; default 64 KiB
 	Logger       *slog.Logger  // access log; default discard
 	ReloadEvery  time.Duration // how often an unknown key may trigger a reload of the key list; default 1s
+	// Observer, when set, is called once per request after it was
+	// served, from the request's goroutine. Default: nil.
+	Observer func(RequestEvent)
+}
+
+// RequestEvent reports one request the Server served. It holds no path,
+// query or body: Route is the pattern that matched.
+type RequestEvent struct {
+	// Route is the ServeMux pattern that served the request (e.g.
+	// "DELETE /v1/contacts/{e164}"), or "" when none matched.
+	Route    string
+	Method   string
+	Status   int
+	Duration time.Duration
 }
 
 // Server is the HTTP API over a Redactor's store. It is safe for
@@ -89,10 +103,15 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	trace := randomHex(16)
 	ctx := context.WithValue(r.Context(), traceKey{}, trace)
-	srv.mux.ServeHTTP(rw, r.WithContext(ctx))
+	rc := r.WithContext(ctx)
+	srv.mux.ServeHTTP(rw, rc)
+	took := time.Since(start)
 	srv.opts.Logger.Info("http",
-		"method", r.Method, "path", MaskPath(r.URL.Path), "status", rw.status,
-		"latency", time.Since(start).Round(time.Microsecond), "key", rw.keyID, "trace", trace)
+		"method", r.Method, "route", rc.Pattern, "path", MaskPath(r.URL.Path), "status", rw.status,
+		"latency", took.Round(time.Microsecond), "key", rw.keyID, "trace", trace)
+	if srv.opts.Observer != nil {
+		srv.opts.Observer(RequestEvent{Route: rc.Pattern, Method: r.Method, Status: rw.status, Duration: took})
+	}
 }
 
 type traceKey struct{}

@@ -76,6 +76,17 @@ func (r *Redactor) Outbox(ws string, limit int) ([]OutboxItem, error) {
 	return items, err
 }
 
+// OutboxOldest returns when the oldest pending item of workspace ws was
+// queued; ok is false when the outbox is empty (or ws does not exist). It
+// reads one entry, in tx.
+func OutboxOldest(tx *cdrstore.Tx, ws string) (since time.Time, ok bool, err error) {
+	items, err := pending(tx, ws, 0, 1)
+	if err != nil || len(items) == 0 {
+		return time.Time{}, false, err
+	}
+	return items[0].Since, true, nil
+}
+
 // pending returns up to limit items with a seq greater than after.
 func pending(tx *cdrstore.Tx, ws string, after uint64, limit int) ([]OutboxItem, error) {
 	kv, err := tx.Bucket(ws, cdrstore.BucketOutbox)

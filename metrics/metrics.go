@@ -1,0 +1,207 @@
+package metrics
+
+import (
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/httpapi"
+	"github.com/cdrvault/cdrvault/redaction"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Operation kinds the store reports, beside the redaction package's
+// Kind constants, in the kind label of cdrvault_operations_total.
+const (
+	KindIngest = "ingest"
+	KindScrub  = "scrub"
+)
+
+// latencyBuckets span a commit on a fast disk (0.5 ms) to a slow batch
+// operation (10 s), in seconds.
+var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// Metrics is a prometheus.Collector for one store. Its Observe methods
+// are the Observer functions of cdrstore.Options, redaction.Options and
+// httpapi.Options. It is safe for concurrent use.
+type Metrics struct {
+	store atomic.Pointer[cdrstore.Store]
+
+	ops        *prometheus.CounterVec   // kind, outcome
+	affected   *prometheus.CounterVec   // kind
+	opSeconds  *prometheus.HistogramVec // kind
+	commit     prometheus.Histogram
+	lockWait   prometheus.Histogram
+	corrupt    prometheus.Counter
+	delFailed  prometheus.Counter
+	checks     *prometheus.CounterVec // outcome
+	httpReqs   *prometheus.CounterVec // route, code
+	httpSecond *prometheus.HistogramVec
+
+	mu          sync.Mutex
+	checkFailed bool // the last Check found a problem
+	corrupted   bool // a bbolt panic was turned into ErrCorrupt since New
+
+	records, workspaces, outbox, outboxAge, auditHead, residue, residueAge, verifyFailed, up *prometheus.Desc
+}
+
+// New returns a Metrics watching no store yet: pass its ObserveStore to
+// cdrstore.Options.Observer, open the store, then call Watch.
+func New() *Metrics {
+	m := &Metrics{
+		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdrvault_operations_total",
+			Help: "Operations run, by kind (ingest, redact, erase, delete, auto_redact, sweep, scrub, drain, settings, optout, hold) and outcome (ok, replayed, dry_run, refused, canceled, failed).",
+		}, []string{"kind", "outcome"}),
+		affected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdrvault_records_affected_total",
+			Help: "Records changed by operations that succeeded, by kind (ingest: records given; drain: outbox items deleted).",
+		}, []string{"kind"}),
+		opSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "cdrvault_operation_duration_seconds",
+			Help:    "Duration of operations, by kind (a batched operation: per workspace).",
+			Buckets: latencyBuckets,
+		}, []string{"kind"}),
+		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "cdrvault_commit_duration_seconds",
+			Help:    "Duration of write-transaction commits (both fsyncs).",
+			Buckets: latencyBuckets,
+		}),
+		lockWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "cdrvault_write_lock_wait_seconds",
+			Help:    "Time write transactions waited for the write lock.",
+			Buckets: latencyBuckets,
+		}),
+		corrupt: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cdrvault_corruption_panics_total",
+			Help: "bbolt panics on a damaged page that the store turned into ErrCorrupt.",
+		}),
+		delFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cdrvault_outbox_delete_failures_total",
+			Help: "Outbox items a Deleter failed to delete (they stay for the next drain).",
+		}),
+		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdrvault_checks_total",
+			Help: "Store checks run (records, indexes and audit chains), by outcome (ok, failed).",
+		}, []string{"outcome"}),
+		httpReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdrvault_http_requests_total",
+			Help: "HTTP API requests, by route (the ServeMux pattern; \"unmatched\" when none) and status class.",
+		}, []string{"route", "code"}),
+		httpSecond: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "cdrvault_http_request_duration_seconds",
+			Help:    "HTTP API request latency, by route (the ServeMux pattern).",
+			Buckets: latencyBuckets,
+		}, []string{"route"}),
+		records:      prometheus.NewDesc("cdrvault_records", "Records stored, by workspace.", []string{"workspace"}, nil),
+		workspaces:   prometheus.NewDesc("cdrvault_workspaces", "Workspaces in the store.", nil, nil),
+		outbox:       prometheus.NewDesc("cdrvault_outbox_items", "External blobs waiting for deletion, by workspace.", []string{"workspace"}, nil),
+		outboxAge:    prometheus.NewDesc("cdrvault_outbox_oldest_item_age_seconds", "Age of the oldest item in the outbox, by workspace (0 when empty).", []string{"workspace"}, nil),
+		auditHead:    prometheus.NewDesc("cdrvault_audit_head_sequence", "Sequence number of the last audit entry, by workspace.", []string{"workspace"}, nil),
+		residue:      prometheus.NewDesc("cdrvault_unscrubbed_free_bytes", "Bytes of free pages that may still hold erased data (removed by a scrub); an upper bound.", nil, nil),
+		residueAge:   prometheus.NewDesc("cdrvault_unscrubbed_free_bytes_age_seconds", "How long the file has held free pages that may hold erased data (0 when none).", nil, nil),
+		verifyFailed: prometheus.NewDesc("cdrvault_audit_verify_failed", "1 when the last store check (audit chains included) found a problem, else 0.", nil, nil),
+		up:           prometheus.NewDesc("cdrvault_store_up", "1 when the store is open and its gauges could be read, else 0.", nil, nil),
+	}
+	return m
+}
+
+// Watch makes s the store whose gauges a scrape reads. s should have been
+// opened with ObserveStore as its Observer (else it keeps no counts and
+// the record and outbox gauges are missing).
+func (m *Metrics) Watch(s *cdrstore.Store) { m.store.Store(s) }
+
+// ObserveStore is a cdrstore.Options.Observer.
+func (m *Metrics) ObserveStore(ev cdrstore.Event) {
+	switch ev.Kind {
+	case cdrstore.EventCommit:
+		m.commit.Observe(ev.Duration.Seconds())
+		m.lockWait.Observe(ev.LockWait.Seconds())
+	case cdrstore.EventIngest:
+		m.operation(KindIngest, storeOutcome(ev.Err), ev.Records, ev)
+	case cdrstore.EventScrub:
+		m.operation(KindScrub, storeOutcome(ev.Err), 0, ev)
+	case cdrstore.EventCheck:
+		m.mu.Lock()
+		m.checkFailed = ev.Err != nil
+		m.mu.Unlock()
+		m.checks.WithLabelValues(checkOutcome(ev.Err)).Inc()
+	case cdrstore.EventCorrupt:
+		m.corrupt.Inc()
+		m.mu.Lock()
+		m.corrupted = true
+		m.mu.Unlock()
+	}
+}
+
+func (m *Metrics) operation(kind, outcome string, affected int, ev cdrstore.Event) {
+	m.ops.WithLabelValues(kind, outcome).Inc()
+	if outcome == redaction.OutcomeOK {
+		m.affected.WithLabelValues(kind).Add(float64(affected))
+	}
+	m.opSeconds.WithLabelValues(kind).Observe(ev.Duration.Seconds())
+}
+
+func storeOutcome(err error) string {
+	switch {
+	case err == nil:
+		return redaction.OutcomeOK
+	case errors.Is(err, cdrstore.ErrInvalidRecord):
+		return redaction.OutcomeRefused
+	}
+	return redaction.OutcomeFailed
+}
+
+func checkOutcome(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return "failed"
+}
+
+// ObserveRedaction is a redaction.Options.Observer.
+func (m *Metrics) ObserveRedaction(ev redaction.Event) {
+	m.ops.WithLabelValues(ev.Kind, ev.Outcome).Inc()
+	if ev.Outcome == redaction.OutcomeOK || (ev.Kind == redaction.KindDrain && ev.Affected > 0) {
+		m.affected.WithLabelValues(ev.Kind).Add(float64(ev.Affected))
+	}
+	if ev.Failed > 0 {
+		m.delFailed.Add(float64(ev.Failed))
+	}
+	m.opSeconds.WithLabelValues(ev.Kind).Observe(ev.Duration.Seconds())
+}
+
+// ObserveHTTP is an httpapi.Options.Observer.
+func (m *Metrics) ObserveHTTP(ev httpapi.RequestEvent) {
+	route := ev.Route
+	if route == "" {
+		route = "unmatched"
+	}
+	m.httpReqs.WithLabelValues(route, strconv.Itoa(ev.Status/100)+"xx").Inc()
+	m.httpSecond.WithLabelValues(route).Observe(ev.Duration.Seconds())
+}
+
+// Ready returns nil when the watched store is open, writable and has
+// reported no corruption (a bbolt panic turned into ErrCorrupt, or a
+// failed Check), else an error saying which. It reads nothing from the
+// file.
+func (m *Metrics) Ready() error {
+	s := m.store.Load()
+	switch {
+	case s == nil:
+		return errors.New("metrics: no store watched")
+	case s.ReadOnly():
+		return cdrstore.ErrReadOnly
+	}
+	if _, _, err := s.Residue(); err != nil {
+		return err // ErrClosed
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.corrupted || m.checkFailed {
+		return cdrstore.ErrCorrupt
+	}
+	return nil
+}
