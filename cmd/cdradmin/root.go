@@ -80,7 +80,7 @@ var verbs = []verb{
 	{"migrate", "", "upgrade a store written by an older cdradmin to this one's on-disk format (one transaction)", "cdradmin migrate", func() subcommand { return &migrateCmd{} }},
 	{"workspace", "create WS | list | show WS", "create a workspace explicitly, or list and show them (nothing else creates one but ingest)", "cdradmin workspace create acme", func() subcommand { return &workspaceCmd{} }},
 	{"keys", "add -w WS [--products sms,voice] | list [-w WS] | revoke -w WS KEY", "API credentials for serve (the secret is printed once)", "cdradmin keys add -w acme --products sms,voice --json", func() subcommand { return &keysCmd{} }},
-	{"serve", "[--addr 127.0.0.1:8080] [--rate 170]", "serve the Redact, contact-erasure and subject-access HTTP API", "cdradmin serve --addr 127.0.0.1:8080", func() subcommand { return &serveCmd{} }},
+	{"serve", "[--addr 127.0.0.1:8080] [--rate 170] [--metrics-addr 127.0.0.1:9090] [--log-format json|text] [--log-level info]", "serve the Redact, contact-erasure and subject-access HTTP API (and Prometheus metrics, /healthz and /readyz on --metrics-addr)", "cdradmin serve --addr 127.0.0.1:8080 --metrics-addr 127.0.0.1:9090", func() subcommand { return &serveCmd{} }},
 }
 
 func findVerb(name string) (verb, bool) {
@@ -235,7 +235,13 @@ const (
 
 // openStore opens the store file in mode m.
 func (e *env) openStore(m openMode) (*cdrstore.Store, error) {
-	opts := &cdrstore.Options{ReadOnly: m == readOnly, LockTimeout: 2 * time.Second, Now: e.now}
+	return e.openStoreWith(m, &cdrstore.Options{})
+}
+
+// openStoreWith is openStore with opts' Logger and Observer (the rest of
+// opts is the mode's).
+func (e *env) openStoreWith(m openMode, extra *cdrstore.Options) (*cdrstore.Store, error) {
+	opts := &cdrstore.Options{ReadOnly: m == readOnly, LockTimeout: 2 * time.Second, Now: e.now, Logger: extra.Logger, Observer: extra.Observer}
 	if m == readOnly {
 		opts.LockTimeout = time.Second
 	}
