@@ -11,3 +11,11 @@ func SetSyncDir(t testing.TB, f func(dir string) error) {
 	syncDir = f
 	t.Cleanup(func() { syncDir = old })
 }
+
+// SetGroupCommitPanic makes every group commit panic once its calls have
+// run, just before it commits, until the test ends.
+func SetGroupCommitPanic(t testing.TB) {
+	old := beforeGroupCommit
+	beforeGroupCommit = func() { panic("injected panic in a group commit") }
+	t.Cleanup(func() { beforeGroupCommit = old })
+}

@@ -1,0 +1,155 @@
+package cdrstore_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/internal/storetest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// damagedStore opens a copy of a generated store whose "ws" bucket page
+// (every workspace goes through it) is damaged. Open succeeds: it reads
+// only the meta bucket.
+func damagedStore(t *testing.T) (*cdrstore.Store, string) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "s.db")
+	storetest.CopyFile(t, storetest.BuildFixture(t, 3000).Path, p)
+	storetest.DamagePage(t, p, "ws")
+	s, err := cdrstore.Open(p, &cdrstore.Options{NoSync: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s, p
+}
+
+// Every exported Store method that reads pages turns bbolt's panic on a
+// damaged page into an error matching ErrCorrupt, leaves the file's bytes
+// as they were and the store usable (Close does not hang), and names no
+// key bytes.
+func TestDamagedPageIsErrCorrupt(t *testing.T) {
+	ctx := context.Background()
+	rec := sms("m1", t2026, ada, "hello")
+	for _, tc := range []struct {
+		name string
+		call func(s *cdrstore.Store) error
+	}{
+		{"View", func(s *cdrstore.Store) error {
+			return s.View(func(tx *cdrstore.Tx) error {
+				for _, err := range tx.ByTime("acme", cdrstore.Query{}) {
+					return err
+				}
+				return nil
+			})
+		}},
+		{"Update", func(s *cdrstore.Store) error { return s.Update(func(tx *cdrstore.Tx) error { return tx.Put(rec) }) }},
+		{"Get", func(s *cdrstore.Store) error { _, err := s.Get("acme", "m1"); return err }},
+		{"Put", func(s *cdrstore.Store) error { return s.Put(rec) }},
+		{"PutBatch", func(s *cdrstore.Store) error { return s.PutBatch([]cdrstore.Record{rec}) }},
+		{"PutGrouped", func(s *cdrstore.Store) error { return s.PutGrouped([]cdrstore.Record{rec}) }},
+		{"Delete", func(s *cdrstore.Store) error { _, err := s.Delete("acme", "m1"); return err }},
+		{"Workspaces", func(s *cdrstore.Store) error { _, err := s.Workspaces(); return err }},
+		{"Dump", func(s *cdrstore.Store) error { return s.Dump(new(bytes.Buffer)) }},
+		{"FreeBytes", func(s *cdrstore.Store) error { _, err := s.FreeBytes(); return err }},
+		{"Check", func(s *cdrstore.Store) error { return s.Check(ctx) }},
+		{"Backup", func(s *cdrstore.Store) error {
+			var out bytes.Buffer
+			_, err := s.Backup(ctx, &out)
+			assert.Zero(t, out.Len(), "no partial backup")
+			return err
+		}},
+		{"Scrub", func(s *cdrstore.Store) error { _, err := s.Scrub(ctx); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, p := damagedStore(t)
+			before, err := os.ReadFile(p)
+			require.NoError(t, err)
+			err = tc.call(s)
+			require.ErrorIs(t, err, cdrstore.ErrCorrupt)
+			var ce *cdrstore.CorruptionError
+			require.ErrorAs(t, err, &ce)
+			assert.NotContains(t, err.Error(), "+")
+			entries, err := os.ReadDir(filepath.Dir(p))
+			require.NoError(t, err)
+			require.Len(t, entries, 1, "no temporary file is left behind")
+			require.NoError(t, s.Close(), "Close does not wait on a lock the panic left held")
+			after, err := os.ReadFile(p)
+			require.NoError(t, err)
+			assert.True(t, bytes.Equal(before, after), "the file's bytes are unchanged")
+		})
+	}
+}
+
+// A panic while a group commit commits (on a goroutine of the store's
+// own, where no caller could recover it) does not kill the process: every
+// caller of that commit gets an error matching ErrHalted, which says why,
+// every later write is refused the same way, and reads go on. Reopening
+// the store lifts it.
+func TestPanicInGroupCommitHaltsWrites(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "s.db")
+	s, err := cdrstore.Open(p, &cdrstore.Options{NoSync: true})
+	require.NoError(t, err)
+	defer s.Close()
+	require.NoError(t, s.Put(sms("m0", t2026, ada, "kept")))
+
+	cdrstore.SetGroupCommitPanic(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() {
+			errs[i] = s.PutGrouped([]cdrstore.Record{sms("g"+string(rune('a'+i)), t2026.Add(time.Duration(i+1)*time.Minute), bob, "x")})
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.ErrorIs(t, err, cdrstore.ErrHalted)
+		var he *cdrstore.HaltedError
+		require.ErrorAs(t, err, &he)
+		assert.Contains(t, err.Error(), "reopen")
+	}
+	for name, write := range map[string]func() error{
+		"Put":        func() error { return s.Put(sms("m1", t2026, bob, "no")) },
+		"PutGrouped": func() error { return s.PutGrouped([]cdrstore.Record{sms("m2", t2026, bob, "no")}) },
+		"Update":     func() error { return s.Update(func(*cdrstore.Tx) error { return nil }) },
+		"Scrub":      func() error { _, err := s.Scrub(context.Background()); return err },
+	} {
+		assert.ErrorIs(t, write(), cdrstore.ErrHalted, name)
+	}
+	got, err := s.Get("acme", "m0")
+	require.NoError(t, err, "reads go on")
+	assert.Equal(t, "kept", got.Body)
+
+	require.NoError(t, s.Close())
+	s, err = cdrstore.Open(p, &cdrstore.Options{NoSync: true})
+	require.NoError(t, err)
+	require.NoError(t, s.Put(sms("m1", t2026, bob, "yes")), "a reopened store writes again")
+	require.NoError(t, s.Check(context.Background()))
+}
+
+// A read-write Open of an existing store, and Close, write nothing: the
+// file's bytes and modification time stay as they were.
+func TestOpenReadWriteWritesNothing(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "s.db")
+	storetest.CopyFile(t, storetest.BuildFixture(t, 3000).Path, p)
+	old := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	require.NoError(t, os.Chtimes(p, old, old))
+	before, err := os.ReadFile(p)
+	require.NoError(t, err)
+	s, err := cdrstore.Open(p, nil)
+	require.NoError(t, err)
+	_, err = s.Get("acme", "nope")
+	require.ErrorIs(t, err, cdrstore.ErrNotFound)
+	require.NoError(t, s.Close())
+	after, err := os.ReadFile(p)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(before, after), "the file's bytes are unchanged")
+	fi, err := os.Stat(p)
+	require.NoError(t, err)
+	assert.Equal(t, old, fi.ModTime().UTC())
+}
