@@ -15,6 +15,7 @@ import (
 
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/redaction"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Exit codes.
@@ -106,22 +107,33 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // runWithClock is run with an injected clock.
 func runWithClock(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, now: now}
+	out := &outWriter{w: stdout}
+	e := &env{stdin: stdin, stdout: out, stderr: stderr, now: now}
+	// Usage is printed here, not by the flag package: once, on stdout for
+	// --help and on stderr after a mistake.
 	root := flag.NewFlagSet("cdradmin", flag.ContinueOnError)
 	root.SetOutput(stderr)
-	root.Usage = func() { rootUsage(stderr) }
+	root.Usage = func() {}
 	defaultDB := os.Getenv("CDRVAULT_DB")
 	if defaultDB == "" {
 		defaultDB = "cdrvault.db"
 	}
-	root.StringVar(&e.db, "db", defaultDB, "store file")
+	e.db = defaultDB
+	dbFlag := func(fs *flag.FlagSet) {
+		fs.Func("db", "store file (default $CDRVAULT_DB, else ./cdrvault.db); before or after the command", func(v string) error {
+			e.db, e.dbSet = v, true
+			return nil
+		})
+	}
+	dbFlag(root)
 	if err := root.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			rootUsage(stdout)
 			return exitOK
 		}
+		rootUsage(stderr)
 		return exitUsage
 	}
-	root.Visit(func(f *flag.Flag) { e.dbSet = e.dbSet || f.Name == "db" })
 	if root.NArg() == 0 {
 		rootUsage(stderr)
 		return exitUsage
@@ -140,27 +152,37 @@ func runWithClock(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	cmd := v.new()
 	fs := flag.NewFlagSet(v.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {}
 	fs.BoolVar(&e.json, "json", false, "print JSON for scripts instead of text")
+	dbFlag(fs)
 	cmd.flags(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: cdradmin [--db PATH] %s %s\n\n%s.\n\nExample:\n  %s\n\nFlags:\n", v.name, v.usage, capitalize(v.summary), v.example)
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "usage: cdradmin [--db PATH] %s %s\n\n%s.\n\nExample:\n  %s\n\nFlags:\n", v.name, v.usage, capitalize(v.summary), v.example)
+		fs.SetOutput(w)
 		fs.PrintDefaults()
+		fs.SetOutput(stderr)
 	}
 	if err := fs.Parse(interleave(fs, root.Args()[1:])); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
+			usage(stdout)
 			return exitOK
 		}
+		usage(stderr)
 		return exitUsage
 	}
 	e.args = fs.Args()
 	if err := cmd.validate(e); err != nil {
 		fmt.Fprintf(stderr, "cdradmin %s: %v\n", v.name, err)
-		fs.Usage()
+		usage(stderr)
 		return exitUsage
 	}
-	if err := cmd.run(ctx, e); err != nil {
+	err := cmd.run(ctx, e)
+	if out.err != nil && (err == nil || err == out.err) {
+		// Output that did not reach stdout (a full disk, a closed pipe)
+		// is a failure: a script must not take it for success.
+		err = fmt.Errorf("write output: %w", out.err)
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "cdradmin %s: %s\n", v.name, oneLine(err))
 		if errors.Is(err, errUsage) {
 			return exitUsage
@@ -168,6 +190,20 @@ func runWithClock(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		return exitFailure
 	}
 	return exitOK
+}
+
+// outWriter is stdout, keeping the first write error.
+type outWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (o *outWriter) Write(p []byte) (int, error) {
+	n, err := o.w.Write(p)
+	if err != nil && o.err == nil {
+		o.err = err
+	}
+	return n, err
 }
 
 // interleave lets flags follow positional arguments ("erase +234… -w acme")
@@ -232,18 +268,59 @@ func (e *env) openStore(m openMode) (*cdrstore.Store, error) {
 	if m == readOnly {
 		opts.LockTimeout = time.Second
 	}
-	if m != create {
-		if _, err := os.Stat(e.db); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("no store at %s (cdradmin ingest creates one)", e.db)
-		} else if err != nil {
-			return nil, err
-		}
+	fi, err := os.Stat(e.db)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && m == create:
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("no store at %s (cdradmin ingest creates one)", e.db)
+	case err != nil:
+		return nil, err
+	case fi.IsDir():
+		return nil, &notStoreError{e.db, "is a directory, not a store file"}
+	case fi.Size() == 0 && m != create:
+		// bbolt would make an empty file a store: only ingest and demo
+		// create stores.
+		return nil, &notStoreError{e.db, "is an empty file, not a store (cdradmin ingest creates one)"}
 	}
 	s, err := cdrstore.Open(e.db, opts)
-	if errors.Is(err, cdrstore.ErrLocked) {
-		return nil, fmt.Errorf("%s is held by another process (is 'cdradmin serve' running?): %w", e.db, err)
+	switch {
+	case errors.Is(err, cdrstore.ErrLocked):
+		holder := "held by another process"
+		if h := lockHolder(e.db); h != "" {
+			holder += " (" + h + ")"
+		}
+		return nil, fmt.Errorf("%s is %s: %w", e.db, holder, err)
+	case errors.Is(err, bolterrors.ErrInvalid):
+		what := "is not a store (not a bbolt file)"
+		if looksLikeJSON(e.db) {
+			what = "is a JSON file, not a store (cdradmin ingest reads JSON Lines into one)"
+		}
+		return nil, &notStoreError{e.db, what}
 	}
 	return s, err
+}
+
+// errNotStore marks a --db that names something other than a store file.
+var errNotStore = errors.New("not a store")
+
+// notStoreError says what a --db that is not a store is.
+type notStoreError struct{ path, what string }
+
+func (e *notStoreError) Error() string        { return e.path + " " + e.what }
+func (e *notStoreError) Is(target error) bool { return target == errNotStore }
+
+// looksLikeJSON reports whether the file at path starts, after white
+// space, with '{' or '['.
+func looksLikeJSON(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := f.Read(head)
+	trimmed := strings.TrimLeft(string(head[:n]), " \t\r\n")
+	return strings.HasPrefix(trimmed, "{") || strings.HasPrefix(trimmed, "[")
 }
 
 // redactor opens the store in mode m and returns a Redactor on it, and
