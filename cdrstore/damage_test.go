@@ -3,6 +3,8 @@ package cdrstore_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -152,4 +154,60 @@ func TestOpenReadWriteWritesNothing(t *testing.T) {
 	fi, err := os.Stat(p)
 	require.NoError(t, err)
 	assert.Equal(t, old, fi.ModTime().UTC())
+}
+
+// An Update, or a group commit, that writes nothing commits nothing: the
+// file's bytes and modification time stay as they were. Each kind of
+// write still commits.
+func TestWriteOfNothingCommitsNothing(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "s.db")
+	s, err := cdrstore.Open(p, &cdrstore.Options{NoSync: true})
+	require.NoError(t, err)
+	defer s.Close()
+	require.NoError(t, s.Put(sms("m0", t2026, ada, "kept")))
+	state := func() string {
+		fi, err := os.Stat(p)
+		require.NoError(t, err)
+		raw, err := os.ReadFile(p)
+		require.NoError(t, err)
+		return fmt.Sprintf("%x %d", sha256.Sum256(raw), fi.ModTime().UnixNano())
+	}
+	old := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	touch := func() { require.NoError(t, os.Chtimes(p, old, old)) }
+
+	touch()
+	before := state()
+	require.NoError(t, s.Update(func(tx *cdrstore.Tx) error {
+		_, err := tx.Get("acme", "m0")
+		return err
+	}))
+	require.NoError(t, s.Update(func(tx *cdrstore.Tx) error {
+		_, err := tx.Delete("acme", "nope")
+		assert.ErrorIs(t, err, cdrstore.ErrNotFound)
+		return nil
+	}))
+	require.NoError(t, s.PutGrouped(nil))
+	assert.Equal(t, before, state(), "nothing was committed")
+
+	for _, w := range []struct {
+		name  string
+		write func(tx *cdrstore.Tx) error
+	}{
+		{"put", func(tx *cdrstore.Tx) error { return tx.Put(sms("m1", t2026, bob, "new")) }},
+		{"delete", func(tx *cdrstore.Tx) error { _, err := tx.Delete("acme", "m1"); return err }},
+		{"workspace", func(tx *cdrstore.Tx) error { return tx.CreateWorkspace("globex") }},
+		{"sequence", func(tx *cdrstore.Tx) error {
+			kv, err := tx.Bucket("acme", cdrstore.BucketOutbox)
+			if err != nil {
+				return err
+			}
+			_, err = kv.NextSequence()
+			return err
+		}},
+	} {
+		touch()
+		before := state()
+		require.NoError(t, s.Update(w.write), w.name)
+		assert.NotEqual(t, before, state(), "%s was committed", w.name)
+	}
 }

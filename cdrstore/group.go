@@ -101,9 +101,15 @@ func (g *group) run(s *Store, db *bolt.DB, b *groupBatch) {
 				}
 			}
 			beforeGroupCommit()
+			if !wrote(btx) {
+				return errNothingWritten
+			}
 			return nil
 		})
 		if failed < 0 {
+			if err == errNothingWritten {
+				err = nil
+			}
 			return
 		}
 		b.calls[failed].done <- errTrySolo

@@ -379,14 +379,36 @@ func (s *Store) write(grouped bool, fn func(*Tx) error) (err error) {
 		}
 	}()
 	defer recoverDamage(&err, debug.SetPanicOnFault(true))
-	return s.db.Update(func(btx *bolt.Tx) error {
+	err = s.db.Update(func(btx *bolt.Tx) error {
 		committing = false
 		if err := fn(newTx(s, btx)); err != nil {
 			return err
 		}
+		if !wrote(btx) {
+			return errNothingWritten
+		}
 		committing = true
 		return nil
 	})
+	if err == errNothingWritten {
+		err = nil
+	}
+	return err
+}
+
+// errNothingWritten rolls back a write transaction that changed nothing.
+var errNothingWritten = errors.New("cdrstore: nothing written")
+
+// wrote reports whether btx changed anything. Every bbolt write (a put, a
+// delete, a bucket created or deleted, a sequence) goes through a node
+// that the transaction materialises from its page, and bbolt counts
+// them. A transaction that wrote nothing is rolled back rather than
+// committed: a commit writes a meta page, and a command that changed
+// nothing (a dry run, a release of a hold that is not there) must leave
+// the file's bytes and modification time as they were.
+func wrote(btx *bolt.Tx) bool {
+	st := btx.Stats()
+	return st.GetNodeCount() > 0
 }
 
 // writable returns why the store cannot write, or nil. The caller holds

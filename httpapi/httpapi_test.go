@@ -398,7 +398,8 @@ func TestWrongMethod(t *testing.T) {
 		{"PUT", "/v1/redact/transaction", "POST", "title", "Method Not Allowed"},
 		{"GET", "/v1/contacts/+2348031234567", "DELETE", "error_code", "METHOD_NOT_ALLOWED"},
 		{"POST", "/v1/contacts/", "DELETE", "error_code", "METHOD_NOT_ALLOWED"},
-		{"DELETE", "/v1/records/voice-1", "GET, HEAD", "title", "Method Not Allowed"},
+		{"PUT", "/v1/records/voice-1", "GET, HEAD, DELETE", "title", "Method Not Allowed"},
+		{"GET", "/v1/conversations/CON-1", "DELETE", "error_code", "METHOD_NOT_ALLOWED"},
 		{"POST", "/v1/records", "GET, HEAD", "title", "Method Not Allowed"},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {

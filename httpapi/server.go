@@ -73,12 +73,15 @@ func New(rd *redaction.Redactor, opts *Options) *Server {
 	mux.HandleFunc("DELETE /v1/contacts/{$}", srv.eraseContact)
 	mux.HandleFunc("GET /v1/records/{id}", srv.getRecord)
 	mux.HandleFunc("GET /v1/records", srv.listRecords)
+	mux.HandleFunc("DELETE /v1/records/{id}", srv.deleteRecord)
+	mux.HandleFunc("DELETE /v1/conversations/{id}", srv.deleteConversation)
 	// The same paths without a method: a wrong method gets a 405 in the
 	// endpoint's body shape, not net/http's text/plain.
 	mux.HandleFunc("/v1/redact/transaction", methodNotAllowed("POST", false))
 	mux.HandleFunc("/v1/contacts/{e164}", methodNotAllowed("DELETE", true))
 	mux.HandleFunc("/v1/contacts/{$}", methodNotAllowed("DELETE", true))
-	mux.HandleFunc("/v1/records/{id}", methodNotAllowed("GET, HEAD", false))
+	mux.HandleFunc("/v1/records/{id}", methodNotAllowed("GET, HEAD, DELETE", false))
+	mux.HandleFunc("/v1/conversations/{id}", methodNotAllowed("DELETE", true))
 	mux.HandleFunc("/v1/records", methodNotAllowed("GET, HEAD", false))
 	srv.mux = mux
 	return srv

@@ -318,7 +318,7 @@ func TestHelpAndUsage(t *testing.T) {
 	// The usage line says what validate requires.
 	code, out, _ := cli(t, "", "audit", "--help")
 	assert.Equal(t, 0, code)
-	assert.Contains(t, out, "usage: cdradmin [--db PATH] audit verify [-w WS] | list -w WS [--after SEQ] [--limit N]\n")
+	assert.Contains(t, out, "usage: cdradmin [--db PATH] audit verify [-w WS] | list -w WS [--after SEQ] [--limit N] [--reverse]\n")
 	code, _, stderr = cli(t, "", "audit", "list")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "list needs -w WS")

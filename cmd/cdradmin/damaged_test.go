@@ -47,7 +47,7 @@ func TestDamagedStoreFailsCleanly(t *testing.T) {
 			storetest.CopyFile(t, src, db)
 			old := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 			require.NoError(t, os.Chtimes(db, old, old))
-			before := readFile(t, db)
+			before := fileHash(t, db)
 			backup := filepath.Join(dir, "backup.db")
 			for i, a := range args {
 				if a == "BACKUP" {
@@ -63,7 +63,7 @@ func TestDamagedStoreFailsCleanly(t *testing.T) {
 			entries, err := os.ReadDir(dir)
 			require.NoError(t, err)
 			assert.Len(t, entries, 1, "no file left beside the store")
-			assert.Equal(t, before, readFile(t, db), "the store's bytes are unchanged")
+			assert.Equal(t, before, fileHash(t, db), "the store's bytes are unchanged")
 			fi, err := os.Stat(db)
 			require.NoError(t, err)
 			assert.Equal(t, old, fi.ModTime().UTC(), "the store's mtime is unchanged")

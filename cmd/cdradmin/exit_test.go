@@ -102,16 +102,16 @@ func TestDBThatIsNotAStore(t *testing.T) {
 		{text, text + " is not a store (not a bbolt file)"},
 	} {
 		for _, args := range [][]string{{"stats"}, {"erase", "-w", "acme", "+2348031234567"}, {"scrub"}} {
-			var before []byte
+			var before [32]byte
 			if tc.path != dir {
-				before = readFile(t, tc.path)
+				before = fileHash(t, tc.path)
 			}
 			code, out, stderr := cli(t, "", append([]string{"--db", tc.path}, args...)...)
 			assert.Equal(t, 1, code, args)
 			assert.Empty(t, out)
 			assert.Equal(t, "cdradmin "+args[0]+": "+tc.want+"\n", stderr)
 			if tc.path != dir {
-				assert.Equal(t, before, readFile(t, tc.path), "unchanged")
+				assert.Equal(t, before, fileHash(t, tc.path), "unchanged")
 			}
 		}
 	}
@@ -129,11 +129,4 @@ func TestLockMessageNamesTheHolder(t *testing.T) {
 	assert.NotContains(t, stderr, "serve")
 	assert.Contains(t, stderr, db+" is held by another process")
 	assert.Contains(t, stderr, fmt.Sprintf("(pid %d: ", os.Getpid()))
-}
-
-func readFile(t *testing.T, path string) []byte {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	require.NoError(t, err)
-	return raw
 }

@@ -48,7 +48,12 @@ func (c *sweepCmd) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.dryRun, "dry-run", false, "count what would be deleted; write nothing")
 	fs.IntVar(&c.batch, "batch", redaction.DefaultBatchSize, "records per transaction")
 }
-func (c *sweepCmd) validate(e *env) error { return noArgs(e) }
+func (c *sweepCmd) validate(e *env) error {
+	if c.batch < 1 {
+		return usageErr("--batch must be at least 1")
+	}
+	return noArgs(e)
+}
 
 func (c *sweepCmd) run(ctx context.Context, e *env) error {
 	asOf, err := e.parseAsOf(c.asOf)

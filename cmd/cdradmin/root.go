@@ -67,12 +67,13 @@ var verbs = []verb{
 	{"export", "-w WS --number N [--format json|csv]", "subject access export: every record holding the number, with opt-out and hold status", "cdradmin export -w acme --number +2348031234567 --format csv", func() subcommand { return &exportCmd{} }},
 	{"redact", "-w WS --product P [--type inbound|outbound] (ID... | --ids-from FILE)", "redact transactions by ID (the Redact API), reporting per ID", "cdradmin redact -w acme --product sms --ids-from ids.txt", func() subcommand { return &redactCmd{} }},
 	{"erase", "-w WS [--reason R] [--dry-run] [--request-id ID] E164", "erase a contact's content across the workspace (right to erasure)", "cdradmin erase -w acme --reason ndpr_right_to_erasure +2348031234567", func() subcommand { return &eraseCmd{} }},
+	{"delete", "-w WS (--id ID | --conversation C) [--request-id ID]", "delete a record, or every leg of a conversation (recordings and media to the outbox)", "cdradmin delete -w acme --conversation CON-5d3e1a2b-8c4f-4a6e-9b1d-2f7c3e8a9d10", func() subcommand { return &deleteCmd{} }},
 	{"autoredact", "[--as-of T]", "apply every workspace's auto-redaction policies", "cdradmin autoredact --as-of 2026-11-01T00:00:00Z", func() subcommand { return &autoRedactCmd{} }},
 	{"sweep", "[--as-of T] [--dry-run] [--batch N]", "delete records past their retention period", "cdradmin sweep --dry-run", func() subcommand { return &sweepCmd{} }},
 	{"drain", "--log-only", "hand pending recording and media deletions to a deleter (here: print them)", "cdradmin drain --log-only", func() subcommand { return &drainCmd{} }},
 	{"scrub", "", "purge freed pages: afterwards no erased byte remains in the file", "cdradmin scrub", func() subcommand { return &scrubCmd{} }},
 	{"backup", "--to PATH", "write a consistent copy with no freed-page residue", "cdradmin backup --to /backups/cdrvault-2026-11-22.db", func() subcommand { return &backupCmd{} }},
-	{"audit", "verify [-w WS] | list -w WS [--after SEQ] [--limit N]", "verify the audit chains, or list entries", "cdradmin audit verify", func() subcommand { return &auditCmd{} }},
+	{"audit", "verify [-w WS] | list -w WS [--after SEQ] [--limit N] [--reverse]", "verify the audit chains, or list entries (newest first; --reverse: oldest first)", "cdradmin audit list -w acme --limit 20", func() subcommand { return &auditCmd{} }},
 	{"optout", "add|remove|check -w WS E164", "record, remove or check an opt-out (kept as a keyed HMAC)", "cdradmin optout add -w acme +2348031234567", func() subcommand { return &optoutCmd{} }},
 	{"hold", "add -w WS (--id ID | --number N) --reason R | remove -w WS KEY | list -w WS", "place, release or list legal holds", "cdradmin hold add -w acme --number +2348031234567 --reason litigation-2026-17", func() subcommand { return &holdCmd{} }},
 	{"policy", "show -w WS | set -w WS [flags]", "show or change workspace settings (changes are audited)", "cdradmin policy set -w acme --retention-months 13 --auto-redact sms:outbound:content,address:6h", func() subcommand { return &policyCmd{} }},
@@ -350,6 +351,10 @@ func (e *env) parseAsOf(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, usageErr("--as-of %q is not an RFC 3339 time", s)
+	}
+	// As of a time to come, records would go before their time.
+	if now := e.now(); t.After(now) {
+		return time.Time{}, usageErr("--as-of %s is in the future (now is %s)", s, now.UTC().Format(time.RFC3339))
 	}
 	return t.UTC(), nil
 }
