@@ -373,11 +373,16 @@ func decodeRedact(body interface{ Read([]byte) (int, error) }) (redactRequest, c
 	invalid := func(err error, detail string) *decodeProblem {
 		var mbe *http.MaxBytesError
 		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &mbe):
 			detail = fmt.Sprintf("the request body is larger than %d bytes", mbe.Limit)
 		case errors.As(err, &se):
 			detail = fmt.Sprintf("invalid JSON at byte %d", se.Offset)
+		case errors.As(err, &te) && te.Field != "":
+			// The field is one of the request's own names, never the
+			// caller's value.
+			detail = fmt.Sprintf("%s must be a string, not %s", te.Field, jsonKind(te.Value))
 		}
 		return &decodeProblem{typeBase + "#invalid-json", "Invalid JSON", detail}
 	}
@@ -409,6 +414,18 @@ func decodeRedact(body interface{ Read([]byte) (int, error) }) (redactRequest, c
 		return req, "", "", &decodeProblem{typeRedact + "#invalid-type", "Invalid Type", "type must be inbound or outbound"}
 	}
 	return req, p, d, nil
+}
+
+// jsonKind names the JSON kind of a json.UnmarshalTypeError's Value ("number",
+// "array", …) with its article.
+func jsonKind(v string) string {
+	switch {
+	case v == "array", v == "object":
+		return "an " + v
+	case strings.HasPrefix(v, "number"):
+		return "a number"
+	}
+	return "a " + v
 }
 
 // DefaultErasureReason is the reason DELETE /v1/contacts/{e164} writes to

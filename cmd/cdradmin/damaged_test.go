@@ -1,12 +1,20 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/internal/storetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -69,4 +77,87 @@ func TestDamagedStoreFailsCleanly(t *testing.T) {
 			assert.Equal(t, old, fi.ModTime().UTC(), "the store's mtime is unchanged")
 		})
 	}
+}
+
+// serve on a store whose workspace audit page is damaged keeps answering:
+// the write paths fail with a clean 500 in their endpoint's body shape
+// (no dropped connection, no stack trace), and reads go on.
+func TestServeOnADamagedStoreKeepsReading(t *testing.T) {
+	db := fixtureDB(t, 400)
+	for m := 12; m < 24; m++ { // audit entries enough for a page of their own
+		code, _, stderr := cli(t, "", "--db", db, "policy", "set", "-w", "acme", "--retention-months", strconv.Itoa(m))
+		require.Equal(t, 0, code, stderr)
+	}
+	code, out, stderr := cli(t, "", "--db", db, "keys", "add", "-w", "acme", "--json")
+	require.Equal(t, 0, code, stderr)
+	var k struct{ Key, Secret, Token string }
+	require.NoError(t, json.Unmarshal([]byte(out), &k))
+	r := firstRecord(t, db, "acme", func(r cdrstore.Record) bool {
+		return r.Product == cdrstore.ProductSMS && r.Direction == cdrstore.Outbound && r.To.IsValid()
+	})
+	storetest.DamagePage(t, db, "ws", "acme", "audit")
+
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var serveErr strings.Builder
+	done := make(chan int)
+	go func() {
+		done <- runWithClock(ctx, []string{"--db", db, "serve", "--addr", addr}, strings.NewReader(""), io.Discard, &syncWriter{w: &serveErr}, func() time.Time { return fixedNow })
+	}()
+	do := func(method, path, body string, auth func(*http.Request)) (int, string) {
+		req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+		require.NoError(t, err)
+		auth(req)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err, "the server answers")
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(raw)
+	}
+	basicAuth := func(req *http.Request) { req.SetBasicAuth(k.Key, k.Secret) }
+	bearerAuth := func(req *http.Request) { req.Header.Set("Authorization", "Bearer "+k.Token) }
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 5*time.Second, 20*time.Millisecond)
+
+	for range 2 {
+		status, body := do("POST", "/v1/redact/transaction", `{"id":"`+r.ID+`","product":"sms"}`, basicAuth)
+		assert.Equal(t, 500, status, body)
+		assert.Contains(t, body, `"title":"Internal Error"`)
+		status, body = do("DELETE", "/v1/contacts/"+r.To.String(), "", bearerAuth)
+		assert.Equal(t, 500, status, body)
+		assert.Contains(t, body, `"error_code":"INTERNAL"`)
+		status, body = do("DELETE", "/v1/records/"+r.ID, "", bearerAuth)
+		assert.Equal(t, 500, status, body)
+		status, body = do("GET", "/v1/records/"+r.ID, "", basicAuth)
+		assert.Equal(t, 200, status, "reads go on: %s", body)
+		assert.Contains(t, body, r.ID)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		assert.Equal(t, 0, code)
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+	assert.NotContains(t, serveErr.String(), "goroutine")
+	assert.NotContains(t, serveErr.String(), "panic:")
+	assert.Contains(t, serveErr.String(), "corrupt (pages)", "the log says why")
+}
+
+// syncWriter is an io.Writer safe for the goroutines of serve.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

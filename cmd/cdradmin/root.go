@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -41,7 +42,8 @@ type env struct {
 	stderr io.Writer
 	json   bool
 	now    func() time.Time
-	args   []string // positional arguments after the flags
+	args   []string     // positional arguments after the flags
+	logger *slog.Logger // the store's logger; nil: none
 }
 
 // subcommand is one verb: its flags, their validation, and its work.
@@ -265,7 +267,7 @@ const (
 
 // openStore opens the store file in mode m.
 func (e *env) openStore(m openMode) (*cdrstore.Store, error) {
-	opts := &cdrstore.Options{ReadOnly: m == readOnly, LockTimeout: 2 * time.Second, Now: e.now}
+	opts := &cdrstore.Options{ReadOnly: m == readOnly, LockTimeout: 2 * time.Second, Now: e.now, Logger: e.logger}
 	if m == readOnly {
 		opts.LockTimeout = time.Second
 	}
