@@ -88,6 +88,20 @@ func TestDamagedPageIsErrCorrupt(t *testing.T) {
 	}
 }
 
+// Open of a file whose root page (holding the meta bucket) is damaged
+// returns an error matching ErrCorrupt, read-only or not, and lets go of
+// the file.
+func TestOpenDamagedRootPage(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "s.db")
+	storetest.CopyFile(t, storetest.BuildFixture(t, 3000).Path, p)
+	storetest.DamagePage(t, p)
+	for _, ro := range []bool{true, false} {
+		_, err := cdrstore.Open(p, &cdrstore.Options{ReadOnly: ro, LockTimeout: 100 * time.Millisecond})
+		require.ErrorIs(t, err, cdrstore.ErrCorrupt, "read-only: %v", ro)
+		assert.NotErrorIs(t, err, cdrstore.ErrLocked)
+	}
+}
+
 // A panic while a group commit commits (on a goroutine of the store's
 // own, where no caller could recover it) does not kill the process: every
 // caller of that commit gets an error matching ErrHalted, which says why,

@@ -113,26 +113,32 @@ func (s *Store) open() error {
 	if err != nil {
 		return mapOpenError(s.path, err)
 	}
-	if s.opts.ReadOnly {
-		err = db.View(s.checkMeta)
-	} else {
-		// A read-write open writes only when there is something to write
-		// (a new store, a migration): a commit would change the file's
-		// bytes and modification time for nothing.
-		var ready bool
-		if err = db.View(func(btx *bolt.Tx) error {
-			ready, err = s.upToDate(btx)
-			return err
-		}); err == nil && !ready {
-			err = db.Update(s.initMeta)
-		}
-	}
-	if err != nil {
+	if err := s.loadMeta(db); err != nil {
 		db.Close()
 		return err
 	}
 	s.db = db
 	return nil
+}
+
+// loadMeta checks the meta bucket of db, or (read-write) initialises or
+// migrates it when it must.
+func (s *Store) loadMeta(db *bolt.DB) (err error) {
+	defer recoverDamage(&err, debug.SetPanicOnFault(true))
+	if s.opts.ReadOnly {
+		return db.View(s.checkMeta)
+	}
+	// A read-write open writes only when there is something to write (a
+	// new store, a migration): a commit would change the file's bytes and
+	// modification time for nothing.
+	var ready bool
+	if err = db.View(func(btx *bolt.Tx) error {
+		ready, err = s.upToDate(btx)
+		return err
+	}); err == nil && !ready {
+		err = db.Update(s.initMeta)
+	}
+	return err
 }
 
 // openBolt is bolt.Open with the panic bbolt raises on a damaged page it

@@ -25,8 +25,14 @@ import (
 // trace, no hang, no file left behind (a backup's output, scrub's copy),
 // and the store's bytes and modification time as they were.
 func TestDamagedStoreFailsCleanly(t *testing.T) {
-	src := fixtureDB(t, 400)
-	storetest.DamagePage(t, src, "ws")
+	for _, damaged := range [][]string{{"ws"}, nil} { // the workspaces' page, the root page
+		src := fixtureDB(t, 400)
+		storetest.DamagePage(t, src, damaged...)
+		t.Run(strings.Join(append([]string{"root"}, damaged...), "/"), func(t *testing.T) { damagedStoreFailsCleanly(t, src) })
+	}
+}
+
+func damagedStoreFailsCleanly(t *testing.T, src string) {
 	lines := fixtureLines(t, 1)
 	for _, args := range [][]string{
 		{"backup", "--to", "BACKUP"},

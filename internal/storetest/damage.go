@@ -9,10 +9,11 @@ import (
 )
 
 // DamagePage overwrites the root page of the bucket at path (top-level
-// bucket first, e.g. "ws" or "ws", "acme", "audit") in the store file
-// with 0xAB bytes, the damage `cdradmin check` reports as "corrupt
-// (pages)": bbolt panics on such a page when a transaction reads it. Open
-// still succeeds, since it reads only the meta bucket.
+// bucket first, e.g. "ws" or "ws", "acme", "audit"; none: the file's root
+// bucket, which holds the meta bucket) in the store file with 0xAB bytes,
+// the damage `cdradmin check` reports as "corrupt (pages)": bbolt panics
+// on such a page when a transaction reads it. Open still succeeds when
+// path names a bucket, since it reads only the meta bucket.
 func DamagePage(tb testing.TB, file string, path ...string) {
 	tb.Helper()
 	db, err := bolt.Open(file, 0o600, &bolt.Options{ReadOnly: true})
@@ -21,8 +22,8 @@ func DamagePage(tb testing.TB, file string, path ...string) {
 	}
 	var page int64
 	err = db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte(path[0]))
-		for _, name := range path[1:] {
+		b := tx.Cursor().Bucket()
+		for _, name := range path {
 			b = b.Bucket([]byte(name))
 		}
 		page = int64(b.Root())
