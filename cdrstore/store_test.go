@@ -1031,3 +1031,31 @@ func TestBadWorkspaceNameIsCorruption(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"acme"}, names)
 }
+
+// The masked form of a number goes when that number is marked removed,
+// and only then: removing the other number keeps it.
+func TestMaskedGoesWithItsNumberOnly(t *testing.T) {
+	s := storetest.Open(t, nil)
+	o := contentful("m1")
+	o.Redacted = cdrstore.Redaction{Fields: cdrstore.FieldToObfuscated, At: t2026, Masked: o.To.Obfuscate()}
+	masked := o.Redacted.Masked
+	o.To = e164.Number{}
+	require.NoError(t, s.Put(o))
+
+	other := o
+	other.From, other.Redacted.Masked = e164.Number{}, ""
+	other.Redacted.Fields = cdrstore.FieldFrom
+	require.NoError(t, s.Put(other))
+	got, err := s.Get("acme", "m1")
+	require.NoError(t, err)
+	assert.Equal(t, masked, got.Redacted.Masked, "removing From leaves To's masked form")
+
+	same := got
+	same.Redacted.Masked = ""
+	same.Redacted.Fields = cdrstore.FieldTo
+	require.NoError(t, s.Put(same))
+	got, err = s.Get("acme", "m1")
+	require.NoError(t, err)
+	assert.Empty(t, got.Redacted.Masked, "removing To removes its masked form")
+	assert.Equal(t, cdrstore.FieldFrom|cdrstore.FieldTo|cdrstore.FieldToObfuscated, got.Redacted.Fields)
+}

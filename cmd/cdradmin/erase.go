@@ -37,7 +37,11 @@ func (c *eraseCmd) validate(e *env) error {
 }
 
 func (c *eraseCmd) run(ctx context.Context, e *env) error {
-	rd, done, err := e.redactor(readWrite)
+	mode := readWrite
+	if c.dryRun {
+		mode = readOnly // a dry run reads in a read-only transaction
+	}
+	rd, done, err := e.redactor(mode)
 	if err != nil {
 		return err
 	}

@@ -108,6 +108,31 @@ func TestRefusedCommandsChangeNoByte(t *testing.T) {
 	}
 }
 
+// Dry runs open the store read-only: they run beside another reader,
+// and give the counts the real run then applies.
+func TestDryRunsOpenReadOnly(t *testing.T) {
+	db := fixtureDB(t, 400)
+	r := firstRecord(t, db, "acme", func(r cdrstore.Record) bool { return r.Body != "" && r.Direction == cdrstore.Outbound })
+	reader, err := cdrstore.Open(db, &cdrstore.Options{ReadOnly: true})
+	require.NoError(t, err)
+	code, dryErase, stderr := cli(t, "", "--db", db, "erase", "-w", "acme", "--dry-run", "--json", r.To.String())
+	require.Equal(t, 0, code, stderr)
+	code, drySweep, stderr := cli(t, "", "--db", db, "sweep", "--dry-run", "--json")
+	require.Equal(t, 0, code, stderr)
+	require.NoError(t, reader.Close())
+
+	code, out, stderr := cli(t, "", "--db", db, "erase", "-w", "acme", "--json", r.To.String())
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, strings.Replace(strings.Replace(dryErase, `"erased":false`, `"erased":true`, 1), `,"dry_run":true`, "", 1), out)
+	code, out, stderr = cli(t, "", "--db", db, "sweep", "--json")
+	require.Equal(t, 0, code, stderr)
+	var dry, real map[string]any
+	require.NoError(t, json.Unmarshal([]byte(drySweep), &dry))
+	require.NoError(t, json.Unmarshal([]byte(out), &real))
+	assert.Equal(t, dry["deleted"], real["deleted"])
+	assert.Positive(t, real["deleted"])
+}
+
 // audit list shows the newest entries first; --reverse the oldest first.
 func TestAuditListOrder(t *testing.T) {
 	db := fixtureDB(t, 100)
