@@ -3,11 +3,8 @@ package httpapi
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/redaction"
@@ -46,15 +43,8 @@ func (srv *Server) deleteConversation(w http.ResponseWriter, r *http.Request) {
 // Idempotency-Key, and a key that may redact every product of the records
 // it deletes. Errors have the contact endpoint's body shape.
 func (srv *Server) deleteLegs(w http.ResponseWriter, r *http.Request, id, conv string) {
-	c := srv.authenticate(r, false, true)
+	c, idem := srv.contactAuth(w, r)
 	if c == nil {
-		contactFail(w, http.StatusUnauthorized, "UNAUTHORIZED", "Invalid or missing API key")
-		return
-	}
-	setKey(w, c.KeyID)
-	if ok, wait := srv.allow(c.KeyID); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
-		contactFail(w, http.StatusTooManyRequests, "RATE_LIMITED", "Please wait, then retry your request")
 		return
 	}
 	if id != "" {
@@ -66,12 +56,6 @@ func (srv *Server) deleteLegs(w http.ResponseWriter, r *http.Request, id, conv s
 		contactFail(w, http.StatusBadRequest, "INVALID_ARGUMENT", fmt.Sprintf("conversation id must be 1 to %d bytes", cdrstore.MaxConversationLen))
 		return
 	}
-	idem := r.Header.Get("Idempotency-Key")
-	if len(idem) > MaxIdempotencyKey {
-		contactFail(w, http.StatusBadRequest, "INVALID_ARGUMENT",
-			fmt.Sprintf("Idempotency-Key must be at most %d bytes", MaxIdempotencyKey))
-		return
-	}
 	// The key must be one that may redact every product the deletion
 	// touches, as a contact erasure's must.
 	products, err := legProducts(srv.s, c.Workspace, id, conv)
@@ -79,15 +63,7 @@ func (srv *Server) deleteLegs(w http.ResponseWriter, r *http.Request, id, conv s
 		srv.contactInternal(w, r, err)
 		return
 	}
-	var missing []string
-	for _, p := range products {
-		if !c.mayRedact(p) {
-			missing = append(missing, string(p))
-		}
-	}
-	if len(missing) > 0 {
-		contactFail(w, http.StatusForbidden, "PERMISSION_DENIED",
-			fmt.Sprintf("Key %s may not redact every product of the records it would delete (missing: %s)", c.KeyID, strings.Join(missing, ",")))
+	if !mayRedactAll(w, c, products, "every product of the records it would delete") {
 		return
 	}
 	ctx := redaction.WithRequest(r.Context(), redaction.Request{ID: idem, Actor: c.KeyID})
@@ -102,12 +78,8 @@ func (srv *Server) deleteLegs(w http.ResponseWriter, r *http.Request, id, conv s
 	case errors.Is(err, redaction.ErrLegalHold):
 		contactFail(w, http.StatusConflict, "LEGAL_HOLD", fmt.Sprintf("Record %s is under a legal hold and cannot be deleted", id))
 		return
-	case errors.Is(err, redaction.ErrRequestConflict):
-		contactFail(w, http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED",
-			"The Idempotency-Key was used for another request")
-		return
 	default:
-		srv.contactInternal(w, r, err)
+		srv.contactWriteFailed(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, "application/json", NewDeletion(res, id, conv))

@@ -439,26 +439,13 @@ type contactError struct {
 
 // eraseContact is DELETE /v1/contacts/{e164}.
 func (srv *Server) eraseContact(w http.ResponseWriter, r *http.Request) {
-	c := srv.authenticate(r, false, true)
+	c, idem := srv.contactAuth(w, r)
 	if c == nil {
-		contactFail(w, http.StatusUnauthorized, "UNAUTHORIZED", "Invalid or missing API key")
-		return
-	}
-	setKey(w, c.KeyID)
-	if ok, wait := srv.allow(c.KeyID); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
-		contactFail(w, http.StatusTooManyRequests, "RATE_LIMITED", "Please wait, then retry your request")
 		return
 	}
 	n, ok := ParseContactNumber(r.PathValue("e164"))
 	if !ok {
 		contactFail(w, http.StatusBadRequest, "INVALID_ARGUMENT", "e164 is missing or malformed")
-		return
-	}
-	idem := r.Header.Get("Idempotency-Key")
-	if len(idem) > MaxIdempotencyKey {
-		contactFail(w, http.StatusBadRequest, "INVALID_ARGUMENT",
-			fmt.Sprintf("Idempotency-Key must be at most %d bytes", MaxIdempotencyKey))
 		return
 	}
 	reason := r.URL.Query().Get("reason")
@@ -472,15 +459,13 @@ func (srv *Server) eraseContact(w http.ResponseWriter, r *http.Request) {
 		srv.contactInternal(w, r, err)
 		return
 	}
-	var missing []string
+	var provisioned []cdrstore.Product
 	for _, p := range cdrstore.Products() {
-		if settings.Provisioned(p) && !c.mayRedact(p) {
-			missing = append(missing, string(p))
+		if settings.Provisioned(p) {
+			provisioned = append(provisioned, p)
 		}
 	}
-	if len(missing) > 0 {
-		contactFail(w, http.StatusForbidden, "PERMISSION_DENIED",
-			fmt.Sprintf("Key %s may not redact every product of its workspace, which a contact erasure touches (missing: %s)", c.KeyID, strings.Join(missing, ",")))
+	if !mayRedactAll(w, c, provisioned, "every product of its workspace, which a contact erasure touches") {
 		return
 	}
 	ctx := redaction.WithRequest(r.Context(), redaction.Request{ID: idem, Actor: c.KeyID})
@@ -491,15 +476,67 @@ func (srv *Server) eraseContact(w http.ResponseWriter, r *http.Request) {
 		contactFail(w, http.StatusBadRequest, "INVALID_ARGUMENT",
 			"reason must be a reason code such as ndpr_right_to_erasure: "+strings.TrimPrefix(err.Error(), redaction.ErrInvalidReason.Error()+": "))
 		return
-	case errors.Is(err, redaction.ErrRequestConflict):
-		contactFail(w, http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED",
-			"The Idempotency-Key was used for another request")
-		return
 	default:
-		srv.contactInternal(w, r, err)
+		srv.contactWriteFailed(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, "application/json", NewContactErasure(res, n))
+}
+
+// contactWriteFailed answers err, the error of a write on an endpoint with
+// the contact endpoint's body shape: 422 for an Idempotency-Key used for
+// another request, else an internal error.
+func (srv *Server) contactWriteFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, redaction.ErrRequestConflict) {
+		contactFail(w, http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED",
+			"The Idempotency-Key was used for another request")
+		return
+	}
+	srv.contactInternal(w, r, err)
+}
+
+// contactAuth admits a request to an endpoint with the contact endpoint's
+// rules: a Bearer token, the key's rate limit, and an Idempotency-Key of at
+// most MaxIdempotencyKey bytes. It returns the key and the
+// Idempotency-Key; when it refuses the request it has answered, and
+// returns nil.
+func (srv *Server) contactAuth(w http.ResponseWriter, r *http.Request) (*Credential, string) {
+	c := srv.authenticate(r, false, true)
+	if c == nil {
+		contactFail(w, http.StatusUnauthorized, "UNAUTHORIZED", "Invalid or missing API key")
+		return nil, ""
+	}
+	setKey(w, c.KeyID)
+	if ok, wait := srv.allow(c.KeyID); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+		contactFail(w, http.StatusTooManyRequests, "RATE_LIMITED", "Please wait, then retry your request")
+		return nil, ""
+	}
+	idem := r.Header.Get("Idempotency-Key")
+	if len(idem) > MaxIdempotencyKey {
+		contactFail(w, http.StatusBadRequest, "INVALID_ARGUMENT",
+			fmt.Sprintf("Idempotency-Key must be at most %d bytes", MaxIdempotencyKey))
+		return nil, ""
+	}
+	return c, idem
+}
+
+// mayRedactAll reports whether c may redact every product of products (a
+// request that changes records of several products needs a key that may
+// redact each); when not, it answers 403 PERMISSION_DENIED naming what the
+// request touches and the products missing.
+func mayRedactAll(w http.ResponseWriter, c *Credential, products []cdrstore.Product, touched string) bool {
+	var missing []string
+	for _, p := range products {
+		if !c.mayRedact(p) {
+			missing = append(missing, string(p))
+		}
+	}
+	if len(missing) > 0 {
+		contactFail(w, http.StatusForbidden, "PERMISSION_DENIED",
+			fmt.Sprintf("Key %s may not redact %s (missing: %s)", c.KeyID, touched, strings.Join(missing, ",")))
+	}
+	return len(missing) == 0
 }
 
 // ContactErasure is the body of a 200 answer of DELETE

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -103,13 +101,8 @@ func TestServeOnADamagedStoreKeepsReading(t *testing.T) {
 	})
 	storetest.DamagePage(t, db, "ws", "acme", "audit")
 
-	addr := freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
 	var serveErr strings.Builder
-	done := make(chan int)
-	go func() {
-		done <- runWithClock(ctx, []string{"--db", db, "serve", "--addr", addr}, strings.NewReader(""), io.Discard, &syncWriter{w: &serveErr}, func() time.Time { return fixedNow })
-	}()
+	addr, stop := serve(t, db, &syncWriter{w: &serveErr})
 	do := func(method, path, body string, auth func(*http.Request)) (int, string) {
 		req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
 		require.NoError(t, err)
@@ -123,13 +116,6 @@ func TestServeOnADamagedStoreKeepsReading(t *testing.T) {
 	}
 	basicAuth := func(req *http.Request) { req.SetBasicAuth(k.Key, k.Secret) }
 	bearerAuth := func(req *http.Request) { req.Header.Set("Authorization", "Bearer "+k.Token) }
-	require.Eventually(t, func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}, 5*time.Second, 20*time.Millisecond)
 
 	for range 2 {
 		status, body := do("POST", "/v1/redact/transaction", `{"id":"`+r.ID+`","product":"sms"}`, basicAuth)
@@ -144,13 +130,7 @@ func TestServeOnADamagedStoreKeepsReading(t *testing.T) {
 		assert.Equal(t, 200, status, "reads go on: %s", body)
 		assert.Contains(t, body, r.ID)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		assert.Equal(t, 0, code)
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not shut down")
-	}
+	stop()
 	assert.NotContains(t, serveErr.String(), "goroutine")
 	assert.NotContains(t, serveErr.String(), "panic:")
 	assert.Contains(t, serveErr.String(), "corrupt (pages)", "the log says why")
