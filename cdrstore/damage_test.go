@@ -148,6 +148,43 @@ func TestPanicInGroupCommitHaltsWrites(t *testing.T) {
 	require.NoError(t, s.Check(context.Background()))
 }
 
+// A commit that meets a damaged page (bbolt merges a leaf emptied by the
+// transaction with its damaged sibling) fails with an error matching
+// ErrCorrupt and ErrHalted, and the store refuses writes until reopened;
+// reads of intact pages go on, and the rolled-back deletions are not
+// applied.
+func TestPanicInCommitHaltsWrites(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "s.db")
+	s, err := cdrstore.Open(p, &cdrstore.Options{NoSync: true})
+	require.NoError(t, err)
+	var rs []cdrstore.Record
+	for i := range 300 {
+		rs = append(rs, sms(fmt.Sprintf("m%04d", i), t2026.Add(time.Duration(i)*time.Second), ada, "hello there"))
+	}
+	require.NoError(t, s.PutBatch(rs))
+	require.NoError(t, s.Close())
+	firstLeaf := storetest.DamageSecondLeaf(t, p, "ws", "acme", "records")
+	require.Greater(t, firstLeaf, 2)
+
+	s, err = cdrstore.Open(p, &cdrstore.Options{NoSync: true})
+	require.NoError(t, err)
+	defer s.Close()
+	err = s.Update(func(tx *cdrstore.Tx) error {
+		for _, r := range rs[:firstLeaf-1] {
+			if _, err := tx.Delete("acme", r.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, cdrstore.ErrHalted)
+	require.ErrorIs(t, err, cdrstore.ErrCorrupt, "it says why")
+	assert.ErrorIs(t, s.Put(sms("new", t2026, bob, "no")), cdrstore.ErrHalted)
+	got, err := s.Get("acme", rs[0].ID)
+	require.NoError(t, err, "reads go on, and the deletion was rolled back")
+	assert.Equal(t, "hello there", got.Body)
+}
+
 // A read-write Open of an existing store, and Close, write nothing: the
 // file's bytes and modification time stay as they were.
 func TestOpenReadWriteWritesNothing(t *testing.T) {

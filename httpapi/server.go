@@ -351,8 +351,17 @@ func truncate(s string, n int) string {
 
 func (srv *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
 	srv.opts.Logger.Error("request failed", "trace", traceID(r), "err", err)
+	if errors.Is(err, cdrstore.ErrHalted) {
+		problem(w, r, http.StatusServiceUnavailable, typeBase+"#unavailable", "Service Unavailable", haltedMessage)
+		return
+	}
 	problem(w, r, http.StatusInternalServerError, typeBase+"#internal", "Internal Error", "The request could not be completed")
 }
+
+// haltedMessage answers a write to a store that refuses writes until it
+// is reopened (cdrstore.ErrHalted): 503, since a restart of the server
+// lifts it.
+const haltedMessage = "The store accepts no writes until it is reopened (restart the server); reads go on"
 
 // contactFail writes an error in the contact endpoint's body shape.
 func contactFail(w http.ResponseWriter, status int, code, msg string) {
@@ -362,6 +371,10 @@ func contactFail(w http.ResponseWriter, status int, code, msg string) {
 // contactInternal is internal in the contact endpoint's body shape.
 func (srv *Server) contactInternal(w http.ResponseWriter, r *http.Request, err error) {
 	srv.opts.Logger.Error("request failed", "trace", traceID(r), "err", err)
+	if errors.Is(err, cdrstore.ErrHalted) {
+		contactFail(w, http.StatusServiceUnavailable, "UNAVAILABLE", haltedMessage)
+		return
+	}
 	contactFail(w, http.StatusInternalServerError, "INTERNAL", "The request could not be completed")
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/e164"
 	"github.com/cdrvault/cdrvault/internal/storetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -146,4 +148,81 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// haltingStore makes a store in which deleting conversation CON-A empties
+// the first leaf of acme's records but for one key, and damages the leaf
+// after it: the deletion's commit panics (bbolt merges the two leaves),
+// which halts the store's writes.
+func haltingStore(t *testing.T) (db string, leg cdrstore.Record) {
+	t.Helper()
+	build := func(path string, legs int) []cdrstore.Record {
+		s, err := cdrstore.Open(path, &cdrstore.Options{NoSync: true})
+		require.NoError(t, err)
+		defer s.Close()
+		var rs []cdrstore.Record
+		for i := range 300 {
+			conv := "CON-B"
+			if i < legs {
+				conv = "CON-A"
+			}
+			rs = append(rs, cdrstore.Record{ID: fmt.Sprintf("leg-%04d", i), Workspace: "acme", Product: cdrstore.ProductVoice,
+				Direction: cdrstore.Outbound, From: e164.MustParse("+14155552671", ""), To: e164.MustParse("+2348031234567", ""),
+				ConversationID: conv, StartedAt: fixedNow.Add(-48*time.Hour + time.Duration(i)*time.Second), Status: "answered"})
+		}
+		require.NoError(t, s.PutBatch(rs))
+		return rs
+	}
+	// A first build says how many records the first leaf holds; the
+	// second, of the same bytes but for which conversation each leg is
+	// in, puts all but one of them in CON-A.
+	probe := filepath.Join(t.TempDir(), "probe.db")
+	build(probe, 0)
+	firstLeaf := storetest.DamageSecondLeaf(t, probe, "ws", "acme", "records")
+	db = filepath.Join(t.TempDir(), "cdrvault.db")
+	rs := build(db, firstLeaf-1)
+	require.Equal(t, firstLeaf, storetest.DamageSecondLeaf(t, db, "ws", "acme", "records"))
+	return db, rs[0]
+}
+
+// When a commit panics, serve goes on: the write that met it and every
+// write after it answer 503 in their endpoint's body shape, reads of
+// intact pages answer 200, and the log says why.
+func TestServeAfterAFailedCommit(t *testing.T) {
+	db, leg := haltingStore(t)
+	code, out, stderr := cli(t, "", "--db", db, "keys", "add", "-w", "acme", "--json")
+	require.Equal(t, 0, code, stderr)
+	var k struct{ Key, Secret, Token string }
+	require.NoError(t, json.Unmarshal([]byte(out), &k))
+	var serveErr strings.Builder
+	addr, stop := serve(t, db, &syncWriter{w: &serveErr})
+	do := func(method, path, body string, basic bool) (int, string) {
+		req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+		require.NoError(t, err)
+		if basic {
+			req.SetBasicAuth(k.Key, k.Secret)
+		} else {
+			req.Header.Set("Authorization", "Bearer "+k.Token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err, "the server answers")
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(raw)
+	}
+	status, body := do("DELETE", "/v1/conversations/CON-A", "", false)
+	assert.Equal(t, 503, status, body)
+	assert.Contains(t, body, `"error_code":"UNAVAILABLE"`)
+	status, body = do("DELETE", "/v1/contacts/+2348031234567", "", false)
+	assert.Equal(t, 503, status, body)
+	status, body = do("POST", "/v1/redact/transaction", `{"id":"`+leg.ID+`","product":"voice"}`, true)
+	assert.Equal(t, 503, status, body)
+	assert.Contains(t, body, `"title":"Service Unavailable"`)
+	status, body = do("GET", "/v1/records/"+leg.ID, "", true)
+	assert.Equal(t, 200, status, "reads go on: %s", body)
+	stop()
+	assert.NotContains(t, serveErr.String(), "goroutine")
+	assert.Contains(t, serveErr.String(), "writes refused until the store is reopened")
+	assert.Contains(t, serveErr.String(), "corrupt (pages)")
 }
