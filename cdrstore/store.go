@@ -109,6 +109,10 @@ func (s *Store) open() error {
 	if err := checkFileSize(s.path); err != nil {
 		return err
 	}
+	if fi, err := os.Stat(s.path); err == nil && fi.Size() == 0 && s.opts.ReadOnly {
+		// bbolt would try to write a new file's first pages into it.
+		return errNotAStore()
+	}
 	db, err := openBolt(s.path, s.boltOptions())
 	if err != nil {
 		return mapOpenError(s.path, err)
@@ -356,8 +360,9 @@ func (s *Store) View(fn func(*Tx) error) (err error) {
 }
 
 // Update runs fn in a read-write transaction, committed when fn returns nil
-// and rolled back when it returns an error, which Update returns. Only one
-// write transaction runs at a time. A damaged page met on the way is an
+// and rolled back when it returns an error, which Update returns (or when
+// fn wrote nothing: the file is then left as it was). Only one write
+// transaction runs at a time. A damaged page met on the way is an
 // error matching ErrCorrupt; met while committing, it also halts the
 // store's writes (ErrHalted) until it is reopened.
 func (s *Store) Update(fn func(*Tx) error) error {

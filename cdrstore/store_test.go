@@ -661,6 +661,16 @@ func TestOpenRejectsNewerFormatAndForeignFiles(t *testing.T) {
 	_, err = cdrstore.Open(junk, nil)
 	require.ErrorIs(t, err, cdrstore.ErrCorrupt)
 
+	// An empty file is not a store to a read-only open, which writes
+	// nothing (a writable open makes it one).
+	zero := filepath.Join(dir, "zero.db")
+	require.NoError(t, os.WriteFile(zero, nil, 0o600))
+	_, err = cdrstore.Open(zero, &cdrstore.Options{ReadOnly: true})
+	require.ErrorIs(t, err, cdrstore.ErrCorrupt)
+	fi, err := os.Stat(zero)
+	require.NoError(t, err)
+	assert.Zero(t, fi.Size())
+
 	// A bbolt file of another application is refused, by a writable open
 	// too, and left byte for byte as it was: only a file without buckets
 	// becomes a store.
