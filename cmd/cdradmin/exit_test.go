@@ -116,17 +116,3 @@ func TestDBThatIsNotAStore(t *testing.T) {
 		}
 	}
 }
-
-// The lock message names the cause: another process holds the store,
-// and which one where the system says.
-func TestLockMessageNamesTheHolder(t *testing.T) {
-	db := fixtureDB(t, 100)
-	s, err := cdrstore.Open(db, nil)
-	require.NoError(t, err)
-	defer s.Close()
-	code, _, stderr := cli(t, "", "--db", db, "stats")
-	assert.Equal(t, 1, code)
-	assert.NotContains(t, stderr, "serve")
-	assert.Contains(t, stderr, db+" is held by another process")
-	assert.Contains(t, stderr, fmt.Sprintf("(pid %d: ", os.Getpid()))
-}
