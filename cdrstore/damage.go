@@ -23,17 +23,30 @@ var errDamagedPage = errors.New("bbolt panicked on a damaged page")
 // which also makes a read of a page outside the mapped file (a wild page
 // ID) a panic of that goroutine rather than a fault that kills the
 // process; fault is the setting to restore. A panic that did not start in
-// bbolt is a programming error and is raised again.
+// bbolt, and is not such a fault, is a programming error and is raised
+// again.
 func recoverDamage(err *error, fault bool) {
 	p := recover()
 	debug.SetPanicOnFault(fault)
 	if p == nil {
 		return
 	}
-	if !panickedInBbolt() {
+	if !panickedInBbolt() && !isFault(p) {
 		panic(p)
 	}
 	*err = &CorruptionError{Bucket: "(pages)", Err: errDamagedPage}
+}
+
+// isFault reports whether p is the panic of a memory fault that
+// debug.SetPanicOnFault turned into a panic: within a transaction, a read
+// of the mapped file outside its pages (a key or value whose offsets a
+// damaged page garbled), wherever the code that read it.
+func isFault(p any) bool {
+	f, ok := p.(interface {
+		runtime.Error
+		Addr() uintptr
+	})
+	return ok && f != nil
 }
 
 // panickedInBbolt reports whether the panic being recovered was raised in
