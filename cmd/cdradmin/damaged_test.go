@@ -94,10 +94,7 @@ func TestServeOnADamagedStoreKeepsReading(t *testing.T) {
 		code, _, stderr := cli(t, "", "--db", db, "policy", "set", "-w", "acme", "--retention-months", strconv.Itoa(m))
 		require.Equal(t, 0, code, stderr)
 	}
-	code, out, stderr := cli(t, "", "--db", db, "keys", "add", "-w", "acme", "--json")
-	require.Equal(t, 0, code, stderr)
-	var k struct{ Key, Secret, Token string }
-	require.NoError(t, json.Unmarshal([]byte(out), &k))
+	k := addKey(t, db)
 	r := firstRecord(t, db, "acme", func(r cdrstore.Record) bool {
 		return r.Product == cdrstore.ProductSMS && r.Direction == cdrstore.Outbound && r.To.IsValid()
 	})
@@ -105,19 +102,10 @@ func TestServeOnADamagedStoreKeepsReading(t *testing.T) {
 
 	var serveErr strings.Builder
 	addr, stop := serve(t, db, &syncWriter{w: &serveErr})
-	do := func(method, path, body string, auth func(*http.Request)) (int, string) {
-		req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
-		require.NoError(t, err)
-		auth(req)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err, "the server answers")
-		defer resp.Body.Close()
-		raw, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp.StatusCode, string(raw)
+	do := func(method, path, body string, basic bool) (int, string) {
+		return k.call(t, addr, method, path, body, basic)
 	}
-	basicAuth := func(req *http.Request) { req.SetBasicAuth(k.Key, k.Secret) }
-	bearerAuth := func(req *http.Request) { req.Header.Set("Authorization", "Bearer "+k.Token) }
+	const basicAuth, bearerAuth = true, false
 
 	for range 2 {
 		status, body := do("POST", "/v1/redact/transaction", `{"id":"`+r.ID+`","product":"sms"}`, basicAuth)
@@ -190,26 +178,11 @@ func haltingStore(t *testing.T) (db string, leg cdrstore.Record) {
 // intact pages answer 200, and the log says why.
 func TestServeAfterAFailedCommit(t *testing.T) {
 	db, leg := haltingStore(t)
-	code, out, stderr := cli(t, "", "--db", db, "keys", "add", "-w", "acme", "--json")
-	require.Equal(t, 0, code, stderr)
-	var k struct{ Key, Secret, Token string }
-	require.NoError(t, json.Unmarshal([]byte(out), &k))
+	k := addKey(t, db)
 	var serveErr strings.Builder
 	addr, stop := serve(t, db, &syncWriter{w: &serveErr})
 	do := func(method, path, body string, basic bool) (int, string) {
-		req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
-		require.NoError(t, err)
-		if basic {
-			req.SetBasicAuth(k.Key, k.Secret)
-		} else {
-			req.Header.Set("Authorization", "Bearer "+k.Token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err, "the server answers")
-		defer resp.Body.Close()
-		raw, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp.StatusCode, string(raw)
+		return k.call(t, addr, method, path, body, basic)
 	}
 	status, body := do("DELETE", "/v1/conversations/CON-A", "", false)
 	assert.Equal(t, 503, status, body)
@@ -225,4 +198,36 @@ func TestServeAfterAFailedCommit(t *testing.T) {
 	assert.NotContains(t, serveErr.String(), "goroutine")
 	assert.Contains(t, serveErr.String(), "writes refused until the store is reopened")
 	assert.Contains(t, serveErr.String(), "corrupt (pages)")
+}
+
+// apiKey is a credential of workspace acme, as keys add --json prints it.
+type apiKey struct{ Key, Secret, Token string }
+
+// addKey adds a key of workspace acme to the store at db.
+func addKey(t *testing.T, db string) apiKey {
+	t.Helper()
+	code, out, stderr := cli(t, "", "--db", db, "keys", "add", "-w", "acme", "--json")
+	require.Equal(t, 0, code, stderr)
+	var k apiKey
+	require.NoError(t, json.Unmarshal([]byte(out), &k))
+	return k
+}
+
+// call sends a request to serve at addr with k (Basic auth, else Bearer)
+// and returns the status and body.
+func (k apiKey) call(t *testing.T, addr, method, path, body string, basic bool) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+	require.NoError(t, err)
+	if basic {
+		req.SetBasicAuth(k.Key, k.Secret)
+	} else {
+		req.Header.Set("Authorization", "Bearer "+k.Token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err, "the server answers")
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(raw)
 }

@@ -17,26 +17,7 @@ import (
 // path names a bucket, since it reads only the meta bucket.
 func DamagePage(tb testing.TB, file string, path ...string) {
 	tb.Helper()
-	db, err := bolt.Open(file, 0o600, &bolt.Options{ReadOnly: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var page int64
-	err = db.View(func(tx *bolt.Tx) error {
-		b := tx.Cursor().Bucket()
-		for _, name := range path {
-			b = b.Bucket([]byte(name))
-		}
-		page = int64(b.Root())
-		return nil
-	})
-	pageSize := int64(db.Info().PageSize)
-	if cerr := db.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
+	page, pageSize := rootPage(tb, file, path)
 	if page == 0 {
 		tb.Fatalf("storetest: bucket %v is inline: no page of its own", path)
 	}
@@ -59,26 +40,7 @@ func DamagePage(tb testing.TB, file string, path ...string) {
 // comes while committing.
 func DamageSecondLeaf(tb testing.TB, file string, path ...string) int {
 	tb.Helper()
-	db, err := bolt.Open(file, 0o600, &bolt.Options{ReadOnly: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var root int64
-	err = db.View(func(tx *bolt.Tx) error {
-		b := tx.Cursor().Bucket()
-		for _, name := range path {
-			b = b.Bucket([]byte(name))
-		}
-		root = int64(b.Root())
-		return nil
-	})
-	pageSize := int64(db.Info().PageSize)
-	if cerr := db.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
+	root, pageSize := rootPage(tb, file, path)
 	f, err := os.OpenFile(file, os.O_RDWR, 0)
 	if err != nil {
 		tb.Fatal(err)
@@ -109,4 +71,30 @@ func DamageSecondLeaf(tb testing.TB, file string, path ...string) int {
 		tb.Fatal(err)
 	}
 	return int(binary.LittleEndian.Uint16(l[10:]))
+}
+
+// rootPage returns the ID of the root page of the bucket at path in the
+// bbolt file (0 for an inline bucket), and the file's page size.
+func rootPage(tb testing.TB, file string, path []string) (page, pageSize int64) {
+	tb.Helper()
+	db, err := bolt.Open(file, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	err = db.View(func(tx *bolt.Tx) error {
+		b := tx.Cursor().Bucket()
+		for _, name := range path {
+			b = b.Bucket([]byte(name))
+		}
+		page = int64(b.Root())
+		return nil
+	})
+	pageSize = int64(db.Info().PageSize)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return page, pageSize
 }
