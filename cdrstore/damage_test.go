@@ -246,7 +246,7 @@ func TestWriteOfNothingCommitsNothing(t *testing.T) {
 	}{
 		{"put", func(tx *cdrstore.Tx) error { return tx.Put(sms("m1", t2026, bob, "new")) }},
 		{"delete", func(tx *cdrstore.Tx) error { _, err := tx.Delete("acme", "m1"); return err }},
-		{"workspace", func(tx *cdrstore.Tx) error { return tx.CreateWorkspace("globex") }},
+		{"workspace", func(tx *cdrstore.Tx) error { _, err := tx.CreateWorkspace("globex"); return err }},
 		{"sequence", func(tx *cdrstore.Tx) error {
 			kv, err := tx.Bucket("acme", cdrstore.BucketOutbox)
 			if err != nil {

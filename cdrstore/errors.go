@@ -54,6 +54,27 @@ var (
 	ErrCorrupt = errors.New("cdrstore: corrupt store")
 )
 
+// FormatError reports a file whose format Open does not open: newer than
+// FormatNewest, older than FormatMinSupported, or older than FormatNewest
+// in a read-only open (which never migrates). It matches
+// ErrUnsupportedFormat.
+type FormatError struct {
+	Found  uint32 // meta/format of the file
+	Reason string // what is wrong with it
+}
+
+func (e *FormatError) Error() string {
+	return fmt.Sprintf("cdrstore: format %d %s", e.Found, e.Reason)
+}
+
+// Is reports whether target is ErrUnsupportedFormat.
+func (e *FormatError) Is(target error) bool { return target == ErrUnsupportedFormat }
+
+// NeedsMigration reports whether a writable open would migrate the file.
+func (e *FormatError) NeedsMigration() bool {
+	return e.Found >= FormatMinSupported && e.Found < FormatNewest
+}
+
 // ValidationError reports which field of a record (or argument) is invalid.
 // It matches ErrInvalidRecord. Its message never holds a phone number, a
 // message body or a transcript.
@@ -72,6 +93,22 @@ func (e *ValidationError) Is(target error) bool { return target == ErrInvalidRec
 
 // Unwrap returns the underlying cause.
 func (e *ValidationError) Unwrap() error { return e.Err }
+
+// NoWorkspaceError reports that an operation named a workspace that does
+// not exist. It matches ErrNotFound. A workspace is created by writing a
+// record to it or by [Store.CreateWorkspace], never as a side effect of
+// configuring it, so that a mistyped name fails instead of creating a
+// workspace nobody reads.
+type NoWorkspaceError struct {
+	Workspace string
+}
+
+func (e *NoWorkspaceError) Error() string {
+	return fmt.Sprintf("cdrstore: workspace %q does not exist", e.Workspace)
+}
+
+// Is reports whether target is ErrNotFound.
+func (e *NoWorkspaceError) Is(target error) bool { return target == ErrNotFound }
 
 // CorruptionError reports where corrupt bytes were found. It matches
 // ErrCorrupt. Key is a printable description of the key in which phone

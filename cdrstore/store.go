@@ -30,18 +30,24 @@ const (
 	// wherever a key ends in one (records, by_id, by_number,
 	// by_conversation); see appendID. Values are unchanged.
 	FormatV2 uint32 = 2
+	// FormatV3 writes record values in codec v2, whose From and To say
+	// what they hold: an E.164 number, a short code or an alphanumeric
+	// sender ID. Values written in codec v1 stay as they are and are read
+	// forever; see migrateV3 for what the migration does.
+	FormatV3 uint32 = 3
 
 	// FormatMinSupported is the oldest format Open accepts.
 	FormatMinSupported = FormatV1
 	// FormatNewest is the format new stores are created in.
-	FormatNewest = FormatV2
+	FormatNewest = FormatV3
 )
 
-// migrations[v] upgrades a store from format v to v+1 inside one write
-// transaction. A test checks that every version from FormatMinSupported up
-// to FormatNewest-1 has one.
-var migrations = map[uint32]func(*bolt.Tx) error{
-	FormatV1: migratePackIDs,
+// migrations[v] upgrades a store from format v to v+1 inside the open's
+// one write transaction. A test checks that every version from
+// FormatMinSupported up to FormatNewest-1 has one.
+var migrations = map[uint32]func(*migration) error{
+	FormatV1: func(m *migration) error { return migratePackIDs(m.btx) },
+	FormatV2: migrateV3,
 }
 
 // Store is a CDR store backed by one bbolt file. A Store is safe for
@@ -129,20 +135,13 @@ func (s *Store) open() error {
 // migrates it when it must.
 func (s *Store) loadMeta(db *bolt.DB) (err error) {
 	defer recoverDamage(&err, debug.SetPanicOnFault(true))
-	if s.opts.ReadOnly {
+	if s.opts.ReadOnly || !s.needsInit(db) {
+		// A store that needs no change is opened without a write
+		// transaction: every commit rewrites bbolt's meta page, and
+		// opening a store must not change its file.
 		return db.View(s.checkMeta)
 	}
-	// A read-write open writes only when there is something to write (a
-	// new store, a migration): a commit would change the file's bytes and
-	// modification time for nothing.
-	var ready bool
-	if err = db.View(func(btx *bolt.Tx) error {
-		ready, err = s.upToDate(btx)
-		return err
-	}); err == nil && !ready {
-		err = db.Update(s.initMeta)
-	}
-	return err
+	return db.Update(s.initMeta)
 }
 
 // openBolt is bolt.Open with the panic bbolt raises on a damaged page it
@@ -186,20 +185,6 @@ func mapOpenError(path string, err error) error {
 	return fmt.Errorf("cdrstore: open %s: %w", path, err)
 }
 
-// upToDate reports whether the store in btx has its meta bucket in the
-// newest format, and then loads the subject key: a read-write open then
-// has nothing to write.
-func (s *Store) upToDate(btx *bolt.Tx) (bool, error) {
-	meta := btx.Bucket(bucketMeta)
-	if meta == nil {
-		return false, nil
-	}
-	if v, err := readFormat(meta); err != nil || v < FormatNewest {
-		return false, err
-	}
-	return true, s.loadKey(meta)
-}
-
 func (s *Store) initMeta(btx *bolt.Tx) error {
 	meta := btx.Bucket(bucketMeta)
 	if meta == nil {
@@ -238,15 +223,33 @@ func (s *Store) initMeta(btx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
+	if err := s.loadKey(meta); err != nil {
+		return err // before migrating: a migration may key what it writes
+	}
+	m := &migration{btx: btx, subjectKey: s.subjectKey}
 	for ; v < FormatNewest; v++ {
-		if err := migrations[v](btx); err != nil {
+		if err := migrations[v](m); err != nil {
 			return fmt.Errorf("cdrstore: migrate format %d to %d: %w", v, v+1, err)
 		}
 		if err := meta.Put(metaFormat, binary.BigEndian.AppendUint32(nil, v+1)); err != nil {
 			return err
 		}
 	}
-	return s.loadKey(meta)
+	return nil
+}
+
+// needsInit reports whether a writable open must write: the file has no
+// meta bucket (new, or not a store: initMeta decides) or an older format.
+func (s *Store) needsInit(db *bolt.DB) bool {
+	need := true
+	db.View(func(btx *bolt.Tx) error {
+		if meta := btx.Bucket(bucketMeta); meta != nil {
+			v, err := readFormat(meta)
+			need = err == nil && v < FormatNewest
+		}
+		return nil
+	})
+	return need
 }
 
 // errNotAStore is the error of Open for a bbolt file that is not a store.
@@ -264,7 +267,7 @@ func (s *Store) checkMeta(btx *bolt.Tx) error {
 		return err
 	}
 	if v != FormatNewest {
-		return fmt.Errorf("cdrstore: format %d must be migrated by a read-write open first: %w", v, ErrUnsupportedFormat)
+		return &FormatError{Found: v, Reason: "must be migrated by a read-write open first"}
 	}
 	return s.loadKey(meta)
 }
@@ -276,10 +279,10 @@ func readFormat(meta *bolt.Bucket) (uint32, error) {
 	}
 	v := binary.BigEndian.Uint32(raw)
 	if v > FormatNewest {
-		return 0, fmt.Errorf("cdrstore: format %d is newer than %d: %w", v, FormatNewest, ErrUnsupportedFormat)
+		return 0, &FormatError{Found: v, Reason: fmt.Sprintf("is newer than %d", FormatNewest)}
 	}
 	if v < FormatMinSupported {
-		return 0, fmt.Errorf("cdrstore: format %d is older than %d: %w", v, FormatMinSupported, ErrUnsupportedFormat)
+		return 0, &FormatError{Found: v, Reason: fmt.Sprintf("is older than %d", FormatMinSupported)}
 	}
 	return v, nil
 }
@@ -415,7 +418,7 @@ var errNothingWritten = errors.New("cdrstore: nothing written")
 // that the transaction materialises from its page, and bbolt counts
 // them. A transaction that wrote nothing is rolled back rather than
 // committed: a commit writes a meta page, and a command that changed
-// nothing (a dry run, a release of a hold that is not there) must leave
+// nothing (a dry run, settings set to what they are) must leave
 // the file's bytes and modification time as they were.
 func wrote(btx *bolt.Tx) bool {
 	st := btx.Stats()

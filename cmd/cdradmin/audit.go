@@ -97,7 +97,7 @@ func (c *auditCmd) run(ctx context.Context, e *env) error {
 			e.printJSON(l)
 			continue
 		}
-		fmt.Fprintf(e.stdout, "%6d  %s  %-20s count=%-6d %s %s\n", l.Seq, l.Time, l.Action, l.Count, l.Reason, l.Detail)
+		fmt.Fprintf(e.stdout, "%6d  %s  %-20s count=%-6d %s %s\n", l.Seq, l.Time, show(l.Action), l.Count, show(l.Reason), show(l.Detail))
 	}
 	return nil
 }
@@ -108,7 +108,7 @@ func (c *auditCmd) verify(ctx context.Context, e *env, s *cdrstore.Store) error 
 		if e.json {
 			e.printJSON(r)
 		} else {
-			fmt.Fprintf(e.stdout, "%s: %d entries, chain intact, head %s\n", r.Workspace, r.Entries, r.Head)
+			fmt.Fprintf(e.stdout, "%s: %d entries, chain intact, head %s\n", show(r.Workspace), r.Entries, r.Head)
 		}
 	}
 	return err

@@ -93,7 +93,7 @@ func TestRefusedCommandsChangeNoByte(t *testing.T) {
 		{[]string{"sweep", "--dry-run"}, 0},
 		{[]string{"redact", "-w", "nosuchws", "--product", "sms", r.ID}, 1},
 		{[]string{"delete", "-w", "nosuchws", "--id", r.ID}, 1},
-		{[]string{"hold", "remove", "-w", "acme", "id:nope"}, 0}, // releasing what is not held changes nothing
+		{[]string{"hold", "remove", "-w", "acme", "id:nope"}, 1},
 		{[]string{"keys", "revoke", "-w", "acme", "nokey"}, 1},
 		{[]string{"policy", "set", "-w", "acme", "--auto-redact", "sms:any:content:7h"}, 1},
 		{[]string{"policy", "set", "-w", "acme"}, 0}, // no change

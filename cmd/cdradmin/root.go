@@ -81,6 +81,8 @@ var verbs = []verb{
 	{"policy", "show -w WS | set -w WS [flags]", "show or change workspace settings (changes are audited)", "cdradmin policy set -w acme --retention-months 13 --auto-redact sms:outbound:content,address:6h", func() subcommand { return &policyCmd{} }},
 	{"stats", "", "counts, sizes and audit heads per workspace", "cdradmin stats --json", func() subcommand { return &statsCmd{} }},
 	{"check", "", "integrity (indexes, audit chains, outbox) and configuration review", "cdradmin check", func() subcommand { return &checkCmd{} }},
+	{"migrate", "", "upgrade a store written by an older cdradmin to this one's on-disk format (one transaction)", "cdradmin migrate", func() subcommand { return &migrateCmd{} }},
+	{"workspace", "create WS | list | show WS", "create a workspace explicitly, or list and show them (nothing else creates one but ingest)", "cdradmin workspace create acme", func() subcommand { return &workspaceCmd{} }},
 	{"keys", "add -w WS [--products sms,voice] | list [-w WS] | revoke -w WS KEY", "API credentials for serve (the secret is printed once)", "cdradmin keys add -w acme --products sms,voice --json", func() subcommand { return &keysCmd{} }},
 	{"serve", "[--addr 127.0.0.1:8080] [--rate 170]", "serve the Redact, contact-erasure and subject-access HTTP API", "cdradmin serve --addr 127.0.0.1:8080", func() subcommand { return &serveCmd{} }},
 }
@@ -110,6 +112,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // runWithClock is run with an injected clock.
 func runWithClock(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time) int {
+	stdout, stderr = newTermWriter(stdout), newTermWriter(stderr)
 	out := &outWriter{w: stdout}
 	e := &env{stdin: stdin, stdout: out, stderr: stderr, now: now}
 	// Usage is printed here, not by the flag package: once, on stdout for
@@ -178,6 +181,10 @@ func runWithClock(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		fmt.Fprintf(stderr, "cdradmin %s: %v\n", v.name, err)
 		usage(stderr)
 		return exitUsage
+	}
+	if err := e.checkWorkspaceFlag(fs); err != nil {
+		fmt.Fprintf(stderr, "cdradmin %s: %s\n", v.name, oneLine(err))
+		return exitFailure
 	}
 	err := cmd.run(ctx, e)
 	if out.err != nil && (err == nil || err == out.err) {
@@ -286,7 +293,10 @@ func (e *env) openStore(m openMode) (*cdrstore.Store, error) {
 		return nil, &notStoreError{e.db, "is an empty file, not a store (cdradmin ingest creates one)"}
 	}
 	s, err := cdrstore.Open(e.db, opts)
+	var fe *cdrstore.FormatError
 	switch {
+	case m == readOnly && errors.As(err, &fe) && fe.NeedsMigration():
+		return nil, fmt.Errorf("%s is in format %d, written by an older cdradmin; run 'cdradmin migrate' once to upgrade it to format %d: %w", e.db, fe.Found, cdrstore.FormatNewest, err)
 	case errors.Is(err, cdrstore.ErrLocked):
 		holder := "held by another process"
 		if h := lockHolder(e.db); h != "" {
@@ -383,6 +393,9 @@ type progress struct {
 }
 
 func newProgress(w io.Writer) *progress {
+	if tw, ok := w.(*termWriter); ok {
+		w = tw.w // progress writes its own escapes, and only counts
+	}
 	p := &progress{w: w}
 	if f, ok := w.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
