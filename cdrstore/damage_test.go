@@ -185,28 +185,6 @@ func TestPanicInCommitHaltsWrites(t *testing.T) {
 	assert.Equal(t, "hello there", got.Body)
 }
 
-// A read-write Open of an existing store, and Close, write nothing: the
-// file's bytes and modification time stay as they were.
-func TestOpenReadWriteWritesNothing(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "s.db")
-	storetest.CopyFile(t, storetest.BuildFixture(t, 3000).Path, p)
-	old := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	require.NoError(t, os.Chtimes(p, old, old))
-	before, err := os.ReadFile(p)
-	require.NoError(t, err)
-	s, err := cdrstore.Open(p, nil)
-	require.NoError(t, err)
-	_, err = s.Get("acme", "nope")
-	require.ErrorIs(t, err, cdrstore.ErrNotFound)
-	require.NoError(t, s.Close())
-	after, err := os.ReadFile(p)
-	require.NoError(t, err)
-	assert.True(t, bytes.Equal(before, after), "the file's bytes are unchanged")
-	fi, err := os.Stat(p)
-	require.NoError(t, err)
-	assert.Equal(t, old, fi.ModTime().UTC())
-}
-
 // An Update, or a group commit, that writes nothing commits nothing: the
 // file's bytes and modification time stay as they were. Each kind of
 // write still commits.

@@ -1030,17 +1030,25 @@ func oneRecordFile(t *testing.T) string {
 	return path
 }
 
-// Opening a store that needs no migration writes nothing to its file.
+// Opening a store that needs no migration, reading it and closing it
+// write nothing to its file: its bytes and modification time stay.
 func TestOpenWritesNothing(t *testing.T) {
 	path := oneRecordFile(t)
+	old := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	require.NoError(t, os.Chtimes(path, old, old))
 	before, err := os.ReadFile(path)
 	require.NoError(t, err)
 	s, err := cdrstore.Open(path, &cdrstore.Options{NoSync: true})
 	require.NoError(t, err)
+	_, err = s.Get("acme", "nope")
+	require.ErrorIs(t, err, cdrstore.ErrNotFound)
 	require.NoError(t, s.Close())
 	after, err := os.ReadFile(path)
 	require.NoError(t, err)
 	assert.True(t, bytes.Equal(before, after), "a writable open changed the file")
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, old, fi.ModTime().UTC())
 }
 
 // A workspace bucket whose name no valid write could make (too long, not
