@@ -26,13 +26,8 @@ func (s *Store) Check(ctx context.Context) (err error) {
 			s.observe(Event{Kind: EventCheck, Err: err, Duration: s.Now().Sub(start)})
 		}
 	}(s.Now())
-	// A page whose header is corrupt makes bbolt panic while walking it;
-	// Check, whose job is to look at damaged files, reports it instead.
-	defer func() {
-		if r := recover(); r != nil {
-			err = s.pagePanic("check", "bbolt panicked on a damaged page")
-		}
-	}()
+	// A damaged page (bbolt panics on it) is a problem Check reports, as
+	// View returns it.
 	return s.View(func(tx *Tx) error {
 		c := checker{ctx: ctx}
 		for _, ws := range tx.Workspaces() {

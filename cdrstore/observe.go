@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,14 +67,10 @@ type counts struct {
 	ws map[string]WorkspaceCounts
 }
 
-// rebuild counts every workspace of db, turning a panic on a damaged
-// page into an error.
+// rebuildCounts counts every workspace of db; a damaged page is an error
+// matching ErrCorrupt.
 func (s *Store) rebuildCounts(db *bolt.DB) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = s.pagePanic("count", "bbolt panicked on a damaged page")
-		}
-	}()
+	defer s.recoverDamage(&err, debug.SetPanicOnFault(true))
 	return db.View(s.counts.rebuild)
 }
 
@@ -224,15 +221,19 @@ func (s *Store) committed(btx *bolt.Tx, wait, took time.Duration) {
 	s.observe(Event{Kind: EventCommit, Duration: took, LockWait: wait})
 }
 
-// pagePanic returns the error, matching ErrCorrupt, that replaces a
-// panic bbolt raised on a damaged page while the store was at where
-// ("open", "count", "check"), and logs and reports it. bbolt's panic text
-// is dropped: it may hold key bytes, and keys hold phone numbers.
-func (s *Store) pagePanic(where, what string) error {
-	err := &CorruptionError{Bucket: "(pages)", Err: errors.New(what)}
-	s.opts.Logger.Warn("bbolt panic turned into ErrCorrupt", "where", where, "err", err.Error())
+// timeCommit has the commit of btx, which waited wait for the write
+// lock, reported when it succeeds: its duration runs from now to the
+// end of the commit.
+func (s *Store) timeCommit(btx *bolt.Tx, wait time.Duration) {
+	end := s.opts.Now()
+	btx.OnCommit(func() { s.committed(btx, wait, s.opts.Now().Sub(end)) })
+}
+
+// damaged logs and reports err, the *CorruptionError that replaced a
+// bbolt panic on a damaged page (see recoverDamage).
+func (s *Store) damaged(err error) {
+	s.opts.Logger.Warn("bbolt panic turned into ErrCorrupt", "err", err.Error())
 	s.observe(Event{Kind: EventCorrupt, Err: err})
-	return err
 }
 
 // ingested reports a Put, PutBatch or PutGrouped of rs.

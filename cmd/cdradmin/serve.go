@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/httpapi"
 	"github.com/cdrvault/cdrvault/metrics"
 	"github.com/cdrvault/cdrvault/redaction"
@@ -54,18 +53,19 @@ func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
 }
 
 func (c *serveCmd) run(ctx context.Context, e *env) error {
+	// The store, the redactor and the HTTP API log through logger (a
+	// commit that fails and halts writes says so there) and, with
+	// --metrics-addr, report to one collector.
 	logger := newLogger(e.stderr, c.logFormat, c.level)
-	// The store, the redactor and the HTTP API log through logger and,
-	// with --metrics-addr, report to one collector.
-	storeOpts := &cdrstore.Options{Logger: logger}
+	e.logger = logger
 	rdOpts := &redaction.Options{Logger: logger}
 	apiOpts := &httpapi.Options{RateLimit: c.rate, Logger: logger}
 	var m *metrics.Metrics
 	if c.metricsAddr != "" {
 		m = metrics.New()
-		storeOpts.Observer, rdOpts.Observer, apiOpts.Observer = m.ObserveStore, m.ObserveRedaction, m.ObserveHTTP
+		e.observer, rdOpts.Observer, apiOpts.Observer = m.ObserveStore, m.ObserveRedaction, m.ObserveHTTP
 	}
-	s, err := e.openStoreWith(readWrite, storeOpts)
+	s, err := e.openStore(readWrite)
 	if err != nil {
 		return err
 	}

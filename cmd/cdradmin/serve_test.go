@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -41,51 +39,48 @@ func TestKeysAndServe(t *testing.T) {
 	assert.Contains(t, out, k.Key)
 	assert.NotContains(t, out, k.Secret, "the secret is never shown again")
 
-	addr := freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int)
-	go func() {
-		done <- runWithClock(ctx, []string{"--db", db, "serve", "--addr", addr}, strings.NewReader(""), io.Discard, io.Discard, func() time.Time { return fixedNow })
-	}()
-	var resp *http.Response
-	require.Eventually(t, func() bool {
-		req, _ := http.NewRequest("DELETE", "http://"+addr+"/v1/contacts/+2348031234567", nil)
-		req.Header.Set("Authorization", "Bearer "+k.Token)
-		var err error
-		resp, err = http.DefaultClient.Do(req)
-		return err == nil
-	}, 5*time.Second, 20*time.Millisecond)
+	addr, stop := serve(t, db, io.Discard)
+	req, _ := http.NewRequest("DELETE", "http://"+addr+"/v1/contacts/+2348031234567", nil)
+	req.Header.Set("Authorization", "Bearer "+k.Token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	assert.Equal(t, 200, resp.StatusCode, string(body))
 	assert.JSONEq(t, `{"erased":true,"e164":"+2348031234567","records_affected":0}`, string(body))
-	cancel()
-	select {
-	case code := <-done:
-		assert.Equal(t, 0, code)
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not shut down")
-	}
+	stop()
 	code, _, _ = cli(t, "", "--db", db, "keys", "revoke", "-w", "acme", k.Key)
 	assert.Equal(t, 0, code)
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+// serve runs cdradmin serve (with flags) on the store at db, its log to stderr, and
+// returns its address once it accepts connections, and the function that
+// stops it (and checks it stopped cleanly).
+func serve(t *testing.T, db string, stderr io.Writer, flags ...string) (string, func()) {
+	t.Helper()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		args := append([]string{"--db", db, "serve", "--addr", addr}, flags...)
+		done <- runWithClock(ctx, args, strings.NewReader(""), io.Discard, stderr, func() time.Time { return fixedNow })
+	}()
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 5*time.Second, 20*time.Millisecond)
+	return addr, func() {
+		cancel()
+		select {
+		case code := <-done:
+			assert.Equal(t, 0, code)
+		case <-time.After(10 * time.Second):
+			t.Fatal("serve did not shut down")
+		}
+	}
 }
 
 // serve --metrics-addr: /metrics shows the operations done through the
@@ -95,10 +90,7 @@ func TestServeMetrics(t *testing.T) {
 	db := fixtureDB(t, 200)
 	code, _, stderr := cli(t, "", "--db", db, "policy", "set", "-w", "acme", "--products", "sms,voice")
 	require.Equal(t, 0, code, stderr)
-	code, out, stderr := cli(t, "", "--db", db, "keys", "add", "-w", "acme", "--products", "sms,voice", "--json")
-	require.Equal(t, 0, code, stderr)
-	var k struct{ Key, Secret, Token string }
-	require.NoError(t, json.Unmarshal([]byte(out), &k))
+	k := addKey(t, db)
 
 	// An outbound SMS of acme to redact, and another's number to erase.
 	var redactID, erase string
@@ -124,42 +116,28 @@ func TestServeMetrics(t *testing.T) {
 	require.NotEmpty(t, redactID)
 	require.NotEmpty(t, erase)
 
-	addr, maddr := freeAddr(t), freeAddr(t)
-	logs := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int)
-	go func() {
-		done <- runWithClock(ctx, []string{"--db", db, "serve", "--addr", addr, "--metrics-addr", maddr, "--log-format", "text", "--log-level", "debug"},
-			strings.NewReader(""), io.Discard, logs, func() time.Time { return fixedNow })
-	}()
-	get := func(url string) (int, string) {
-		resp, err := http.Get(url)
-		if err != nil {
-			return 0, ""
-		}
+	maddr := freeAddr(t)
+	var logs strings.Builder
+	addr, stop := serve(t, db, &syncWriter{w: &logs}, "--metrics-addr", maddr, "--log-format", "text", "--log-level", "debug")
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + maddr + path)
+		require.NoError(t, err)
 		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
 		return resp.StatusCode, string(body)
 	}
-	require.Eventually(t, func() bool { code, _ := get("http://" + maddr + "/readyz"); return code == 200 }, 5*time.Second, 20*time.Millisecond)
-	code, _ = get("http://" + maddr + "/healthz")
+	code, _ = get("/readyz")
+	assert.Equal(t, 200, code)
+	code, _ = get("/healthz")
 	assert.Equal(t, 200, code)
 
-	call := func(method, path, body string, auth func(*http.Request)) int {
-		req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
-		require.NoError(t, err)
-		auth(req)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	bearer := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+k.Token) }
-	basic := func(r *http.Request) { r.SetBasicAuth(k.Key, k.Secret) }
-	require.Equal(t, 200, call("DELETE", "/v1/contacts/"+erase, "", bearer))
-	require.Equal(t, 204, call("POST", "/v1/redact/transaction", `{"id":"`+redactID+`","product":"sms"}`, basic))
+	status, body := k.call(t, addr, "DELETE", "/v1/contacts/"+erase, "", false)
+	require.Equal(t, 200, status, body)
+	status, body = k.call(t, addr, "POST", "/v1/redact/transaction", `{"id":"`+redactID+`","product":"sms"}`, true)
+	require.Equal(t, 204, status, body)
 
-	code, body := get("http://" + maddr + "/metrics")
+	code, body = get("/metrics")
 	require.Equal(t, 200, code)
 	for _, series := range []string{
 		`cdrvault_operations_total{kind="erase",outcome="ok"} 1`,
@@ -174,18 +152,12 @@ func TestServeMetrics(t *testing.T) {
 	} {
 		assert.Contains(t, body, series)
 	}
+	stop()
 	for _, n := range numbers {
 		assert.NotContains(t, body, n[len(n)-7:], "no number of the fixture in /metrics")
 		assert.NotContains(t, logs.String(), n[len(n)-7:], "no number of the fixture in the log")
 	}
 	assert.Contains(t, logs.String(), "level=INFO msg=operation kind=erase workspace=acme outcome=ok")
-	cancel()
-	select {
-	case code := <-done:
-		assert.Equal(t, 0, code, logs.String())
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not shut down")
-	}
 }
 
 func TestServeRefusesBadLogFlags(t *testing.T) {
