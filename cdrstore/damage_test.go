@@ -129,6 +129,7 @@ func TestPanicInGroupCommitHaltsWrites(t *testing.T) {
 		require.ErrorAs(t, err, &he)
 		assert.Contains(t, err.Error(), "reopen")
 	}
+	assert.ErrorIs(t, s.Writable(), cdrstore.ErrHalted, "what a readiness probe reads")
 	for name, write := range map[string]func() error{
 		"Put":        func() error { return s.Put(sms("m1", t2026, bob, "no")) },
 		"PutGrouped": func() error { return s.PutGrouped([]cdrstore.Record{sms("m2", t2026, bob, "no")}) },
@@ -144,6 +145,7 @@ func TestPanicInGroupCommitHaltsWrites(t *testing.T) {
 	require.NoError(t, s.Close())
 	s, err = cdrstore.Open(p, &cdrstore.Options{NoSync: true})
 	require.NoError(t, err)
+	require.NoError(t, s.Writable())
 	require.NoError(t, s.Put(sms("m1", t2026, bob, "yes")), "a reopened store writes again")
 	require.NoError(t, s.Check(context.Background()))
 }

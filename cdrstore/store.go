@@ -457,8 +457,17 @@ func wrote(btx *bolt.Tx) bool {
 	return st.GetNodeCount() > 0
 }
 
-// writable returns why the store cannot write, or nil. The caller holds
-// s.mu.
+// Writable returns why the store cannot write — ErrClosed, ErrReadOnly,
+// or a *HaltedError (matching ErrHalted) after a commit panicked — or
+// nil. It reads nothing from the file: a readiness probe may call it as
+// often as it likes. Safe for concurrent use.
+func (s *Store) Writable() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.writable()
+}
+
+// writable is Writable for a caller that holds s.mu.
 func (s *Store) writable() error {
 	switch {
 	case s.db == nil:

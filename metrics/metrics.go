@@ -183,20 +183,17 @@ func (m *Metrics) ObserveHTTP(ev httpapi.RequestEvent) {
 	m.httpSecond.WithLabelValues(route).Observe(ev.Duration.Seconds())
 }
 
-// Ready returns nil when the watched store is open, writable and has
-// reported no corruption (a bbolt panic turned into ErrCorrupt, or a
-// failed Check), else an error saying which. It reads nothing from the
-// file.
+// Ready returns nil when the watched store is open, writable (not
+// halted: see cdrstore.Store.Writable) and has reported no corruption (a
+// bbolt panic turned into ErrCorrupt, or a failed Check), else an error
+// saying which. It reads nothing from the file.
 func (m *Metrics) Ready() error {
 	s := m.store.Load()
-	switch {
-	case s == nil:
+	if s == nil {
 		return errors.New("metrics: no store watched")
-	case s.ReadOnly():
-		return cdrstore.ErrReadOnly
 	}
-	if _, _, err := s.Residue(); err != nil {
-		return err // ErrClosed
+	if err := s.Writable(); err != nil {
+		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
