@@ -32,12 +32,12 @@ type Metrics struct {
 	ops        *prometheus.CounterVec   // kind, outcome
 	affected   *prometheus.CounterVec   // kind
 	opSeconds  *prometheus.HistogramVec // kind
-	commit     prometheus.Histogram
-	lockWait   prometheus.Histogram
-	corrupt    prometheus.Counter
-	delFailed  prometheus.Counter
-	checks     *prometheus.CounterVec // outcome
-	httpReqs   *prometheus.CounterVec // route, code
+	commit     *prometheus.HistogramVec // no labels
+	lockWait   *prometheus.HistogramVec // no labels
+	corrupt    *prometheus.CounterVec   // no labels
+	delFailed  *prometheus.CounterVec   // no labels
+	checks     *prometheus.CounterVec   // outcome
+	httpReqs   *prometheus.CounterVec   // route, code
 	httpSecond *prometheus.HistogramVec
 
 	mu          sync.Mutex
@@ -51,50 +51,16 @@ type Metrics struct {
 // cdrstore.Options.Observer, open the store, then call Watch.
 func New() *Metrics {
 	m := &Metrics{
-		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cdrvault_operations_total",
-			Help: "Operations run, by kind (ingest, redact, erase, delete, auto_redact, sweep, scrub, drain, settings, optout, hold) and outcome (ok, replayed, dry_run, refused, canceled, failed).",
-		}, []string{"kind", "outcome"}),
-		affected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cdrvault_records_affected_total",
-			Help: "Records changed by operations that succeeded, by kind (ingest: records given; drain: outbox items deleted).",
-		}, []string{"kind"}),
-		opSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "cdrvault_operation_duration_seconds",
-			Help:    "Duration of operations, by kind (a batched operation: per workspace).",
-			Buckets: latencyBuckets,
-		}, []string{"kind"}),
-		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "cdrvault_commit_duration_seconds",
-			Help:    "Duration of write-transaction commits (both fsyncs).",
-			Buckets: latencyBuckets,
-		}),
-		lockWait: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "cdrvault_write_lock_wait_seconds",
-			Help:    "Time write transactions waited for the write lock.",
-			Buckets: latencyBuckets,
-		}),
-		corrupt: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "cdrvault_corruption_panics_total",
-			Help: "bbolt panics on a damaged page that the store turned into ErrCorrupt.",
-		}),
-		delFailed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "cdrvault_outbox_delete_failures_total",
-			Help: "Outbox items a Deleter failed to delete (they stay for the next drain).",
-		}),
-		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cdrvault_checks_total",
-			Help: "Store checks run (records, indexes and audit chains), by outcome (ok, failed).",
-		}, []string{"outcome"}),
-		httpReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cdrvault_http_requests_total",
-			Help: "HTTP API requests, by route (the ServeMux pattern; \"unmatched\" when none) and status class.",
-		}, []string{"route", "code"}),
-		httpSecond: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "cdrvault_http_request_duration_seconds",
-			Help:    "HTTP API request latency, by route (the ServeMux pattern).",
-			Buckets: latencyBuckets,
-		}, []string{"route"}),
+		ops:          counterVec("cdrvault_operations_total", "Operations run, by kind (ingest, redact, erase, delete, auto_redact, sweep, scrub, drain, settings, optout, hold) and outcome (ok, replayed, dry_run, refused, canceled, failed).", "kind", "outcome"),
+		affected:     counterVec("cdrvault_records_affected_total", "Records changed by operations that succeeded, by kind (ingest: records given; drain: outbox items deleted).", "kind"),
+		opSeconds:    histogramVec("cdrvault_operation_duration_seconds", "Duration of operations, by kind (a batched operation: per workspace).", "kind"),
+		commit:       histogramVec("cdrvault_commit_duration_seconds", "Duration of write-transaction commits (both fsyncs)."),
+		lockWait:     histogramVec("cdrvault_write_lock_wait_seconds", "Time write transactions waited for the write lock."),
+		corrupt:      counterVec("cdrvault_corruption_panics_total", "bbolt panics on a damaged page that the store turned into ErrCorrupt."),
+		delFailed:    counterVec("cdrvault_outbox_delete_failures_total", "Outbox items a Deleter failed to delete (they stay for the next drain)."),
+		checks:       counterVec("cdrvault_checks_total", "Store checks run (records, indexes and audit chains), by outcome (ok, failed).", "outcome"),
+		httpReqs:     counterVec("cdrvault_http_requests_total", "HTTP API requests, by route (the ServeMux pattern; \"unmatched\" when none) and status class.", "route", "code"),
+		httpSecond:   histogramVec("cdrvault_http_request_duration_seconds", "HTTP API request latency, by route (the ServeMux pattern).", "route"),
 		records:      prometheus.NewDesc("cdrvault_records", "Records stored, by workspace.", []string{"workspace"}, nil),
 		workspaces:   prometheus.NewDesc("cdrvault_workspaces", "Workspaces in the store.", nil, nil),
 		outbox:       prometheus.NewDesc("cdrvault_outbox_items", "External blobs waiting for deletion, by workspace.", []string{"workspace"}, nil),
@@ -105,6 +71,11 @@ func New() *Metrics {
 		verifyFailed: prometheus.NewDesc("cdrvault_audit_verify_failed", "1 when the last store check (audit chains included) found a problem, else 0.", nil, nil),
 		up:           prometheus.NewDesc("cdrvault_store_up", "1 when the store is open and its gauges could be read, else 0.", nil, nil),
 	}
+	// The series without labels exist from the start, at 0.
+	m.commit.WithLabelValues()
+	m.lockWait.WithLabelValues()
+	m.corrupt.WithLabelValues()
+	m.delFailed.WithLabelValues()
 	return m
 }
 
@@ -117,8 +88,8 @@ func (m *Metrics) Watch(s *cdrstore.Store) { m.store.Store(s) }
 func (m *Metrics) ObserveStore(ev cdrstore.Event) {
 	switch ev.Kind {
 	case cdrstore.EventCommit:
-		m.commit.Observe(ev.Duration.Seconds())
-		m.lockWait.Observe(ev.LockWait.Seconds())
+		m.commit.WithLabelValues().Observe(ev.Duration.Seconds())
+		m.lockWait.WithLabelValues().Observe(ev.LockWait.Seconds())
 	case cdrstore.EventIngest:
 		m.operation(KindIngest, storeOutcome(ev.Err), ev.Records, ev)
 	case cdrstore.EventScrub:
@@ -129,7 +100,7 @@ func (m *Metrics) ObserveStore(ev cdrstore.Event) {
 		m.mu.Unlock()
 		m.checks.WithLabelValues(checkOutcome(ev.Err)).Inc()
 	case cdrstore.EventCorrupt:
-		m.corrupt.Inc()
+		m.corrupt.WithLabelValues().Inc()
 		m.mu.Lock()
 		m.corrupted = true
 		m.mu.Unlock()
@@ -168,7 +139,7 @@ func (m *Metrics) ObserveRedaction(ev redaction.Event) {
 		m.affected.WithLabelValues(ev.Kind).Add(float64(ev.Affected))
 	}
 	if ev.Failed > 0 {
-		m.delFailed.Add(float64(ev.Failed))
+		m.delFailed.WithLabelValues().Add(float64(ev.Failed))
 	}
 	m.opSeconds.WithLabelValues(ev.Kind).Observe(ev.Duration.Seconds())
 }
@@ -181,6 +152,14 @@ func (m *Metrics) ObserveHTTP(ev httpapi.RequestEvent) {
 	}
 	m.httpReqs.WithLabelValues(route, strconv.Itoa(ev.Status/100)+"xx").Inc()
 	m.httpSecond.WithLabelValues(route).Observe(ev.Duration.Seconds())
+}
+
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+}
+
+func histogramVec(name, help string, labels ...string) *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: latencyBuckets}, labels)
 }
 
 // Ready returns nil when the watched store is open, writable (not

@@ -189,6 +189,8 @@ func TestHandler(t *testing.T) {
 	assert.Equal(t, 200, code)
 	assert.Contains(t, body, `cdrvault_records{workspace="acme"} 3`)
 	assert.Contains(t, body, "go_goroutines")
+	assert.Contains(t, body, "cdrvault_corruption_panics_total 0")
+	assert.Contains(t, body, "cdrvault_outbox_delete_failures_total 0")
 	code, _ = get("/healthz")
 	assert.Equal(t, 200, code)
 	code, _ = get("/readyz")
