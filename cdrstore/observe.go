@@ -249,8 +249,14 @@ func (s *Store) ingested(rs []Record, start time.Time, err error) {
 		}
 	}
 	took := s.Now().Sub(start)
-	level := slog.LevelInfo
-	if err != nil && !errors.Is(err, ErrInvalidRecord) {
+	// A service may Put each record as it arrives: a success is logged
+	// at debug level (cdrvault_operations_total counts them), a refused
+	// record at info, a failure as a warning.
+	level := slog.LevelDebug
+	switch {
+	case errors.Is(err, ErrInvalidRecord):
+		level = slog.LevelInfo
+	case err != nil:
 		level = slog.LevelWarn
 	}
 	s.opts.Logger.Log(context.Background(), level, "ingest", "workspace", ws, "records", len(rs), "duration", took, "err", errText(err))

@@ -119,11 +119,11 @@ func TestSlowCommitWarns(t *testing.T) {
 	var logs bytes.Buffer
 	s := storetest.Open(t, &cdrstore.Options{
 		NoSync: true, Now: steppingClock(40 * time.Millisecond), SlowCommit: 30 * time.Millisecond,
-		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	require.NoError(t, s.Put(sms("a1", t2026, ada, "secret body")))
 	assert.Contains(t, logs.String(), `"msg":"slow commit"`)
-	assert.Contains(t, logs.String(), `"msg":"ingest"`)
+	assert.Contains(t, logs.String(), `"level":"DEBUG","msg":"ingest","workspace":"acme","records":1`)
 	assert.NotContains(t, logs.String(), "secret body")
 	assert.NotContains(t, logs.String(), "8031234567")
 }

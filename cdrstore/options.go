@@ -16,7 +16,8 @@ type Options struct {
 	Now func() time.Time
 
 	// Logger receives operational messages, none holding a number or a
-	// body: one record per ingest and scrub, and warnings for a slow
+	// body: one record per ingest (debug level when it succeeds) and
+	// scrub, and warnings for a slow
 	// commit and for a bbolt panic turned into ErrCorrupt. Default:
 	// discard.
 	Logger *slog.Logger
