@@ -16,10 +16,9 @@ type Options struct {
 	Now func() time.Time
 
 	// Logger receives operational messages, none holding a number or a
-	// body: one record per ingest (debug level when it succeeds) and
-	// scrub, and warnings for a slow
-	// commit and for a bbolt panic turned into ErrCorrupt. Default:
-	// discard.
+	// body: one record per ingest (debug level when it succeeds) and per
+	// scrub, and warnings for a slow commit and for a bbolt panic turned
+	// into ErrCorrupt. Default: discard.
 	Logger *slog.Logger
 
 	// Observer, when set, is called with every Event the store reports
