@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cdrvault/cdrvault/e164"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -232,7 +233,7 @@ func (s *Store) timeCommit(btx *bolt.Tx, wait time.Duration) {
 // damaged logs and reports err, the *CorruptionError that replaced a
 // bbolt panic on a damaged page (see recoverDamage).
 func (s *Store) damaged(err error) {
-	s.opts.Logger.Warn("bbolt panic turned into ErrCorrupt", "err", err.Error())
+	s.opts.Logger.Warn("bbolt panic turned into ErrCorrupt", "err", errText(err))
 	s.observe(Event{Kind: EventCorrupt, Err: err})
 }
 
@@ -264,10 +265,11 @@ func (s *Store) ingested(rs []Record, start time.Time, err error) {
 }
 
 // errText is err's text for a log attribute, or "" for nil. Errors of
-// this package hold no number or body.
+// this package hold no number or body, but may quote a caller's ID, which
+// could be anything: its digit runs are masked (e164.MaskText).
 func errText(err error) string {
 	if err == nil {
 		return ""
 	}
-	return err.Error()
+	return e164.MaskText(err.Error())
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/e164"
 )
 
 // Event reports one operation a Redactor ran, to Options.Observer. It
@@ -114,9 +115,10 @@ func (r *Redactor) report(ev Event, start time.Time, requestID string) {
 		attrs = append(attrs, "failed", ev.Failed)
 	}
 	if ev.Err != nil {
-		// Errors of this module mask numbers (e164.NumberError) and hold
-		// opaque IDs at most.
-		attrs = append(attrs, "err", ev.Err.Error())
+		// Errors of this module mask numbers (e164.NumberError), but
+		// may quote a caller's ID, which could be anything: digit runs
+		// are masked (e164.MaskText).
+		attrs = append(attrs, "err", e164.MaskText(ev.Err.Error()))
 		if ev.Outcome == OutcomeFailed {
 			level = slog.LevelWarn
 		}
