@@ -52,13 +52,15 @@ type Event struct {
 
 // WorkspaceCounts are the counts Store.Counts keeps for one workspace.
 type WorkspaceCounts struct {
-	Records int64 // records stored
-	Outbox  int64 // outbox items pending
+	Records  int64  // records stored
+	Outbox   int64  // outbox items pending
+	AuditSeq uint64 // sequence number of the last audit entry (0: none)
 }
 
-// counts keeps, per workspace, the number of records and outbox items.
-// They are counted once when the store opens (from the by_id and outbox
-// buckets' page headers) and then kept by the commits that change them:
+// counts keeps, per workspace, the number of records and outbox items,
+// and the audit log's head. They are counted once when the store opens
+// (from the by_id and outbox buckets' page headers, and the audit
+// bucket's sequence) and then kept by the commits that change them:
 // each write transaction collects its changes (Tx.counted) and applies
 // them when bbolt reports its commit, so a rolled-back transaction
 // changes nothing.
@@ -80,7 +82,7 @@ func (c *counts) rebuild(btx *bolt.Tx) error {
 	m := map[string]WorkspaceCounts{}
 	tx := &Tx{btx: btx}
 	for _, ws := range tx.Workspaces() {
-		w, err := tx.workspace(ws, false, needByID)
+		w, err := tx.workspace(ws, false, needByID|needAudit)
 		if err != nil {
 			return err
 		}
@@ -91,7 +93,7 @@ func (c *counts) rebuild(btx *bolt.Tx) error {
 		if err != nil {
 			return err
 		}
-		m[ws] = WorkspaceCounts{Records: int64(w.byID.Stats().KeyN), Outbox: int64(ob.Stats().KeyN)}
+		m[ws] = WorkspaceCounts{Records: int64(w.byID.Stats().KeyN), Outbox: int64(ob.Stats().KeyN), AuditSeq: w.audit.Sequence()}
 	}
 	c.mu.Lock()
 	c.ws = m
@@ -106,6 +108,7 @@ func (c *counts) apply(d map[string]WorkspaceCounts) {
 		cur := c.ws[ws]
 		cur.Records += n.Records
 		cur.Outbox += n.Outbox
+		cur.AuditSeq = max(cur.AuditSeq, n.AuditSeq)
 		c.ws[ws] = cur
 	}
 }
@@ -113,22 +116,40 @@ func (c *counts) apply(d map[string]WorkspaceCounts) {
 // counted adds dr records and do outbox items to workspace ws's counts
 // when tx commits.
 func (tx *Tx) counted(ws string, dr, do int64) {
+	if d := tx.countsDelta(); d != nil {
+		n := d[ws]
+		n.Records += dr
+		n.Outbox += do
+		d[ws] = n
+	}
+}
+
+// auditCounted makes seq the head of workspace ws's audit log when tx
+// commits.
+func (tx *Tx) auditCounted(ws string, seq uint64) {
+	if d := tx.countsDelta(); d != nil {
+		n := d[ws]
+		n.AuditSeq = max(n.AuditSeq, seq)
+		d[ws] = n
+	}
+}
+
+// countsDelta returns the changes tx makes to Store.Counts, applied when
+// it commits; nil when the store keeps no counts.
+func (tx *Tx) countsDelta() map[string]WorkspaceCounts {
 	if !tx.s.counts.on {
-		return
+		return nil
 	}
 	if tx.delta == nil {
 		tx.delta = map[string]WorkspaceCounts{}
 		d := tx.delta
 		tx.btx.OnCommit(func() { tx.s.counts.apply(d) })
 	}
-	n := tx.delta[ws]
-	n.Records += dr
-	n.Outbox += do
-	tx.delta[ws] = n
+	return tx.delta
 }
 
 // Counts returns the number of records and pending outbox items of every
-// workspace. It reads counters kept by the commits, not the file, so it
+// workspace, and the sequence number of its audit log's head. It reads counters kept by the commits, not the file, so it
 // costs the same at any number of records. ok is false when the store
 // keeps no counts: only a store opened with Options.Observer does (it
 // counts once at Open, walking the page headers of each workspace's

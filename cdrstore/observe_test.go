@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdrvault/cdrvault/audit"
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/internal/storetest"
 	"github.com/stretchr/testify/assert"
@@ -90,7 +91,14 @@ func TestCountsKeptByCommits(t *testing.T) {
 	_, err = s.Delete("acme", "a2")
 	require.NoError(t, err)
 	require.NoError(t, s.PutGrouped([]cdrstore.Record{sms("a4", t2026, ada, "x")}))
-	want := map[string]cdrstore.WorkspaceCounts{"acme": {Records: 2, Outbox: 1}, "empty": {}}
+	// The audit head follows the entries appended.
+	for range 2 {
+		require.NoError(t, s.Update(func(tx *cdrstore.Tx) error {
+			_, err := tx.AppendAudit("acme", audit.Entry{Action: "test", Time: t2026})
+			return err
+		}))
+	}
+	want := map[string]cdrstore.WorkspaceCounts{"acme": {Records: 2, Outbox: 1, AuditSeq: 2}, "empty": {}}
 	assert.Equal(t, want, counts())
 
 	// Reopened, the store counts the same from the file.

@@ -699,7 +699,11 @@ func (tx *Tx) AppendAudit(ws string, e audit.Entry) (audit.Entry, error) {
 	if w == nil {
 		return audit.Entry{}, &NoWorkspaceError{Workspace: ws}
 	}
-	return audit.Append(w.audit, e)
+	e, err = audit.Append(w.audit, e)
+	if err == nil {
+		tx.auditCounted(ws, e.Seq)
+	}
+	return e, err
 }
 
 // AuditEntries returns the audit entries of workspace ws with a seq

@@ -68,3 +68,43 @@ func BenchmarkScrape(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkScrapeWorkspaces is BenchmarkScrape over many workspaces of
+// one record each, each with an audit entry: a scrape reads each one's
+// audit head and oldest outbox entry.
+func BenchmarkScrapeWorkspaces(b *testing.B) {
+	for _, n := range []int{10, 1000} {
+		b.Run(fmt.Sprintf("workspaces=%d", n), func(b *testing.B) {
+			m := metrics.New()
+			s, err := cdrstore.Open(filepath.Join(b.TempDir(), "s.db"), &cdrstore.Options{NoSync: true, Observer: m.ObserveStore})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			rd := redaction.New(s, &redaction.Options{Observer: m.ObserveRedaction})
+			var rs []cdrstore.Record
+			for i := range n {
+				r := records(1)[0]
+				r.Workspace = fmt.Sprintf("ws-%04d", i)
+				rs = append(rs, r)
+			}
+			if err := s.PutBatch(rs); err != nil {
+				b.Fatal(err)
+			}
+			for _, r := range rs {
+				if _, err := rd.SetSettings(ctx, r.Workspace, redaction.Settings{Products: []cdrstore.Product{cdrstore.ProductVoice}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			m.Watch(s)
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(m)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := reg.Gather(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

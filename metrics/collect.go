@@ -58,10 +58,23 @@ func (m *Metrics) collectStore(ch chan<- prometheus.Metric, s *cdrstore.Store) e
 		return nil // opened without an Observer: no counts kept
 	}
 	ch <- prometheus.MustNewConstMetric(m.workspaces, prometheus.GaugeValue, float64(len(counts)))
+	var pending []string // workspaces whose outbox holds items
+	for ws, c := range counts {
+		ch <- prometheus.MustNewConstMetric(m.records, prometheus.GaugeValue, float64(c.Records), ws)
+		ch <- prometheus.MustNewConstMetric(m.outbox, prometheus.GaugeValue, float64(c.Outbox), ws)
+		ch <- prometheus.MustNewConstMetric(m.auditHead, prometheus.GaugeValue, float64(c.AuditSeq), ws)
+		if c.Outbox > 0 {
+			pending = append(pending, ws)
+		} else {
+			ch <- prometheus.MustNewConstMetric(m.outboxAge, prometheus.GaugeValue, 0, ws)
+		}
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	// The one read: the oldest item of each outbox that holds any.
 	return s.View(func(tx *cdrstore.Tx) error {
-		for ws, c := range counts {
-			ch <- prometheus.MustNewConstMetric(m.records, prometheus.GaugeValue, float64(c.Records), ws)
-			ch <- prometheus.MustNewConstMetric(m.outbox, prometheus.GaugeValue, float64(c.Outbox), ws)
+		for _, ws := range pending {
 			oldest, ok, err := redaction.OutboxOldest(tx, ws)
 			if err != nil {
 				return err
@@ -71,11 +84,6 @@ func (m *Metrics) collectStore(ch chan<- prometheus.Metric, s *cdrstore.Store) e
 				age = max(0, now.Sub(oldest).Seconds())
 			}
 			ch <- prometheus.MustNewConstMetric(m.outboxAge, prometheus.GaugeValue, age, ws)
-			head, _, err := tx.AuditHead(ws)
-			if err != nil {
-				return err
-			}
-			ch <- prometheus.MustNewConstMetric(m.auditHead, prometheus.GaugeValue, float64(head.Seq), ws)
 		}
 		return nil
 	})

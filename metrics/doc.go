@@ -24,10 +24,10 @@
 // A scrape reads no record and no page list: records and outbox items
 // come from the counts the store keeps (counted once at Open, then kept
 // by each commit, see cdrstore.Store.Counts), free bytes from bbolt's
-// free-page counters (cdrstore.Store.Residue), and, per workspace, one
-// audit entry (the head) and one outbox entry (the oldest) in one read
-// transaction. Its cost grows with the number of workspaces, not of
-// records.
+// free-page counters (cdrstore.Store.Residue), audit heads from the same
+// kept counts, and, for each workspace whose outbox holds items, its
+// oldest entry, in one read transaction. Its cost grows with the number
+// of workspaces, not of records.
 //
 // # Caveats
 //
