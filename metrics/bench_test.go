@@ -55,15 +55,7 @@ func BenchmarkScrape(b *testing.B) {
 			m := metrics.New()
 			s, open := openObserved(b, n, m)
 			redaction.New(s, &redaction.Options{Observer: m.ObserveRedaction})
-			m.Watch(s)
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(m)
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := reg.Gather(); err != nil {
-					b.Fatal(err)
-				}
-			}
+			scrapeLoop(b, m, s)
 			b.ReportMetric(float64(open.Microseconds())/1000, "open-ms")
 		})
 	}
@@ -96,15 +88,20 @@ func BenchmarkScrapeWorkspaces(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			m.Watch(s)
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(m)
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := reg.Gather(); err != nil {
-					b.Fatal(err)
-				}
-			}
+			scrapeLoop(b, m, s)
 		})
+	}
+}
+
+// scrapeLoop watches s with m and times gathering every series.
+func scrapeLoop(b *testing.B, m *metrics.Metrics, s *cdrstore.Store) {
+	m.Watch(s)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := reg.Gather(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
