@@ -38,7 +38,7 @@ func ExampleOpen() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(r.Product, r.Direction, r.Counterparty().Obfuscate())
+	fmt.Println(r.Product, r.Direction, r.To.Obfuscate())
 	// Output: sms outbound +234803123XXXX
 }
 

@@ -114,10 +114,16 @@ type Media struct {
 type Redaction struct {
 	Fields Field
 	At     time.Time // when Fields last changed; zero if never
-	// Masked is the obfuscated form of the removed counterparty number
-	// (e.g. "+1415555XXXX") when FieldFromObfuscated or FieldToObfuscated
-	// is set.
+	// Masked is the obfuscated form (e.g. "+1415555XXXX") of the number
+	// marked FieldFromObfuscated or FieldToObfuscated. It goes when that
+	// number is marked removed too (FieldFrom or FieldTo).
 	Masked string
+}
+
+// maskRemoved reports whether the state marks the masked number removed:
+// From or To is marked both obfuscated and removed.
+func (r Redaction) maskRemoved() bool {
+	return r.Fields.Has(FieldFrom|FieldFromObfuscated) || r.Fields.Has(FieldTo|FieldToObfuscated)
 }
 
 // Record is one call detail record.
@@ -147,15 +153,6 @@ type Record struct {
 	ContentRetention ContentRetention
 	AddressRetention AddressRetention
 	Redacted         Redaction
-}
-
-// Counterparty returns the number of the person on the other side of the
-// platform: To for outbound records, From for inbound ones.
-func (r *Record) Counterparty() e164.Number {
-	if r.Direction == Inbound {
-		return r.From
-	}
-	return r.To
 }
 
 // Numbers returns the distinct numbers the record holds (at most two).

@@ -320,8 +320,8 @@ func (w *wsBuckets) corrupt(bucket []byte, key []byte, err error) error {
 // after it was redacted stays redacted: every field the stored record
 // marks in Redacted.Fields keeps its stored (redacted) value unless r's is
 // empty, the marks are the union of both, Redacted.At keeps its stored
-// value when r's is zero and Redacted.Masked when r's is empty (unless r
-// marks From or To removed where the stored record did not), and the index
+// value when r's is zero and Redacted.Masked when r's is empty (unless the
+// merged marks say the masked number is removed), and the index
 // entries follow the merged record (a removed number does not return to
 // by_number). Fields not marked take r's values. Removing more (a
 // placeholder body, an obfuscated number) always takes effect.
@@ -413,9 +413,8 @@ func (tx *Tx) put(r *Record) error {
 // old's value, unless r's is empty: removing what a redaction left (the
 // "[REDACTED]" placeholder, say) redacts further and undoes nothing. The
 // marks are the union of both; At stays old's when r's is zero. Masked
-// stays old's when r's is empty, unless r marks From or To removed where
-// old did not (removing a number removes its masked form too, as the
-// redaction package's RedactByID does). r's index entries are derived
+// stays old's when r's is empty, unless the union marks the masked number
+// removed (see Redaction.Masked). r's index entries are derived
 // afterwards, so a removed number stays out of by_number.
 func keepRedactions(r, old *Record) {
 	f := old.Redacted.Fields
@@ -437,14 +436,13 @@ func keepRedactions(r, old *Record) {
 	if f&(FieldTo|FieldToObfuscated) != 0 && r.To.IsValid() {
 		r.To = old.To
 	}
-	removesNumber := r.Redacted.Fields&^f&(FieldFrom|FieldTo) != 0
-	if r.Redacted.Masked == "" && !removesNumber {
+	r.Redacted.Fields |= f
+	if r.Redacted.Masked == "" && !r.Redacted.maskRemoved() {
 		r.Redacted.Masked = old.Redacted.Masked
 	}
 	if r.Redacted.At.IsZero() {
 		r.Redacted.At = old.Redacted.At
 	}
-	r.Redacted.Fields |= f
 }
 
 // Delete removes the record id of workspace ws with every index entry

@@ -132,32 +132,6 @@ func (o *op) discardContent(rec *cdrstore.Record, placeholder bool) (bool, error
 	return changed, nil
 }
 
-// removeCounterparty removes the counterparty's number (and any obfuscated
-// form of it) from rec.
-func (o *op) removeCounterparty(rec *cdrstore.Record) bool {
-	changed := false
-	if rec.Direction == cdrstore.Inbound {
-		if rec.From.IsValid() {
-			rec.From = e164.Number{}
-			rec.Redacted.Fields |= cdrstore.FieldFrom
-			changed = true
-		}
-	} else if rec.To.IsValid() {
-		rec.To = e164.Number{}
-		rec.Redacted.Fields |= cdrstore.FieldTo
-		changed = true
-	}
-	if rec.Redacted.Masked != "" {
-		rec.Redacted.Masked = ""
-		rec.Redacted.Fields |= cdrstore.FieldFrom | cdrstore.FieldTo
-		changed = true
-	}
-	if changed {
-		rec.Redacted.At = o.now
-	}
-	return changed
-}
-
 // put writes rec (its indexes follow the diff) as one write step.
 func (o *op) put(rec cdrstore.Record) error {
 	if err := o.step("record"); err != nil {

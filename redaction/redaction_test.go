@@ -458,3 +458,41 @@ func TestDrainOutboxAtLeastOnce(t *testing.T) {
 	assert.Equal(t, redaction.DrainResult{Deleted: 2}, dr)
 	assert.Len(t, seen, 2)
 }
+
+// A redaction after an obfuscation removes the obfuscated counterparty and
+// marks that side alone: an outbound record's From (the platform's number)
+// stays and is not said to be gone, before or after a re-ingest.
+func TestRedactAfterObfuscationMarksTheCounterpartyOnly(t *testing.T) {
+	for _, tc := range []struct {
+		rec          cdrstore.Record
+		gone, kept   cdrstore.Field
+		keptNumber   func(cdrstore.Record) e164.Number
+		removedField func(cdrstore.Record) e164.Number
+	}{
+		{smsOut("out", ada, "hello"), cdrstore.FieldTo, cdrstore.FieldFrom, func(r cdrstore.Record) e164.Number { return r.From }, func(r cdrstore.Record) e164.Number { return r.To }},
+		{smsIn("in", ada, "hello"), cdrstore.FieldFrom, cdrstore.FieldTo, func(r cdrstore.Record) e164.Number { return r.To }, func(r cdrstore.Record) e164.Number { return r.From }},
+	} {
+		t.Run(string(tc.rec.Direction), func(t *testing.T) {
+			rec := tc.rec
+			rec.AddressRetention = cdrstore.AddressObfuscate
+			s, rd := setup(t, rec)
+			_, err := rd.AutoRedact(ctx, now)
+			require.NoError(t, err)
+			_, err = rd.RedactByID(ctx, "acme", rec.ID, rec.Product, rec.Direction)
+			require.NoError(t, err)
+
+			check := func(when string) {
+				got, err := s.Get("acme", rec.ID)
+				require.NoError(t, err)
+				assert.True(t, got.Redacted.Fields.Has(tc.gone), when)
+				assert.False(t, got.Redacted.Fields.Has(tc.kept), "%s: the platform's number is not removed: %s", when, got.Redacted.Fields)
+				assert.Equal(t, plat, tc.keptNumber(got), when)
+				assert.False(t, tc.removedField(got).IsValid(), when)
+				assert.Empty(t, got.Redacted.Masked, when)
+			}
+			check("after the redaction")
+			require.NoError(t, s.Put(tc.rec))
+			check("after a re-ingest")
+		})
+	}
+}

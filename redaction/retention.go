@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
-	"github.com/cdrvault/cdrvault/e164"
 )
 
 // Cutoff returns the instant months calendar months before asOf, with the
@@ -470,7 +469,7 @@ func (o *op) applyPolicy(rec *cdrstore.Record, asOf time.Time, settings Settings
 		}
 	}
 	needContent := content && (rec.Body != "" || len(rec.Transcript) > 0 || rec.RecordingURL != "" || len(rec.Media) > 0)
-	needAddress := address && rec.Counterparty().IsValid()
+	needAddress := address && Counterparty(rec).IsValid()
 	needMedia := (media && len(rec.Media) > 0) || expiredMedia > 0
 	if !needContent && !needAddress && !needMedia {
 		return false, nil
@@ -508,17 +507,7 @@ func (o *op) applyPolicy(rec *cdrstore.Record, asOf time.Time, settings Settings
 		}
 		rec.Redacted.At = o.now
 	}
-	if needAddress {
-		n := rec.Counterparty()
-		rec.Redacted.Masked = n.Obfuscate()
-		if rec.Direction == cdrstore.Inbound {
-			rec.From = e164.Number{}
-			rec.Redacted.Fields |= cdrstore.FieldFromObfuscated
-		} else {
-			rec.To = e164.Number{}
-			rec.Redacted.Fields |= cdrstore.FieldToObfuscated
-		}
-		rec.Redacted.At = o.now
+	if needAddress && o.obfuscateCounterparty(rec) {
 		counts.AddressesObfuscated++
 	}
 	return true, nil
