@@ -1,6 +1,8 @@
 package redaction
 
 import (
+	"slices"
+
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/e164"
 )
@@ -69,4 +71,72 @@ func (o *op) obfuscateCounterparty(rec *cdrstore.Record) bool {
 	rec.Redacted.Fields |= c.obfuscated
 	rec.Redacted.At = o.now
 	return true
+}
+
+// contentLeft returns the content fields of rec that discardContent would
+// change: with placeholder set, those that do not hold the contact-erasure
+// placeholders yet (a recording or media reference is removed either
+// way); without, every content field that is not empty. It is the one
+// answer to "does this record still hold content".
+func contentLeft(rec *cdrstore.Record, placeholder bool) cdrstore.Field {
+	var f cdrstore.Field
+	if rec.Body != "" && !(placeholder && rec.Body == RedactedBody) {
+		f |= cdrstore.FieldBody
+	}
+	if len(rec.Transcript) > 0 && !(placeholder && slices.Equal(rec.Transcript, []string{RedactedBody})) {
+		f |= cdrstore.FieldTranscript
+	}
+	if rec.RecordingURL != "" {
+		f |= cdrstore.FieldRecording
+	}
+	if len(rec.Media) > 0 {
+		f |= cdrstore.FieldMedia
+	}
+	return f
+}
+
+// discardContent removes body, transcript, recording and media from rec,
+// queueing removed URLs in the outbox. With placeholder set it follows the
+// contact-erasure contract instead: body "[REDACTED]", transcript
+// ["[REDACTED]"]. It reports whether rec changed.
+func (o *op) discardContent(rec *cdrstore.Record, placeholder bool) (bool, error) {
+	left := contentLeft(rec, placeholder)
+	if left == 0 {
+		return false, nil
+	}
+	if left.Has(cdrstore.FieldBody) {
+		rec.Body = ""
+		if placeholder {
+			rec.Body = RedactedBody
+		}
+	}
+	if left.Has(cdrstore.FieldTranscript) {
+		rec.Transcript = nil
+		if placeholder {
+			rec.Transcript = []string{RedactedBody}
+		}
+	}
+	if left.Has(cdrstore.FieldRecording) {
+		if err := o.step("outbox"); err != nil {
+			return false, err
+		}
+		if err := o.enqueue(rec.ID, "recording", rec.RecordingURL); err != nil {
+			return false, err
+		}
+		rec.RecordingURL = ""
+	}
+	if left.Has(cdrstore.FieldMedia) {
+		if err := o.step("outbox"); err != nil {
+			return false, err
+		}
+		for _, m := range rec.Media {
+			if err := o.enqueue(rec.ID, "media", m.URL); err != nil {
+				return false, err
+			}
+		}
+		rec.Media = nil
+	}
+	rec.Redacted.Fields |= left
+	rec.Redacted.At = o.now
+	return true, nil
 }

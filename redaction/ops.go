@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"slices"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/e164"
@@ -78,62 +77,12 @@ func isNotFound(err error) bool {
 	return err != nil && errors.Is(err, cdrstore.ErrNotFound)
 }
 
-// discardContent removes body, transcript, recording and media from rec,
-// queueing removed URLs in the outbox. With placeholder set it follows the
-// contact-erasure contract instead: body "[REDACTED]", transcript
-// ["[REDACTED]"]. It reports whether rec changed.
-func (o *op) discardContent(rec *cdrstore.Record, placeholder bool) (bool, error) {
-	changed := false
-	mark := func(f cdrstore.Field) {
-		changed = true
-		rec.Redacted.Fields |= f
-	}
-	switch {
-	case placeholder && rec.Body != "" && rec.Body != RedactedBody:
-		rec.Body = RedactedBody
-		mark(cdrstore.FieldBody)
-	case !placeholder && rec.Body != "":
-		rec.Body = ""
-		mark(cdrstore.FieldBody)
-	}
-	switch {
-	case placeholder && len(rec.Transcript) > 0 && !slices.Equal(rec.Transcript, []string{RedactedBody}):
-		rec.Transcript = []string{RedactedBody}
-		mark(cdrstore.FieldTranscript)
-	case !placeholder && len(rec.Transcript) > 0:
-		rec.Transcript = nil
-		mark(cdrstore.FieldTranscript)
-	}
-	if rec.RecordingURL != "" {
-		if err := o.step("outbox"); err != nil {
-			return false, err
-		}
-		if err := o.enqueue(rec.ID, "recording", rec.RecordingURL); err != nil {
-			return false, err
-		}
-		rec.RecordingURL = ""
-		mark(cdrstore.FieldRecording)
-	}
-	if len(rec.Media) > 0 {
-		if err := o.step("outbox"); err != nil {
-			return false, err
-		}
-		for _, m := range rec.Media {
-			if err := o.enqueue(rec.ID, "media", m.URL); err != nil {
-				return false, err
-			}
-		}
-		rec.Media = nil
-		mark(cdrstore.FieldMedia)
-	}
-	if changed {
-		rec.Redacted.At = o.now
-	}
-	return changed, nil
-}
-
-// put writes rec (its indexes follow the diff) as one write step.
+// put writes rec (its indexes follow the diff) as one write step; a dry
+// run writes nothing.
 func (o *op) put(rec cdrstore.Record) error {
+	if o.res.DryRun {
+		return nil
+	}
 	if err := o.step("record"); err != nil {
 		return err
 	}
@@ -169,9 +118,8 @@ func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, r
 		}
 	}
 	var out EraseResult
-	c := call{action: ActionDataErasure, args: n.String() + "\x00" + reason, erasure: true}
+	c := call{action: ActionDataErasure, args: n.String() + "\x00" + reason, erasure: true, dryRun: dryRun}
 	err := r.runWith(ctx, ws, c, func(o *op) error {
-		o.res.DryRun = dryRun
 		o.entry.Reason = reason
 		o.entry.Subject = o.tx.SubjectHMAC(n.String())
 		recs, err := o.collect(o.tx.ByNumber(ws, n, cdrstore.Query{Limit: 1 << 62}))
@@ -179,12 +127,6 @@ func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, r
 			return err
 		}
 		return o.forUnheld(recs, func(rec *cdrstore.Record) error {
-			if dryRun {
-				if wouldErase(rec) {
-					o.res.Affected++
-				}
-				return nil
-			}
 			changed, err := o.discardContent(rec, true)
 			if err != nil || !changed {
 				return err
@@ -200,12 +142,6 @@ func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, r
 	})
 	out.E164 = n
 	return out, err
-}
-
-func wouldErase(rec *cdrstore.Record) bool {
-	return (rec.Body != "" && rec.Body != RedactedBody) ||
-		(len(rec.Transcript) > 0 && !slices.Equal(rec.Transcript, []string{RedactedBody})) ||
-		rec.RecordingURL != "" || len(rec.Media) > 0
 }
 
 // DeleteRecord deletes record id of workspace ws (a voice leg, say) with
@@ -240,20 +176,26 @@ func (o *op) delete(rec cdrstore.Record) error {
 	return o.deleteAll([]cdrstore.Record{rec})
 }
 
-// deleteAll removes recs, queueing their blobs in the outbox. recs were
-// read in this transaction and discardContent changes only their content,
-// so RemoveAll finds their index entries from them.
+// deleteAll removes recs, queueing their blobs in the outbox (a dry run
+// only counts them). recs were read in this transaction and
+// discardContent changes only their content, so RemoveAll finds their
+// index entries from them.
 func (o *op) deleteAll(recs []cdrstore.Record) error {
 	for i := range recs {
 		if _, err := o.discardContent(&recs[i], false); err != nil {
 			return err
 		}
+		if o.res.DryRun {
+			continue
+		}
 		if err := o.step("record"); err != nil {
 			return err
 		}
 	}
-	if err := o.tx.RemoveAll(recs); err != nil {
-		return err
+	if !o.res.DryRun {
+		if err := o.tx.RemoveAll(recs); err != nil {
+			return err
+		}
 	}
 	o.res.Affected += len(recs)
 	return nil

@@ -43,8 +43,12 @@ type DrainResult struct {
 	Pending int `json:"pending"`
 }
 
-// enqueue writes an outbox entry for url in the operation's transaction.
+// enqueue writes an outbox entry for url in the operation's transaction
+// (a dry run writes nothing).
 func (o *op) enqueue(recordID, kind, url string) error {
+	if o.res.DryRun {
+		return nil
+	}
 	kv, err := o.tx.Bucket(o.ws, cdrstore.BucketOutbox)
 	if err != nil {
 		return err

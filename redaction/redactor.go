@@ -185,6 +185,9 @@ type call struct {
 	// matching cdrstore.ErrNotFound (an erasure in a mistyped workspace
 	// must fail, not create it and hand out a receipt for nothing).
 	erasure bool
+	// dryRun runs the operation in a read-only transaction: it counts
+	// what it would change, writes nothing, and keeps no request ID.
+	dryRun bool
 }
 
 // run executes fn as one write transaction on workspace ws: it replays a
@@ -211,7 +214,11 @@ func (r *Redactor) runWith(ctx context.Context, ws string, c call, fn func(*op) 
 		return fmt.Errorf("redaction: request ID or actor over %d bytes: %w", MaxRequestIDLen, cdrstore.ErrInvalidRecord)
 	}
 	var result []byte // out, once the transaction has committed
-	err := r.s.Update(func(tx *cdrstore.Tx) error {
+	begin := r.s.Update
+	if c.dryRun {
+		begin = r.s.View
+	}
+	err := begin(func(tx *cdrstore.Tx) error {
 		if c.erasure {
 			found, err := tx.HasWorkspace(ws)
 			if err != nil {
@@ -229,7 +236,7 @@ func (r *Redactor) runWith(ctx context.Context, ws string, c call, fn func(*op) 
 				return err
 			}
 		}
-		o := &op{r: r, ctx: ctx, tx: tx, ws: ws, now: tx.Now(), res: Result{Workspace: ws, Action: action}}
+		o := &op{r: r, ctx: ctx, tx: tx, ws: ws, now: tx.Now(), res: Result{Workspace: ws, Action: action, DryRun: c.dryRun}}
 		o.entry = audit.Entry{Action: action, Actor: req.Actor, RequestID: req.ID}
 		if err := ctx.Err(); err != nil {
 			return err

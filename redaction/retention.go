@@ -170,8 +170,7 @@ func (r *Redactor) sweepWorkspace(ctx context.Context, ws string, asOf time.Time
 	}
 	for {
 		examined := 0
-		batch, err := r.run(ctx, ws, call{action: ActionRetentionSweep}, func(op *op) error {
-			op.res.DryRun = o.DryRun
+		batch, err := r.run(ctx, ws, call{action: ActionRetentionSweep, dryRun: o.DryRun}, func(op *op) error {
 			var expired []cdrstore.Record
 			for rec, err := range op.tx.ByTime(ws, cdrstore.Query{Until: latest, Cursor: cursor, Limit: 4 * o.BatchSize}) {
 				if err != nil {
@@ -195,10 +194,6 @@ func (r *Redactor) sweepWorkspace(ctx context.Context, ws string, asOf time.Time
 				if len(expired) == o.BatchSize {
 					break
 				}
-			}
-			if o.DryRun {
-				op.res.Affected = len(expired)
-				return nil
 			}
 			if len(expired) > 0 {
 				if err := op.deleteAll(expired); err != nil {
@@ -468,7 +463,7 @@ func (o *op) applyPolicy(rec *cdrstore.Record, asOf time.Time, settings Settings
 			expiredMedia++
 		}
 	}
-	needContent := content && (rec.Body != "" || len(rec.Transcript) > 0 || rec.RecordingURL != "" || len(rec.Media) > 0)
+	needContent := content && contentLeft(rec, false) != 0
 	needAddress := address && Counterparty(rec).IsValid()
 	needMedia := (media && len(rec.Media) > 0) || expiredMedia > 0
 	if !needContent && !needAddress && !needMedia {
