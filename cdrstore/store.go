@@ -52,6 +52,7 @@ type Store struct {
 	db         *bolt.DB     // nil after Close
 	subjectKey []byte
 	keyInFile  bool
+	tombs      tombSet // the write hook and the tombstones' subjects, per workspace
 }
 
 // Open opens the store at path, creating it (and its meta bucket) when it
@@ -69,6 +70,12 @@ func Open(path string, opts *Options) (*Store, error) {
 	s := &Store{path: path, opts: o}
 	if err := s.open(); err != nil {
 		return nil, err
+	}
+	if !o.ReadOnly {
+		if err := s.db.View(s.loadTombstones); err != nil {
+			s.db.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -341,7 +348,13 @@ func (s *Store) write(commit func(*bolt.DB, func(*bolt.Tx) error) error, fn func
 	if s.opts.ReadOnly {
 		return ErrReadOnly
 	}
-	return commit(s.db, func(btx *bolt.Tx) error { return fn(newTx(s, btx)) })
+	return commit(s.db, func(btx *bolt.Tx) error {
+		tx := newTx(s, btx)
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return tx.finish()
+	})
 }
 
 // Get returns the record id of workspace ws, or an error matching
@@ -360,7 +373,20 @@ func (s *Store) Get(ws, id string) (Record, error) {
 // A replace never undoes a redaction: fields the stored record marks as
 // redacted keep their redacted values (see [Tx.Put]).
 func (s *Store) Put(r Record) error {
-	return s.Update(func(tx *Tx) error { return tx.Put(r) })
+	_, err := s.PutResult(r)
+	return err
+}
+
+// PutResult is Put, and returns what the store's write hook did to r (see
+// [Tx.PutResult]).
+func (s *Store) PutResult(r Record) (Verdict, error) {
+	var v Verdict
+	err := s.Update(func(tx *Tx) error {
+		var err error
+		v, err = tx.PutResult(r)
+		return err
+	})
+	return v, err
 }
 
 // PutBatch inserts or replaces every record of rs in one transaction: all
@@ -371,11 +397,20 @@ func (s *Store) Put(r Record) error {
 // that were redacted since leaves them redacted. Records are written in
 // key order, which keeps ingest at the right edge of the time-ordered tree.
 func (s *Store) PutBatch(rs []Record) error {
+	_, err := s.PutBatchResult(rs)
+	return err
+}
+
+// PutBatchResult is PutBatch, and returns what the store's write hook did
+// to the records: how many it stored changed (erased), and how many it
+// kept out of the store.
+func (s *Store) PutBatchResult(rs []Record) (WriteResult, error) {
 	order, err := validOrder(rs)
 	if err != nil {
-		return err
+		return WriteResult{}, err
 	}
-	return s.Update(putInOrder(rs, order))
+	var res WriteResult
+	return res, s.Update(putInOrder(rs, order, &res))
 }
 
 // groupCommitDelay is how long PutGrouped's first caller waits for others
@@ -393,24 +428,38 @@ const groupCommitDelay = time.Millisecond
 // many goroutines each writing a few records, at the price of up to 1 ms
 // of latency; a single writer is better served by PutBatch.
 func (s *Store) PutGrouped(rs []Record) error {
+	_, err := s.PutGroupedResult(rs)
+	return err
+}
+
+// PutGroupedResult is PutGrouped, and returns what the store's write hook
+// did to the records of rs (see PutBatchResult).
+func (s *Store) PutGroupedResult(rs []Record) (WriteResult, error) {
 	order, err := validOrder(rs)
 	if err != nil {
-		return err
+		return WriteResult{}, err
 	}
 	// bbolt may run the function more than once (the retry above); an
 	// upsert of the same records is the same the second time.
-	return s.write((*bolt.DB).Batch, putInOrder(rs, order))
+	var res WriteResult
+	return res, s.write((*bolt.DB).Batch, putInOrder(rs, order, &res))
 }
 
 // putInOrder returns the transaction body of PutBatch and PutGrouped: it
-// puts the (validated) records of rs in the given order.
-func putInOrder(rs []Record, order []int) func(*Tx) error {
+// puts the (validated) records of rs in the given order, and sets *res to
+// what the write hook did to them (the transaction may hold other calls'
+// records: PutGrouped).
+func putInOrder(rs []Record, order []int, res *WriteResult) func(*Tx) error {
 	return func(tx *Tx) error {
+		before := tx.result
 		for _, i := range order {
-			if err := tx.put(&rs[i]); err != nil {
+			if _, err := tx.put(&rs[i]); err != nil {
 				return fmt.Errorf("cdrstore: batch record %d: %w", i, err)
 			}
 		}
+		after := tx.result
+		*res = WriteResult{Stored: after.Stored - before.Stored, Changed: after.Changed - before.Changed,
+			Dropped: after.Dropped - before.Dropped, Expired: after.Expired - before.Expired}
 		return nil
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"iter"
 	"slices"
 	"time"
@@ -37,6 +38,11 @@ type Tx struct {
 	btx   *bolt.Tx
 	ws    map[string]*wsBuckets
 	arena []byte
+
+	hmac   hash.Hash   // keyed HMAC state reused by mac
+	wf     WriteFilter // the write hook's filter, once begun
+	noHook bool        // no hook: records are stored as given
+	result WriteResult // what the filter did to this transaction's records
 }
 
 type wsBuckets struct {
@@ -326,19 +332,37 @@ func (w *wsBuckets) corrupt(bucket []byte, key []byte, err error) error {
 // by_number). Fields not marked take r's values. Removing more (a
 // placeholder body, an obfuscated number) always takes effect.
 func (tx *Tx) Put(r Record) error {
+	_, err := tx.PutResult(r)
+	return err
+}
+
+// PutResult is Put, and returns what the store's write hook decided for r
+// (Keep when none is installed): Changed when r was stored changed, Drop
+// or Expire when it was not stored (and a stored record of its ID was
+// removed). It returns ErrNoWriteHook when the store holds tombstones and
+// no hook is installed.
+func (tx *Tx) PutResult(r Record) (Verdict, error) {
 	if err := r.Validate(); err != nil {
-		return err
+		return Keep, err
 	}
 	return tx.put(&r)
 }
 
-func (tx *Tx) put(r *Record) error {
+// WriteResult returns what the write hook did to the records this
+// transaction stored so far.
+func (tx *Tx) WriteResult() WriteResult { return tx.result }
+
+func (tx *Tx) put(r *Record) (Verdict, error) {
 	if !tx.btx.Writable() {
-		return ErrReadOnly
+		return Keep, ErrReadOnly
+	}
+	f, err := tx.filter()
+	if err != nil {
+		return Keep, err
 	}
 	w, err := tx.workspace(r.Workspace, true, needIndexes)
 	if err != nil {
-		return err
+		return Keep, err
 	}
 	// The ID is packed once, into key; the index keys and the lookup of
 	// the stored record reuse it. All of them live in the arena.
@@ -347,12 +371,12 @@ func (tx *Tx) put(r *Record) error {
 	oldKey := append(tx.alloc(len(key)), key...)
 	oldTS, oldV, err := w.lookup(oldKey)
 	if err != nil {
-		return err
+		return Keep, err
 	}
 	var old Record
 	if oldV != nil {
 		if err := decodeRecord(r.Workspace, oldKey, oldV, &old); err != nil {
-			return w.corrupt(bucketRecords, oldKey, err)
+			return Keep, w.corrupt(bucketRecords, oldKey, err)
 		}
 		if old.Redacted.Fields != 0 {
 			// r is the caller's (PutBatch's slice): merge into a copy.
@@ -361,20 +385,48 @@ func (tx *Tx) put(r *Record) error {
 			r = &m
 		}
 	}
+	verdict := Keep
+	if f != nil {
+		m := Match{Stored: oldV != nil}
+		if m.Tombstones, err = tx.matchTombstones(w, r); err != nil {
+			return Keep, err
+		}
+		c := *r // the filter may change it, and r may be the caller's
+		if verdict, err = f.Filter(&c, m); err != nil {
+			return Keep, err
+		}
+		switch verdict {
+		case Drop, Expire:
+			tx.result.add(verdict)
+			if oldV != nil {
+				return verdict, tx.RemoveAll([]Record{old})
+			}
+			return verdict, nil
+		case Changed:
+			if c.ID != r.ID || c.Workspace != r.Workspace || !c.StartedAt.Equal(r.StartedAt) {
+				return Keep, fmt.Errorf("cdrstore: put %q: the write hook moved the record", r.ID)
+			}
+			if err := c.Validate(); err != nil {
+				return Keep, fmt.Errorf("cdrstore: put %q: the write hook made it invalid: %w", r.ID, err)
+			}
+			r = &c
+		}
+	}
+	tx.result.add(verdict)
 	moved := oldV != nil && oldTS != ts
 
 	val := appendValue(tx.alloc(256+len(r.Body)), r)
 	if moved {
 		if err := w.records.Delete(oldKey); err != nil {
-			return err
+			return Keep, err
 		}
 	}
 	if err := w.records.Put(key, val); err != nil {
-		return err
+		return Keep, err
 	}
 	if oldV == nil || moved {
 		if err := w.byID.Put(key[tsLen:], key[:tsLen]); err != nil {
-			return err
+			return Keep, err
 		}
 	}
 	// Index diff: entries of the old record that the new one does not
@@ -382,7 +434,7 @@ func (tx *Tx) put(r *Record) error {
 	for _, n := range old.Numbers() {
 		if moved || !r.HasNumber(n) {
 			if err := w.byNum.Delete(appendIndexKey(nil, n.String(), oldKey)); err != nil {
-				return err
+				return Keep, err
 			}
 		}
 	}
@@ -390,22 +442,22 @@ func (tx *Tx) put(r *Record) error {
 		if oldV == nil || moved || !old.HasNumber(n) {
 			k := appendIndexKey(tx.alloc(len(n.String())+1+len(key)), n.String(), key)
 			if err := w.byNum.Put(k, nil); err != nil {
-				return err
+				return Keep, err
 			}
 		}
 	}
 	if old.ConversationID != "" && (moved || old.ConversationID != r.ConversationID) {
 		if err := w.byConv.Delete(appendIndexKey(nil, old.ConversationID, oldKey)); err != nil {
-			return err
+			return Keep, err
 		}
 	}
 	if r.ConversationID != "" && (oldV == nil || moved || old.ConversationID != r.ConversationID) {
 		k := appendIndexKey(tx.alloc(len(r.ConversationID)+1+len(key)), r.ConversationID, key)
 		if err := w.byConv.Put(k, nil); err != nil {
-			return err
+			return Keep, err
 		}
 	}
-	return nil
+	return verdict, nil
 }
 
 // keepRedactions makes r, which replaces old, keep old's redactions, so

@@ -65,11 +65,14 @@ func (r *Redactor) RedactByID(ctx context.Context, ws, id string, p cdrstore.Pro
 		if o.removeCounterparty(&rec) {
 			changed = true
 		}
-		if !changed {
-			return nil
+		if changed {
+			o.res.Affected = 1
+			if err := o.put(rec); err != nil {
+				return err
+			}
 		}
-		o.res.Affected = 1
-		return o.put(rec)
+		// A copy of the CDR delivered later comes in redacted.
+		return o.leaveTombstone(cdrstore.TermID, tombRedact, id)
 	})
 }
 
@@ -126,7 +129,7 @@ func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, r
 		if err != nil {
 			return err
 		}
-		return o.forUnheld(recs, func(rec *cdrstore.Record) error {
+		err = o.forUnheld(recs, func(rec *cdrstore.Record) error {
 			changed, err := o.discardContent(rec, true)
 			if err != nil || !changed {
 				return err
@@ -134,6 +137,12 @@ func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, r
 			o.res.Affected++
 			return o.put(*rec)
 		})
+		if err != nil {
+			return err
+		}
+		// Records of the contact that started before the request and
+		// arrive after it come in erased.
+		return o.leaveTombstone(cdrstore.TermNumber, tombContact, n.String())
 	}, &out, func(o *op) any {
 		// The number is set below, not here: this value is also what the
 		// requests bucket keeps for a replay, and that holds no plaintext
@@ -156,18 +165,22 @@ func (r *Redactor) DeleteRecord(ctx context.Context, ws, id string) (Result, err
 	return r.run(ctx, ws, call{action: ActionRecordDelete, args: "id\x00" + id, erasure: true}, func(o *op) error {
 		o.entry.Subject = o.tx.SubjectHMAC(id)
 		rec, err := o.tx.Get(ws, id)
-		if isNotFound(err) {
-			return nil
-		}
-		if err != nil {
+		if err != nil && !isNotFound(err) {
 			return err
 		}
-		if why, held, err := o.heldReason(&rec); err != nil {
-			return err
-		} else if held {
-			return &HoldError{ID: id, Reason: why}
+		if err == nil {
+			if why, held, err := o.heldReason(&rec); err != nil {
+				return err
+			} else if held {
+				return &HoldError{ID: id, Reason: why}
+			}
+			if err := o.delete(rec); err != nil {
+				return err
+			}
 		}
-		return o.delete(rec)
+		// The record, delivered again or for the first time, is not
+		// stored.
+		return o.leaveTombstone(cdrstore.TermID, tombDelete, id)
 	})
 }
 
@@ -214,7 +227,10 @@ func (r *Redactor) DeleteConversation(ctx context.Context, ws, conv string) (Res
 		if err != nil {
 			return err
 		}
-		return o.forUnheld(legs, func(rec *cdrstore.Record) error { return o.delete(*rec) })
+		if err := o.forUnheld(legs, func(rec *cdrstore.Record) error { return o.delete(*rec) }); err != nil {
+			return err
+		}
+		return o.leaveTombstone(cdrstore.TermConversation, tombDelete, conv)
 	})
 }
 

@@ -50,12 +50,15 @@ type Redactor struct {
 	hook func(step string) error
 }
 
-// New returns a Redactor on s. A nil opts means the zero Options.
+// New returns a Redactor on s. A nil opts means the zero Options. It
+// installs on s the write hook that applies erasures' tombstones to every
+// record written afterwards (see cdrstore.WriteHook), whoever writes it.
 func New(s *cdrstore.Store, opts *Options) *Redactor {
 	r := &Redactor{s: s}
 	if opts != nil {
 		r.opts = *opts
 	}
+	s.SetWriteHook(writeHook{r})
 	return r
 }
 
@@ -73,6 +76,11 @@ type Request struct {
 	// Actor names who asked (an API key ID, "cdradmin"); it goes to the
 	// audit entry.
 	Actor string
+	// IssuedAt is when the request was made (zero: now). The tombstone
+	// an erasure leaves covers the records that started before it, so a
+	// request replayed later, from a bus say, never reaches records that
+	// started after it was made. A time after now counts as now.
+	IssuedAt time.Time
 }
 
 type requestKey struct{}

@@ -1,0 +1,201 @@
+package redaction_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/internal/storetest"
+	"github.com/cdrvault/cdrvault/redaction"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// For each erasure kind, a CDR that started before the erasure and is
+// written after it is stored erased (or not at all, for a deletion),
+// through every write path; one that started after it is stored whole.
+func TestLateRecordsMeetTheirErasure(t *testing.T) {
+	late := func(r cdrstore.Record) cdrstore.Record { return r } // started at old: before the erasure
+	fresh := func(r cdrstore.Record) cdrstore.Record {
+		if !r.EndedAt.IsZero() {
+			r.EndedAt = now.Add(r.EndedAt.Sub(r.StartedAt))
+		}
+		r.StartedAt = now
+		r.ID += "-after"
+		return r
+	}
+	cases := []struct {
+		name  string
+		erase func(rd *redaction.Redactor) error
+		rec   cdrstore.Record
+		check func(t *testing.T, got cdrstore.Record, err error)
+	}{
+		{"EraseContact", func(rd *redaction.Redactor) error {
+			_, err := rd.EraseContact(ctx, "acme", ada, "gdpr_art17")
+			return err
+		}, voice("v1", ada, "c1"), func(t *testing.T, got cdrstore.Record, err error) {
+			require.NoError(t, err)
+			assert.Equal(t, []string{redaction.RedactedBody}, got.Transcript)
+			assert.Empty(t, got.RecordingURL)
+			assert.Equal(t, ada, got.To, "a contact erasure keeps numbers")
+		}},
+		{"RedactByID", func(rd *redaction.Redactor) error {
+			_, err := rd.RedactByID(ctx, "acme", "s1", cdrstore.ProductSMS, cdrstore.Outbound)
+			return err
+		}, smsOut("s1", ada, "secret"), func(t *testing.T, got cdrstore.Record, err error) {
+			require.NoError(t, err)
+			assert.Empty(t, got.Body)
+			assert.False(t, got.To.IsValid(), "the counterparty is removed")
+			assert.Equal(t, plat, got.From)
+		}},
+		{"DeleteRecord", func(rd *redaction.Redactor) error {
+			_, err := rd.DeleteRecord(ctx, "acme", "v1")
+			return err
+		}, voice("v1", ada, "c1"), func(t *testing.T, _ cdrstore.Record, err error) {
+			assert.ErrorIs(t, err, cdrstore.ErrNotFound)
+		}},
+		{"DeleteConversation", func(rd *redaction.Redactor) error {
+			_, err := rd.DeleteConversation(ctx, "acme", "c1")
+			return err
+		}, voice("v2", ada, "c1"), func(t *testing.T, _ cdrstore.Record, err error) {
+			assert.ErrorIs(t, err, cdrstore.ErrNotFound)
+		}},
+	}
+	paths := []struct {
+		name  string
+		write func(s *cdrstore.Store, r cdrstore.Record) error
+	}{
+		{"Put", func(s *cdrstore.Store, r cdrstore.Record) error { return s.Put(r) }},
+		{"PutBatch", func(s *cdrstore.Store, r cdrstore.Record) error { return s.PutBatch([]cdrstore.Record{r}) }},
+		{"PutGrouped", func(s *cdrstore.Store, r cdrstore.Record) error { return s.PutGrouped([]cdrstore.Record{r}) }},
+		{"Tx.Put", func(s *cdrstore.Store, r cdrstore.Record) error {
+			return s.Update(func(tx *cdrstore.Tx) error { return tx.Put(r) })
+		}},
+	}
+	for _, tc := range cases {
+		for _, p := range paths {
+			t.Run(tc.name+"/"+p.name, func(t *testing.T) {
+				// The store holds the record when it is erased (a
+				// delivery again) or does not (a late CDR): both end
+				// the same.
+				for _, storedFirst := range []bool{true, false} {
+					seed := smsOut("seed", bob, "x")
+					recs := []cdrstore.Record{seed}
+					if storedFirst || tc.name == "RedactByID" {
+						recs = append(recs, tc.rec)
+					}
+					s, rd := setup(t, recs...)
+					require.NoError(t, tc.erase(rd))
+					require.NoError(t, p.write(s, late(tc.rec)))
+					got, err := s.Get("acme", tc.rec.ID)
+					tc.check(t, got, err)
+
+					after := fresh(tc.rec)
+					require.NoError(t, p.write(s, after))
+					got, err = s.Get("acme", after.ID)
+					require.NoError(t, err)
+					assert.Equal(t, after, got, "started after the erasure: stored whole")
+				}
+			})
+		}
+	}
+}
+
+// A write that stored records erased or kept them out appends one audit
+// entry with counts only, and its result says what it did; the blobs of a
+// record kept out go to the outbox; a legal hold wins over a tombstone.
+func TestTombstoneWriteAuditHoldAndResult(t *testing.T) {
+	s, rd := setup(t, smsOut("seed", bob, "x"))
+	_, err := rd.EraseContact(ctx, "acme", ada, "gdpr_art17")
+	require.NoError(t, err)
+	_, err = rd.DeleteConversation(ctx, "acme", "c9")
+	require.NoError(t, err)
+	held := smsOut("held", ada, "keep me")
+	_, err = rd.HoldRecord(ctx, "acme", "held", "case 7")
+	require.NoError(t, err)
+
+	entries := len(storetest.AuditEntries(t, s, "acme"))
+	res, err := s.PutBatchResult([]cdrstore.Record{
+		smsOut("a1", ada, "secret"), smsOut("a2", ada, "secret"), voice("leg", bob, "c9"), held, smsOut("b1", bob, "fine"),
+	})
+	require.NoError(t, err)
+	assert.Equal(t, cdrstore.WriteResult{Stored: 4, Changed: 2, Dropped: 1}, res)
+	got, err := s.Get("acme", "held")
+	require.NoError(t, err)
+	assert.Equal(t, "keep me", got.Body, "a legal hold wins over a tombstone")
+
+	all := storetest.AuditEntries(t, s, "acme")
+	require.Len(t, all, entries+1, "one entry for the batch")
+	e := all[len(all)-1]
+	assert.Equal(t, redaction.ActionTombstoneApply, e.Action)
+	assert.Equal(t, uint64(3), e.Count)
+	assert.Empty(t, e.Subject)
+	assert.Equal(t, "erased 2, not stored 1, expired 0", e.Detail)
+
+	out, err := rd.Outbox("acme", 10)
+	require.NoError(t, err)
+	var urls []string
+	for _, it := range out {
+		urls = append(urls, it.URL)
+	}
+	assert.Contains(t, urls, voice("leg", bob, "c9").RecordingURL, "a record kept out still has its blob deleted")
+
+	// Nothing to apply: no entry.
+	_, err = s.PutBatchResult([]cdrstore.Record{smsOut("b2", bob, "fine")})
+	require.NoError(t, err)
+	assert.Len(t, storetest.AuditEntries(t, s, "acme"), entries+1)
+}
+
+// A tombstone is stamped with the request's issue time: records that
+// started after it are stored whole even when the request is applied
+// later (a fleet node receiving it from a bus).
+func TestTombstoneIssueTime(t *testing.T) {
+	s, rd := setup(t, smsOut("seed", bob, "x"))
+	issued := old.Add(time.Hour)
+	_, err := rd.EraseContact(redaction.WithRequest(ctx, redaction.Request{IssuedAt: issued}), "acme", ada, "gdpr_art17")
+	require.NoError(t, err)
+	before, after := smsOut("before", ada, "secret"), smsOut("after", ada, "newer")
+	after.StartedAt = issued.Add(time.Minute)
+	require.NoError(t, s.PutBatch([]cdrstore.Record{before, after}))
+	got, err := s.Get("acme", "before")
+	require.NoError(t, err)
+	assert.Equal(t, redaction.RedactedBody, got.Body)
+	got, err = s.Get("acme", "after")
+	require.NoError(t, err)
+	assert.Equal(t, "newer", got.Body)
+}
+
+// A fault before any write step of a batch that applies tombstones (the
+// outbox of a record kept out, the audit entry) leaves the store as it
+// was.
+func TestTombstoneWriteFaultInjection(t *testing.T) {
+	s, rd := setup(t, smsOut("seed", bob, "x"))
+	_, err := rd.EraseContact(ctx, "acme", ada, "gdpr_art17")
+	require.NoError(t, err)
+	_, err = rd.DeleteRecord(ctx, "acme", "v1")
+	require.NoError(t, err)
+	batch := []cdrstore.Record{voice("v1", bob, "c1"), message("m1", ada), smsOut("b", bob, "fine")}
+	for i := 0; ; i++ {
+		require.Less(t, i, 100, "the write never succeeded")
+		before := dump(t, s)
+		step := 0
+		redaction.SetHook(rd, func(name string) error {
+			if step++; step > i {
+				return fmt.Errorf("step %d (%s): %w", step, name, errInjected)
+			}
+			return nil
+		})
+		err := s.PutBatch(batch)
+		redaction.SetHook(rd, nil)
+		if err == nil {
+			require.Positive(t, i)
+			break
+		}
+		require.ErrorIs(t, err, errInjected)
+		require.Equal(t, before, dump(t, s), "fault at step %d left a trace", i+1)
+	}
+	got, err := s.Get("acme", "m1")
+	require.NoError(t, err)
+	assert.Equal(t, redaction.RedactedBody, got.Body)
+}
