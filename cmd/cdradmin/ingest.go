@@ -12,6 +12,7 @@ import (
 
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/internal/cdrjson"
+	"github.com/cdrvault/cdrvault/redaction"
 )
 
 type ingestCmd struct {
@@ -43,6 +44,12 @@ type ingestResult struct {
 	Read     int `json:"read"`
 	Stored   int `json:"stored"`
 	Rejected int `json:"rejected"`
+	// Records an earlier erasure covered (they started before it): stored
+	// erased, or not stored at all (a deletion); and records older than
+	// the last retention sweep's cutoff, not stored either.
+	Erased    int `json:"erased,omitempty"`
+	NotStored int `json:"not_stored,omitempty"`
+	Expired   int `json:"expired,omitempty"`
 }
 
 func (c *ingestCmd) run(ctx context.Context, e *env) error {
@@ -60,11 +67,16 @@ func (c *ingestCmd) run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer s.Close()
+	// The Redactor's write hook applies earlier erasures to what comes in.
+	redaction.New(s, nil)
 	res, err := c.ingest(ctx, s, in, e.stderr)
 	if e.json {
 		e.printJSON(res)
 	} else {
 		fmt.Fprintf(e.stdout, "read %d lines: %d stored, %d rejected\n", res.Read, res.Stored, res.Rejected)
+		if res.Erased+res.NotStored+res.Expired > 0 {
+			fmt.Fprintf(e.stdout, "earlier erasures: %d stored erased, %d not stored; %d not stored as past retention\n", res.Erased, res.NotStored, res.Expired)
+		}
 	}
 	if err != nil {
 		return err
@@ -134,10 +146,14 @@ func (c *ingestCmd) ingest(ctx context.Context, s *cdrstore.Store, in io.Reader,
 		if len(batch) == 0 {
 			return nil
 		}
-		if err := s.PutBatch(batch); err != nil {
+		wr, err := s.PutBatchResult(batch)
+		if err != nil {
 			return err
 		}
-		res.Stored += len(batch)
+		res.Stored += wr.Stored
+		res.Erased += wr.Changed
+		res.NotStored += wr.Dropped
+		res.Expired += wr.Expired
 		batch = batch[:0]
 		prog.update("%d stored, %d rejected", res.Stored, res.Rejected)
 		return ctx.Err()

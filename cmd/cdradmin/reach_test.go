@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// noMarker asserts that no file of the store, nor its backup, holds marker.
+func noMarker(t *testing.T, db, marker string) {
+	t.Helper()
+	code, _, stderr := cli(t, "", "--db", db, "scrub")
+	require.Equal(t, 0, code, stderr)
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	code, _, stderr = cli(t, "", "--db", db, "backup", "--to", backup)
+	require.Equal(t, 0, code, stderr)
+	for _, dir := range []string{filepath.Dir(db), filepath.Dir(backup)} {
+		entries, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		for _, e := range entries {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			require.NoError(t, err)
+			assert.False(t, bytes.Contains(b, []byte(marker)), "%s holds %s", e.Name(), marker)
+		}
+	}
+}
+
+// Late CDRs (scenario 2 of #11): an SMS that started before an erasure
+// of its counterparty and is ingested after it is stored erased; ingest
+// says so, and after scrub no file of the store or its backup holds its
+// body. One that started after the erasure is stored whole.
+func TestLateCDRAfterEraseIsStoredErased(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "cdrvault.db")
+	seed := `{"id":"seed","workspace":"w","product":"sms","direction":"outbound","from":"+14155552671","to":"+447911123456","body":"hi","started_at":"2026-10-30T10:00:00Z"}`
+	code, _, stderr := cli(t, seed+"\n", "--db", db, "ingest")
+	require.Equal(t, 0, code, stderr)
+	code, out, stderr := cli(t, "", "--db", db, "erase", "-w", "w", "--json", "+33612345678")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, `"records_affected":0`)
+
+	late := `{"id":"late","workspace":"w","product":"sms","direction":"outbound","from":"+14155552671","to":"+33612345678","body":"SECRET-2","started_at":"2026-10-31T10:00:00Z"}`
+	after := `{"id":"after","workspace":"w","product":"sms","direction":"outbound","from":"+14155552671","to":"+33612345678","body":"AFTER-OK","started_at":"2026-11-01T00:00:00Z"}`
+	code, out, stderr = cli(t, late+"\n"+after+"\n", "--db", db, "ingest", "--json")
+	require.Equal(t, 0, code, stderr)
+	var res ingestResult
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	assert.Equal(t, ingestResult{Read: 2, Stored: 2, Erased: 1}, res)
+
+	code, out, _ = cli(t, "", "--db", db, "get", "-w", "w", "late")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, `"body":"[REDACTED]"`)
+	code, out, _ = cli(t, "", "--db", db, "get", "-w", "w", "after")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, `"body":"AFTER-OK"`)
+	noMarker(t, db, "SECRET-2")
+}
