@@ -103,15 +103,35 @@ func (o *op) put(rec cdrstore.Record) error {
 // keyed HMAC of n. A workspace that does not exist is an error matching
 // cdrstore.ErrNotFound, and nothing is written.
 func (r *Redactor) EraseContact(ctx context.Context, ws string, n e164.Number, reason string) (EraseResult, error) {
-	return r.eraseContact(ctx, ws, n, reason, false)
+	return r.eraseContact(ctx, ws, n, reason, call{})
+}
+
+// EraseContactOptions tunes EraseContactWith.
+type EraseContactOptions struct {
+	// AheadOfWorkspace records the erasure in a workspace that does not
+	// exist yet, creating it, instead of failing with an error matching
+	// cdrstore.ErrNotFound: its tombstone then erases what is ingested
+	// there later. It is meant for a fleet node that receives an erasure
+	// for a workspace it has not seen yet; a local caller leaves it
+	// false, so that a mistyped workspace fails instead of looking like
+	// success.
+	AheadOfWorkspace bool
+}
+
+// EraseContactWith is EraseContact with options.
+func (r *Redactor) EraseContactWith(ctx context.Context, ws string, n e164.Number, reason string, o EraseContactOptions) (EraseResult, error) {
+	return r.eraseContact(ctx, ws, n, reason, call{createWorkspace: o.AheadOfWorkspace})
 }
 
 // EraseContactDryRun counts what EraseContact would change, writing nothing.
 func (r *Redactor) EraseContactDryRun(ctx context.Context, ws string, n e164.Number) (EraseResult, error) {
-	return r.eraseContact(WithRequest(ctx, Request{Actor: requestFrom(ctx).Actor}), ws, n, "", true)
+	return r.eraseContact(WithRequest(ctx, Request{Actor: requestFrom(ctx).Actor}), ws, n, "", call{dryRun: true})
 }
 
-func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, reason string, dryRun bool) (EraseResult, error) {
+// eraseContact runs EraseContact with the options of opt (dryRun,
+// createWorkspace).
+func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, reason string, opt call) (EraseResult, error) {
+	dryRun := opt.dryRun
 	if !n.IsValid() {
 		return EraseResult{}, fmt.Errorf("redaction: erase contact: %w", e164.ErrInvalidNumber)
 	}
@@ -121,7 +141,7 @@ func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, r
 		}
 	}
 	var out EraseResult
-	c := call{action: ActionDataErasure, args: n.String() + "\x00" + reason, erasure: true, dryRun: dryRun}
+	c := call{action: ActionDataErasure, args: n.String() + "\x00" + reason, erasure: true, dryRun: dryRun, createWorkspace: opt.createWorkspace}
 	err := r.runWith(ctx, ws, c, func(o *op) error {
 		o.entry.Reason = reason
 		o.entry.Subject = o.tx.SubjectHMAC(n.String())

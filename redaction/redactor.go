@@ -196,6 +196,9 @@ type call struct {
 	// dryRun runs the operation in a read-only transaction: it counts
 	// what it would change, writes nothing, and keeps no request ID.
 	dryRun bool
+	// createWorkspace lets an erasure create the workspace it names
+	// rather than refuse it (EraseContactOptions.AheadOfWorkspace).
+	createWorkspace bool
 }
 
 // run executes fn as one write transaction on workspace ws: it replays a
@@ -232,7 +235,12 @@ func (r *Redactor) runWith(ctx context.Context, ws string, c call, fn func(*op) 
 			if err != nil {
 				return err
 			}
-			if !found {
+			switch {
+			case !found && c.createWorkspace && !c.dryRun:
+				if err := tx.CreateWorkspace(ws); err != nil {
+					return err
+				}
+			case !found:
 				return fmt.Errorf("redaction: workspace %q: %w", ws, cdrstore.ErrNotFound)
 			}
 		}

@@ -199,3 +199,26 @@ func TestTombstoneWriteFaultInjection(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, redaction.RedactedBody, got.Body)
 }
+
+// A contact erasure in a workspace that does not exist is an error that
+// writes nothing, unless the caller asks for it explicitly (a fleet node
+// that has not seen the workspace yet): then the workspace gets the
+// tombstone, and what is ingested there later is erased.
+func TestEraseContactAheadOfWorkspace(t *testing.T) {
+	s, rd := setup(t, smsOut("seed", bob, "x"))
+	before := dump(t, s)
+	_, err := rd.EraseContact(ctx, "globex", ada, "gdpr_art17")
+	require.ErrorIs(t, err, cdrstore.ErrNotFound)
+	assert.Equal(t, before, dump(t, s), "a typo writes nothing")
+
+	res, err := rd.EraseContactWith(ctx, "globex", ada, "gdpr_art17", redaction.EraseContactOptions{AheadOfWorkspace: true})
+	require.NoError(t, err)
+	assert.True(t, res.Erased)
+	assert.NotNil(t, res.Receipt)
+	r := smsOut("g1", ada, "secret")
+	r.Workspace = "globex"
+	require.NoError(t, s.Put(r))
+	got, err := s.Get("globex", "g1")
+	require.NoError(t, err)
+	assert.Equal(t, redaction.RedactedBody, got.Body)
+}
