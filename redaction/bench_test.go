@@ -60,7 +60,7 @@ func BenchmarkAutoRedact(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StartTimer()
-				if _, err := rd.AutoRedact(b.Context(), f.Config.End); err != nil {
+				if _, err := rd.AutoRedact(b.Context(), f.Config.End, redaction.AutoRedactOptions{}); err != nil {
 					b.Fatal(err)
 				}
 				visited += n

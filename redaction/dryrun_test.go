@@ -38,4 +38,19 @@ func TestDryRunsChangeNoByteOfTheFile(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, sweep.Deleted)
 	assert.True(t, bytes.Equal(before, file()), "Sweep dry run")
+
+	auto, err := rd.AutoRedact(ctx, now, redaction.AutoRedactOptions{DryRun: true})
+	require.NoError(t, err)
+	assert.True(t, auto.DryRun)
+	assert.Equal(t, 2, auto.ContentDiscarded, "m1 and expired")
+	assert.True(t, bytes.Equal(before, file()), "AutoRedact dry run")
+
+	// The dry runs counted what the operations then do.
+	real, err := rd.AutoRedact(ctx, now, redaction.AutoRedactOptions{})
+	require.NoError(t, err)
+	auto.DryRun = false
+	assert.Equal(t, auto, real)
+	erased, err := rd.EraseContact(ctx, "acme", ada, "ndpr_right_to_erasure")
+	require.NoError(t, err)
+	assert.Equal(t, 2, erased.RecordsAffected, "the voice and messages records; auto-redaction emptied the SMS")
 }

@@ -76,13 +76,18 @@ func holdKind(key string) string {
 }
 
 // holdSubject is the audit subject of the hold with key, placed or
-// released: the number's keyed HMAC (which the key holds) for a number
-// hold, the key's keyed HMAC otherwise.
+// released: the subject of what it holds, as every other entry about it
+// has it. That is the number's keyed HMAC (which the key holds) for a
+// number hold, and the transaction ID's keyed HMAC for a record hold (as
+// RedactByID and DeleteRecord write); the key's keyed HMAC otherwise.
 func holdSubject(tx *cdrstore.Tx, key string) []byte {
 	if rest, ok := strings.CutPrefix(key, "number:"); ok {
 		if b, err := hex.DecodeString(rest); err == nil {
 			return b
 		}
+	}
+	if id, ok := strings.CutPrefix(key, "id:"); ok {
+		return tx.SubjectHMAC(id)
 	}
 	return tx.SubjectHMAC(key)
 }

@@ -140,9 +140,8 @@ func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, r
 			return EraseResult{}, err
 		}
 	}
-	var out EraseResult
 	c := call{action: ActionDataErasure, args: n.String() + "\x00" + reason, erasure: true, dryRun: dryRun, createWorkspace: opt.createWorkspace}
-	err := r.runWith(ctx, ws, c, func(o *op) error {
+	out, err := run(r, ctx, ws, c, func(o *op) error {
 		o.entry.Reason = reason
 		o.entry.Subject = o.tx.SubjectHMAC(n.String())
 		recs, err := o.collect(o.tx.ByNumber(ws, n, cdrstore.Query{Limit: 1 << 62}))
@@ -163,7 +162,7 @@ func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, r
 		// Records of the contact that started before the request and
 		// arrive after it come in erased.
 		return o.leaveTombstone(cdrstore.TermNumber, tombContact, n.String())
-	}, &out, func(o *op) any {
+	}, func(o *op) EraseResult {
 		// The number is set below, not here: this value is also what the
 		// requests bucket keeps for a replay, and that holds no plaintext
 		// number. A replay is bound to the same number by its fingerprint.

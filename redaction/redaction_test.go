@@ -3,10 +3,11 @@ package redaction_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -336,39 +337,6 @@ func TestAuditHoldsNoPlaintext(t *testing.T) {
 	}))
 }
 
-func TestHoldsSkipAndRelease(t *testing.T) {
-	s, rd := setup(t, smsOut("s1", ada, "one"), smsOut("s2", ada, "two"), voice("v1", ada, "c1"))
-	_, err := rd.HoldRecord(ctx, "acme", "s2", "litigation-2026-17")
-	require.NoError(t, err)
-	res, err := rd.EraseContact(ctx, "acme", ada, "gdpr_art17")
-	require.NoError(t, err)
-	assert.Equal(t, 2, res.RecordsAffected)
-	require.Len(t, res.Skipped, 1)
-	assert.Equal(t, redaction.Skipped{ID: "s2", Reason: "legal hold: litigation-2026-17"}, res.Skipped[0])
-	kept, err := s.Get("acme", "s2")
-	require.NoError(t, err)
-	assert.Equal(t, "two", kept.Body)
-
-	_, err = rd.RedactByID(ctx, "acme", "s2", cdrstore.ProductSMS, cdrstore.Outbound)
-	require.ErrorIs(t, err, redaction.ErrLegalHold)
-
-	_, err = rd.HoldNumber(ctx, "acme", ada, "regulator inquiry")
-	require.NoError(t, err)
-	_, err = rd.DeleteRecord(ctx, "acme", "v1")
-	require.ErrorIs(t, err, redaction.ErrLegalHold)
-
-	holds, err := rd.Holds("acme")
-	require.NoError(t, err)
-	require.Len(t, holds, 2)
-	for _, h := range holds {
-		_, err := rd.ReleaseHold(ctx, "acme", h.Key)
-		require.NoError(t, err)
-	}
-	res, err = rd.EraseContact(ctx, "acme", ada, "gdpr_art17")
-	require.NoError(t, err)
-	assert.Equal(t, 1, res.RecordsAffected, "released, the held record is erased")
-}
-
 func TestOptOutSurvivesErasure(t *testing.T) {
 	_, rd := setup(t, smsIn("s1", ada, "STOP"))
 	_, err := rd.OptOut(ctx, "acme", ada)
@@ -381,63 +349,6 @@ func TestOptOutSurvivesErasure(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, ok)
 	assert.Equal(t, now, since)
-}
-
-func TestReceiptsAndRequestReplayAfterRestart(t *testing.T) {
-	pub, priv, err := ed25519.GenerateKey(nil)
-	require.NoError(t, err)
-	path := filepath.Join(t.TempDir(), "s.db")
-	open := func() (*cdrstore.Store, *redaction.Redactor) {
-		s, err := cdrstore.Open(path, &cdrstore.Options{NoSync: true, Now: func() time.Time { return now }})
-		require.NoError(t, err)
-		return s, redaction.New(s, &redaction.Options{SigningKey: priv})
-	}
-	s, rd := open()
-	require.NoError(t, s.PutBatch([]cdrstore.Record{smsOut("s1", ada, "hello"), voice("v1", ada, "c1")}))
-	rctx := redaction.WithRequest(ctx, redaction.Request{ID: "erase-42", Actor: "test"})
-	first, err := rd.EraseContact(rctx, "acme", ada, "gdpr_art17")
-	require.NoError(t, err)
-	require.NotNil(t, first.Receipt)
-	require.NoError(t, audit.VerifyReceipt(*first.Receipt, pub))
-	assert.Equal(t, uint64(2), first.Receipt.RecordsAffected)
-
-	// The receipt's seq and hash are the chain's.
-	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
-		head, ok, err := tx.AuditHead("acme")
-		require.NoError(t, err)
-		require.True(t, ok)
-		assert.Equal(t, head.Seq, first.Receipt.Seq)
-		assert.Equal(t, head.Hash, first.Receipt.Hash)
-		return nil
-	}))
-	// Any changed byte fails verification.
-	tampered := *first.Receipt
-	tampered.RecordsAffected++
-	assert.ErrorIs(t, audit.VerifyReceipt(tampered, pub), audit.ErrBadSignature)
-	require.NoError(t, s.Close())
-
-	s, rd = open()
-	defer s.Close()
-	after := smsOut("s9", ada, "new message after the erasure")
-	after.StartedAt = now // the erasure's issue time: it does not cover it
-	require.NoError(t, s.Put(after))
-	replayed, err := rd.EraseContact(rctx, "acme", ada, "gdpr_art17")
-	require.NoError(t, err)
-	assert.True(t, replayed.Replayed)
-	assert.Equal(t, first.RecordsAffected, replayed.RecordsAffected)
-	assert.Equal(t, first.AuditSeq, replayed.AuditSeq)
-	require.NoError(t, audit.VerifyReceipt(*replayed.Receipt, pub))
-	got, err := s.Get("acme", "s9")
-	require.NoError(t, err)
-	assert.Equal(t, "new message after the erasure", got.Body, "a replay applies nothing")
-	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
-		head, _, err := tx.AuditHead("acme")
-		assert.Equal(t, first.AuditSeq, head.Seq, "no new audit entry")
-		return err
-	}))
-	_, err = rd.RedactByID(rctx, "acme", "s9", cdrstore.ProductSMS, cdrstore.Outbound)
-	require.ErrorIs(t, err, redaction.ErrRequestConflict)
-	require.NoError(t, s.Check(ctx))
 }
 
 func TestDrainOutboxAtLeastOnce(t *testing.T) {
@@ -478,7 +389,7 @@ func TestRedactAfterObfuscationMarksTheCounterpartyOnly(t *testing.T) {
 			rec := tc.rec
 			rec.AddressRetention = cdrstore.AddressObfuscate
 			s, rd := setup(t, rec)
-			_, err := rd.AutoRedact(ctx, now)
+			_, err := rd.AutoRedact(ctx, now, redaction.AutoRedactOptions{})
 			require.NoError(t, err)
 			_, err = rd.RedactByID(ctx, "acme", rec.ID, rec.Product, rec.Direction)
 			require.NoError(t, err)
@@ -497,4 +408,160 @@ func TestRedactAfterObfuscationMarksTheCounterpartyOnly(t *testing.T) {
 			check("after a re-ingest")
 		})
 	}
+}
+
+func TestValidateReason(t *testing.T) {
+	for _, ok := range []string{"gdpr_art17", "ndpr_right_to_erasure", "ccpa_1798", "x"} {
+		assert.NoError(t, redaction.ValidateReason(ok), ok)
+	}
+	for _, bad := range []string{
+		"", strings.Repeat("a", 65), "Ndpr", "1st_request", "right to erasure",
+		"caller_+2348031234567", "a2348031234567", "case_803_123_4567", "ndpr\x00",
+	} {
+		err := redaction.ValidateReason(bad)
+		require.ErrorIs(t, err, redaction.ErrInvalidReason, "%q", bad)
+		assert.NotContains(t, err.Error(), "8031234567", "the error does not quote the input")
+	}
+}
+
+func TestEraseContactRefusesAReasonThatIsNotACode(t *testing.T) {
+	s, rd := setup(t, smsOut("s1", ada, "hello"))
+	before := dump(t, s)
+	_, err := rd.EraseContact(ctx, "acme", ada, "caller +2348031234567 asked")
+	require.ErrorIs(t, err, redaction.ErrInvalidReason)
+	assert.Equal(t, before, dump(t, s), "nothing written, no audit entry")
+}
+
+func TestEraseContactSaysWhenAHoldKeptRecords(t *testing.T) {
+	_, rd := setup(t, smsOut("s1", ada, "one"), smsOut("s2", ada, "two"))
+	_, err := rd.HoldNumber(ctx, "acme", ada, "litigation")
+	require.NoError(t, err)
+	res, err := rd.EraseContact(ctx, "acme", ada, "gdpr_art17")
+	require.NoError(t, err)
+	assert.False(t, res.Erased, "held records were not erased")
+	assert.Equal(t, 0, res.RecordsAffected)
+	assert.Equal(t, 2, res.SkippedCount)
+}
+
+func TestErasureInAnUnknownWorkspace(t *testing.T) {
+	s, rd := setup(t, smsOut("s1", ada, "hello"))
+	before := dump(t, s)
+	_, err := rd.EraseContact(ctx, "acmee", ada, "gdpr_art17")
+	require.ErrorIs(t, err, cdrstore.ErrNotFound)
+	_, err = rd.DeleteRecord(ctx, "acmee", "s1")
+	require.ErrorIs(t, err, cdrstore.ErrNotFound)
+	_, err = rd.DeleteConversation(ctx, "acmee", "c1")
+	require.ErrorIs(t, err, cdrstore.ErrNotFound)
+	assert.Equal(t, before, dump(t, s), "no workspace created, no receipt")
+	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+		assert.Equal(t, []string{"acme"}, tx.Workspaces())
+		return nil
+	}))
+}
+
+// An operation that fails after its audit entry was built hands back no
+// receipt: the entry was rolled back.
+func TestFailedOperationReturnsNoReceipt(t *testing.T) {
+	_, rd := setup(t, smsOut("s1", ada, "hello"))
+	redaction.SetHook(rd, func(step string) error {
+		if step == "request" {
+			return errInjected
+		}
+		return nil
+	})
+	res, err := rd.EraseContact(redaction.WithRequest(ctx, redaction.Request{ID: "r1"}), "acme", ada, "gdpr_art17")
+	require.ErrorIs(t, err, errInjected)
+	assert.Nil(t, res.Receipt)
+	assert.Zero(t, res.AuditSeq)
+	assert.Zero(t, res.RecordsAffected)
+}
+
+// After erasure, redaction and sweep followed by Scrub, no byte of the
+// erased content remains in any file of the store's directory or in a
+// backup; kept content is all still there.
+func TestScrubLeavesNoResidue(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cdrvault.db")
+	s, err := cdrstore.Open(path, &cdrstore.Options{NoSync: true, Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	defer s.Close()
+	rd := redaction.New(s, nil)
+
+	erasedNum := e164.MustParse("+2348031234567", "")
+	redactedNum := e164.MustParse("+447911123456", "")
+	keptNum := e164.MustParse("+4915112345678", "")
+	var recs []cdrstore.Record
+	var erased, kept []string
+	for i := range 300 {
+		body := fmt.Sprintf("ERASED-MARKER-%04d", i)
+		r := smsOut(fmt.Sprintf("e%d", i), erasedNum, body)
+		erased = append(erased, body)
+		recs = append(recs, r)
+		kb := fmt.Sprintf("KEPT-MARKER-%04d", i)
+		kept = append(kept, kb)
+		recs = append(recs, smsOut(fmt.Sprintf("k%d", i), keptNum, kb))
+	}
+	red := voice("v-red", redactedNum, "c-red")
+	red.Transcript = []string{"REDACTED-TRANSCRIPT-MARKER"}
+	red.RecordingURL = "https://media.example.net/rec/REDACTED-URL-MARKER.mp3"
+	recs = append(recs, red)
+	swept := smsOut("swept", keptNum, "SWEPT-MARKER")
+	swept.StartedAt = now.AddDate(-2, 0, 0)
+	recs = append(recs, swept)
+	require.NoError(t, s.PutBatch(recs))
+	// More transactions so the erased bytes sit in pages bbolt freed.
+	for i := range 20 {
+		require.NoError(t, s.Put(smsOut(fmt.Sprintf("x%d", i), keptNum, "filler")))
+	}
+
+	_, err = rd.EraseContact(ctx, "acme", erasedNum, "gdpr_art17")
+	require.NoError(t, err)
+	_, err = rd.RedactByID(ctx, "acme", "v-red", cdrstore.ProductVoice, cdrstore.Outbound)
+	require.NoError(t, err)
+	_, err = rd.Sweep(ctx, now, redaction.SweepOptions{})
+	require.NoError(t, err)
+	_, err = rd.DrainOutbox(ctx, "", redaction.DeleterFunc(func(_ context.Context, _ string) error { return nil }))
+	require.NoError(t, err)
+
+	gone := append([]string{"REDACTED-TRANSCRIPT-MARKER", "REDACTED-URL-MARKER", "SWEPT-MARKER", redactedNum.String()}, erased...)
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	residue := 0
+	for _, m := range gone {
+		if bytes.Contains(raw, []byte(m)) {
+			residue++
+		}
+	}
+	require.Positive(t, residue, "before Scrub, bbolt's free pages still hold erased bytes (else this test proves nothing)")
+
+	sr, err := s.Scrub(ctx)
+	require.NoError(t, err)
+	assert.Positive(t, sr.SizeBefore)
+	var backup bytes.Buffer
+	_, err = s.Backup(ctx, &backup)
+	require.NoError(t, err)
+
+	files, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	blobs := [][]byte{backup.Bytes()}
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(dir, f.Name()))
+		require.NoError(t, err)
+		blobs = append(blobs, b)
+	}
+	for _, b := range blobs {
+		for _, m := range gone {
+			assert.False(t, bytes.Contains(b, []byte(m)), "residue of %q", m)
+		}
+	}
+	for _, m := range kept {
+		assert.True(t, bytes.Contains(blobs[1], []byte(m)) || bytes.Contains(blobs[0], []byte(m)), "kept %q", m)
+		assert.True(t, bytes.Contains(backup.Bytes(), []byte(m)), "backup keeps %q", m)
+	}
+	// The store still works after the swap.
+	got, err := s.Get("acme", "k1")
+	require.NoError(t, err)
+	assert.Equal(t, "KEPT-MARKER-0001", got.Body)
+	require.NoError(t, s.Check(ctx))
+	require.NoError(t, s.Put(smsOut("after", keptNum, "post-scrub")))
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -64,37 +63,6 @@ func New(s *cdrstore.Store, opts *Options) *Redactor {
 
 // Store returns the store the Redactor works on.
 func (r *Redactor) Store() *cdrstore.Store { return r.s }
-
-// MaxRequestIDLen bounds Request.ID and Request.Actor, in bytes.
-const MaxRequestIDLen = 128
-
-// Request carries request-scoped metadata of an operation.
-type Request struct {
-	// ID is an idempotency key (≤ 128 bytes): replaying it returns the
-	// first result and applies nothing.
-	ID string
-	// Actor names who asked (an API key ID, "cdradmin"); it goes to the
-	// audit entry.
-	Actor string
-	// IssuedAt is when the request was made (zero: now). The tombstone
-	// an erasure leaves covers the records that started before it, so a
-	// request replayed later, from a bus say, never reaches records that
-	// started after it was made. A time after now counts as now.
-	IssuedAt time.Time
-}
-
-type requestKey struct{}
-
-// WithRequest returns a context carrying req for the operations it is
-// passed to.
-func WithRequest(ctx context.Context, req Request) context.Context {
-	return context.WithValue(ctx, requestKey{}, req)
-}
-
-func requestFrom(ctx context.Context) Request {
-	req, _ := ctx.Value(requestKey{}).(Request)
-	return req
-}
 
 // Skipped names a record an operation left alone, and why.
 type Skipped struct {
@@ -170,16 +138,6 @@ func (o *op) skip(id, reason string) {
 	}
 }
 
-// storedResult is what the requests bucket keeps for a request ID: the
-// operation's action, the keyed HMAC of its arguments (so that the ID
-// replays only the request it was first given with) and its result, which
-// holds no plaintext number.
-type storedResult struct {
-	Action      string          `json:"action"`
-	Fingerprint string          `json:"fingerprint,omitempty"`
-	Result      json.RawMessage `json:"result"`
-}
-
 // call describes an operation to run.
 type call struct {
 	action string
@@ -201,30 +159,29 @@ type call struct {
 	createWorkspace bool
 }
 
-// run executes fn as one write transaction on workspace ws: it replays a
-// known request ID, runs fn, appends the audit entry (unless fn set
-// noAudit), signs a receipt, and records the request ID — all committed
-// together. A cancelled ctx rolls everything back.
+// run executes fn as one transaction on workspace ws: it replays a known
+// request ID, runs fn, appends the audit entry (unless fn set noAudit),
+// signs a receipt, and records the request ID — all committed together. A
+// cancelled ctx rolls everything back. A dry run (c.dryRun) runs in a
+// read-only transaction and writes none of it.
 func (r *Redactor) run(ctx context.Context, ws string, c call, fn func(*op) error) (Result, error) {
-	var res Result
-	err := r.runWith(ctx, ws, c, fn, &res, func(o *op) any { return o.res })
-	return res, err
+	return run(r, ctx, ws, c, fn, func(o *op) Result { return o.res })
 }
 
-// runWith is run with a caller-chosen result value: final builds what is
-// returned and stored for replays, and out receives it once the
-// transaction has committed (an error leaves out as it was: no receipt for
-// an entry that was rolled back).
-func (r *Redactor) runWith(ctx context.Context, ws string, c call, fn func(*op) error, out any, final func(*op) any) error {
+// run is Redactor.run with a result of the caller's type: final builds
+// what is returned and, under a request ID, kept for replays (the only
+// time it is serialised). An error returns the zero T: no receipt for an
+// entry that was rolled back.
+func run[T any](r *Redactor, ctx context.Context, ws string, c call, fn func(*op) error, final func(*op) T) (T, error) {
+	var out T
 	if err := cdrstore.ValidateWorkspace(ws); err != nil {
-		return err
+		return out, err
 	}
 	action := c.action
 	req := requestFrom(ctx)
 	if len(req.ID) > MaxRequestIDLen || len(req.Actor) > MaxRequestIDLen {
-		return fmt.Errorf("redaction: request ID or actor over %d bytes: %w", MaxRequestIDLen, cdrstore.ErrInvalidRecord)
+		return out, fmt.Errorf("redaction: request ID or actor over %d bytes: %w", MaxRequestIDLen, cdrstore.ErrInvalidRecord)
 	}
-	var result []byte // out, once the transaction has committed
 	begin := r.s.Update
 	if c.dryRun {
 		begin = r.s.View
@@ -247,7 +204,7 @@ func (r *Redactor) runWith(ctx context.Context, ws string, c call, fn func(*op) 
 		var fp string
 		if req.ID != "" {
 			fp = fingerprint(tx, c)
-			replayed, err := replay(tx, ws, req.ID, action, fp, out)
+			replayed, err := replay(tx, ws, req.ID, action, fp, &out)
 			if err != nil || replayed {
 				return err
 			}
@@ -282,75 +239,18 @@ func (r *Redactor) runWith(ctx context.Context, ws string, c call, fn func(*op) 
 				o.res.Receipt = &rc
 			}
 		}
-		raw, err := json.Marshal(final(o))
-		if err != nil {
-			return err
+		out = final(o)
+		if req.ID == "" || o.res.DryRun {
+			return nil
 		}
-		result = raw
-		if req.ID != "" && !o.res.DryRun {
-			if err := o.step("request"); err != nil {
-				return err
-			}
-			kv, err := tx.Bucket(ws, cdrstore.BucketRequests)
-			if err != nil {
-				return err
-			}
-			stored, err := json.Marshal(storedResult{Action: action, Fingerprint: fp, Result: raw})
-			if err != nil {
-				return err
-			}
-			return kv.Put([]byte(req.ID), stored)
-		}
-		return nil
+		return o.keepRequest(req.ID, fp, out)
 	})
-	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
-		return fmt.Errorf("redaction: %s: %w", action, err)
-	}
-	if err != nil || result == nil {
-		return err // on a replay, out holds the first result already
-	}
-	return json.Unmarshal(result, out)
-}
-
-// result lets runWith reach the Result inside Result and EraseResult.
-func (r *Result) result() *Result { return r }
-
-type resulter interface{ result() *Result }
-
-// fingerprint is the keyed HMAC of c's action and arguments, in hex: what
-// binds a request ID to the request it was first given with.
-func fingerprint(tx *cdrstore.Tx, c call) string {
-	return hex.EncodeToString(tx.SubjectHMAC("request\x00" + c.action + "\x00" + c.args))
-}
-
-// replay loads the stored result of request ID id into out. A request ID
-// stored with another action or other arguments is ErrRequestConflict.
-// (Results stored before fingerprints existed carry none, and replay on
-// the action alone.)
-func replay(tx *cdrstore.Tx, ws, id, action, fingerprint string, out any) (bool, error) {
-	kv, err := tx.Bucket(ws, cdrstore.BucketRequests)
 	if err != nil {
-		return false, err
+		var zero T
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return zero, fmt.Errorf("redaction: %s: %w", action, err)
+		}
+		return zero, err
 	}
-	raw := kv.Get([]byte(id))
-	if raw == nil {
-		return false, nil
-	}
-	var st storedResult
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return false, &cdrstore.CorruptionError{Workspace: ws, Bucket: string(cdrstore.BucketRequests), Key: id, Err: err}
-	}
-	if st.Action != action {
-		return false, fmt.Errorf("%w: %q was %s", ErrRequestConflict, id, st.Action)
-	}
-	if st.Fingerprint != "" && st.Fingerprint != fingerprint {
-		return false, fmt.Errorf("%w: %q was %s with other arguments", ErrRequestConflict, id, action)
-	}
-	if err := json.Unmarshal(st.Result, out); err != nil {
-		return false, err
-	}
-	if rs, ok := out.(resulter); ok {
-		rs.result().Replayed = true
-	}
-	return true, nil
+	return out, nil
 }

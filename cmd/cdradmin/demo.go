@@ -154,7 +154,7 @@ func (c *demoCmd) run(ctx context.Context, e *env) error {
 	if _, err := rd.SetSettings(rctx, "globex", policy); err != nil {
 		return err
 	}
-	ar, err := rd.AutoRedact(rctx, demoNow)
+	ar, err := rd.AutoRedact(rctx, demoNow, redaction.AutoRedactOptions{})
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ func (c *autoRedactCmd) run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer done()
-	res, err := rd.AutoRedact(ctxRequest(ctx, ""), asOf)
+	res, err := rd.AutoRedact(ctxRequest(ctx, ""), asOf, redaction.AutoRedactOptions{})
 	if err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func (c *autoRedactCmd) run(ctx context.Context, e *env) error {
 		return e.printJSON(res)
 	}
 	fmt.Fprintf(e.stdout, "auto-redacted %d records: content discarded %d, numbers obfuscated %d, media expired %d, held %d\n",
-		res.Records, res.ContentDiscarded, res.AddressesObfuscated, res.MediaExpired, len(res.Skipped))
+		res.Records, res.ContentDiscarded, res.AddressesObfuscated, res.MediaExpired, res.SkippedCount)
 	return nil
 }
 
@@ -71,7 +71,7 @@ func (c *sweepCmd) run(ctx context.Context, e *env) error {
 	if c.dryRun {
 		verb = "would delete"
 	}
-	fmt.Fprintf(e.stdout, "%s %d expired records in %d batches (held: %d)\n", verb, res.Deleted, res.Batches, len(res.Skipped))
+	fmt.Fprintf(e.stdout, "%s %d expired records in %d batches (held: %d)\n", verb, res.Deleted, res.Batches, res.SkippedCount)
 	for _, ws := range sortedKeys(res.ByWorkspace) {
 		fmt.Fprintf(e.stdout, "  %s: %d\n", ws, res.ByWorkspace[ws])
 	}

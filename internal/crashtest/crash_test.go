@@ -117,7 +117,7 @@ func child(dir string, seed uint64) error {
 			}
 			say("sweep")
 		case 4:
-			if _, err := rd.AutoRedact(ctx, now); err != nil {
+			if _, err := rd.AutoRedact(ctx, now, redaction.AutoRedactOptions{}); err != nil {
 				return err
 			}
 			say("autoredact")

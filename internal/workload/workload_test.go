@@ -6,6 +6,7 @@ import (
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/e164"
 	"github.com/cdrvault/cdrvault/internal/workload"
+	"github.com/cdrvault/cdrvault/redaction"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -23,7 +24,7 @@ func TestRecordsAreValidAndDeterministic(t *testing.T) {
 		require.False(t, ids[r.ID], "duplicate ID")
 		ids[r.ID] = true
 		products[r.Product]++
-		if c := r.Counterparty(); c.IsValid() {
+		if c := redaction.Counterparty(&r); c.IsValid() {
 			perContact[c]++
 		}
 		if r.ConversationID != "" {
