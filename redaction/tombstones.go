@@ -2,6 +2,7 @@ package redaction
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -73,34 +74,55 @@ type writeFilter struct {
 // wsFilter is the state of one workspace within a write.
 type wsFilter struct {
 	o      *op // for holds, the outbox and the step hook
+	floors map[cdrstore.Product]time.Time
 	counts cdrstore.WriteResult
 }
 
-func (f *writeFilter) workspace(ws string) *wsFilter {
+func (f *writeFilter) workspace(ws string) (*wsFilter, error) {
 	if f.last != nil && f.last.o.ws == ws {
-		return f.last
+		return f.last, nil
 	}
 	w := f.ws[ws]
 	if w == nil {
-		w = &wsFilter{o: &op{r: f.r, ctx: context.Background(), tx: f.tx, ws: ws, now: f.now}}
+		floors, err := loadFloors(f.tx, ws)
+		if err != nil {
+			return nil, err
+		}
+		w = &wsFilter{o: &op{r: f.r, ctx: context.Background(), tx: f.tx, ws: ws, now: f.now}, floors: floors}
 		f.ws[ws] = w
 	}
 	f.last = w
-	return w
+	return w, nil
 }
 
 // Filter stores rec as the erasures that cover it left it: deleted (not
 // stored, its blobs to the outbox), redacted (content and counterparty
-// removed) or erased (content replaced by the placeholders). A legal hold
-// wins: a held record is stored as given.
+// removed) or erased (content replaced by the placeholders). A record that
+// started before the cutoff of the workspace's last completed sweep (for
+// its product) is not stored either: Expire. A legal hold wins: a held
+// record is stored as given.
 func (f *writeFilter) Filter(rec *cdrstore.Record, m cdrstore.Match) (cdrstore.Verdict, error) {
-	if len(m.Tombstones) == 0 {
+	w, err := f.workspace(rec.Workspace)
+	if err != nil {
+		return cdrstore.Keep, err
+	}
+	floor := w.floors[rec.Product]
+	expired := !floor.IsZero() && rec.StartedAt.Before(floor)
+	if len(m.Tombstones) == 0 && !expired {
 		return cdrstore.Keep, nil
 	}
-	w := f.workspace(rec.Workspace)
 	o := w.o
 	if _, held, err := o.heldReason(rec); err != nil || held {
 		return cdrstore.Keep, err
+	}
+	if expired {
+		// A record the last sweep would have deleted does not come
+		// back; its recording and media exist outside the store.
+		if _, err := o.discardContent(rec, false); err != nil {
+			return cdrstore.Keep, err
+		}
+		w.counts.Expired++
+		return cdrstore.Expire, nil
 	}
 	var contact, redact, del bool
 	for _, t := range m.Tombstones {
@@ -164,4 +186,77 @@ func (f *writeFilter) Finish() error {
 		}
 	}
 	return nil
+}
+
+// sweptKey is the settings key that keeps, per product, the cutoff of the
+// workspace's last completed sweep (JSON object of RFC 3339 times): a
+// record that started before it is not stored again.
+var sweptKey = []byte("swept")
+
+// sweptThrough records that a sweep of ws completed with cutoffs: each
+// product's floor rises to its cutoff (never falls, so a swept record
+// cannot come back through a later sweep with a longer retention), and
+// the tombstones issued at or before the lowest floor go, since every
+// record they cover is now kept out as expired.
+func (r *Redactor) sweptThrough(ctx context.Context, ws string, cutoffs map[cdrstore.Product]time.Time) error {
+	_, err := r.run(ctx, ws, call{action: ActionRetentionSweep}, func(o *op) error {
+		o.noAudit = true
+		floors, err := loadFloors(o.tx, ws)
+		if err != nil {
+			return err
+		}
+		changed := false
+		for p, c := range cutoffs {
+			if c.After(floors[p]) {
+				floors[p], changed = c, true
+			}
+		}
+		if changed {
+			if err := o.step("sweep floor"); err != nil {
+				return err
+			}
+			raw, err := json.Marshal(floors)
+			if err != nil {
+				return err
+			}
+			kv, err := o.tx.Bucket(ws, cdrstore.BucketSettings)
+			if err != nil {
+				return err
+			}
+			if err := kv.Put(sweptKey, raw); err != nil {
+				return err
+			}
+		}
+		lowest := time.Time{}
+		for _, p := range cdrstore.Products() {
+			if f := floors[p]; lowest.IsZero() || f.Before(lowest) {
+				lowest = f
+			}
+		}
+		if lowest.IsZero() {
+			return nil
+		}
+		if err := o.step("drop tombstones"); err != nil {
+			return err
+		}
+		_, err = o.tx.DropTombstones(ws, lowest)
+		return err
+	})
+	return err
+}
+
+// loadFloors returns the per-product cutoffs of ws's last completed sweep
+// (an empty map when it was never swept).
+func loadFloors(tx *cdrstore.Tx, ws string) (map[cdrstore.Product]time.Time, error) {
+	floors := map[cdrstore.Product]time.Time{}
+	kv, err := tx.Bucket(ws, cdrstore.BucketSettings)
+	if err != nil {
+		return nil, err
+	}
+	if raw := kv.Get(sweptKey); raw != nil {
+		if err := json.Unmarshal(raw, &floors); err != nil {
+			return nil, &cdrstore.CorruptionError{Workspace: ws, Bucket: string(cdrstore.BucketSettings), Key: string(sweptKey), Err: err}
+		}
+	}
+	return floors, nil
 }

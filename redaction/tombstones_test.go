@@ -222,3 +222,62 @@ func TestEraseContactAheadOfWorkspace(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, redaction.RedactedBody, got.Body)
 }
+
+// A record that started before the cutoff of its workspace's last
+// completed sweep is not stored again (reported expired, with an audit
+// entry), unless held; a dry run sets no cutoff; the sweep drops the
+// tombstones that cover nothing it would keep.
+func TestSweptRecordsDoNotComeBack(t *testing.T) {
+	asOf := now.AddDate(0, 14, 0) // the cutoff (13 months) is after now
+	s, rd := setup(t, smsOut("seed", bob, "x"), smsOut("s1", ada, "secret"))
+	_, err := rd.EraseContact(ctx, "acme", ada, "gdpr_art17")
+	require.NoError(t, err)
+	tombstones := func() int {
+		n := 0
+		require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+			for _, err := range tx.Tombstones("acme") {
+				if err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		}))
+		return n
+	}
+	require.Equal(t, 1, tombstones())
+
+	_, err = rd.Sweep(ctx, asOf, redaction.SweepOptions{DryRun: true})
+	require.NoError(t, err)
+	res, err := s.PutBatchResult([]cdrstore.Record{smsOut("seed", bob, "x")})
+	require.NoError(t, err)
+	assert.Equal(t, cdrstore.WriteResult{Stored: 1}, res, "a dry run sets no cutoff")
+
+	swept, err := rd.Sweep(ctx, asOf, redaction.SweepOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 2, swept.Deleted)
+	assert.Zero(t, tombstones(), "the sweep's cutoff covers what the tombstone did")
+
+	_, err = rd.HoldRecord(ctx, "acme", "held", "case 3")
+	require.NoError(t, err)
+	entries := len(storetest.AuditEntries(t, s, "acme"))
+	res, err = s.PutBatchResult([]cdrstore.Record{smsOut("seed", bob, "x"), smsOut("s1", ada, "secret"), smsOut("held", bob, "kept")})
+	require.NoError(t, err)
+	assert.Equal(t, cdrstore.WriteResult{Stored: 1, Expired: 2}, res)
+	for _, id := range []string{"seed", "s1"} {
+		_, err = s.Get("acme", id)
+		assert.ErrorIs(t, err, cdrstore.ErrNotFound, id)
+	}
+	_, err = s.Get("acme", "held")
+	assert.NoError(t, err, "a legal hold wins")
+	all := storetest.AuditEntries(t, s, "acme")
+	require.Len(t, all, entries+1)
+	assert.Equal(t, "erased 0, not stored 0, expired 2", all[len(all)-1].Detail)
+
+	fresh := smsOut("fresh", ada, "new")
+	fresh.StartedAt = asOf
+	require.NoError(t, s.Put(fresh))
+	got, err := s.Get("acme", "fresh")
+	require.NoError(t, err)
+	assert.Equal(t, "new", got.Body)
+}
