@@ -22,6 +22,8 @@ import (
 //	  <workspace>             (v1) one nested bucket per workspace
 //	    records, by_id, by_number, by_conversation, settings, audit,
 //	    optout, holds, outbox, requests, keys (all v1)
+//	    by_subject            (format v3) HMAC(number)·started_at·id -> ""
+//	    subject_of            (format v3) started_at·id -> HMAC(number)…
 //	    tombstones            (format v3) term·HMAC·kind -> issued at; created
 //	                          on the first tombstone (see tombstone.go)
 var (
@@ -46,6 +48,14 @@ var (
 	// tombstone; it goes into the shared v3 migration if eager creation
 	// is ever wanted.
 	bucketTombstones = []byte("tombstones")
+
+	// The subject index (format v3; see subject.go): created by the first
+	// record of a workspace that keeps content after losing a number.
+	// MIGRATION (format v3): records that format v2 obfuscated while
+	// keeping their content hold no number to link them by; the shared
+	// v2 -> v3 migration cannot link them (check counts them).
+	bucketBySubject = []byte("by_subject")
+	bucketSubjectOf = []byte("subject_of")
 )
 
 // Name names one of a workspace's auxiliary buckets, reachable through

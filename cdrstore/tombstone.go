@@ -479,3 +479,21 @@ func (tx *Tx) finish() error {
 	tx.wf, tx.noHook = nil, true
 	return f.Finish()
 }
+
+// checkTombstones checks that every tombstone of w decodes.
+func (c *checker) checkTombstones(w *wsBuckets) error {
+	b := w.root.Bucket(bucketTombstones)
+	if b == nil {
+		return nil
+	}
+	cur := b.Cursor()
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		if err := c.tick(); err != nil {
+			return err
+		}
+		if _, err := decodeTombstone(k, v); err != nil {
+			c.add(w.corrupt(bucketTombstones, k, err))
+		}
+	}
+	return nil
+}

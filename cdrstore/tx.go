@@ -457,6 +457,9 @@ func (tx *Tx) put(r *Record) (Verdict, error) {
 			return Keep, err
 		}
 	}
+	if err := tx.relink(w, oldV != nil, &old, oldKey, r, key); err != nil {
+		return Keep, err
+	}
 	return verdict, nil
 }
 
@@ -580,6 +583,9 @@ func (tx *Tx) RemoveAll(rs []Record) error {
 			if err := c.Delete(); err != nil {
 				return err
 			}
+			if err := w.removeLinks(r, key); err != nil {
+				return err
+			}
 			byID = append(byID, key[tsLen:])
 			for _, n := range r.Numbers() {
 				byNum = append(byNum, appendIndexKey(nil, n.String(), key))
@@ -604,13 +610,20 @@ func (tx *Tx) RemoveAll(rs []Record) error {
 }
 
 // ByNumber returns the records of workspace ws whose From or To is n, in
-// time order, bounded by q. A workspace that does not exist yields nothing.
+// time order, bounded by q, and the records that held n until a redaction
+// obfuscated or removed it and still hold content (found through the
+// keyed HMAC of n: see the subject index). A workspace that does not
+// exist yields nothing.
 func (tx *Tx) ByNumber(ws string, n e164.Number, q Query) iter.Seq2[Record, error] {
 	if !n.IsValid() {
 		return errSeq(&ValidationError{Field: "number", Reason: "zero number"})
 	}
-	return tx.scan(ws, q, needRecords|needByNumber, func(w *wsBuckets) (*bolt.Bucket, []byte) {
-		return w.byNum, appendTermPrefix(nil, n.String())
+	return tx.scanMerged(ws, q, needRecords|needByNumber, func(w *wsBuckets) []source {
+		srcs := []source{{bucket: w.byNum, prefix: appendTermPrefix(nil, n.String())}}
+		if by := w.subjectBucket(); by != nil {
+			srcs = append(srcs, source{bucket: by, prefix: tx.s.SubjectHMAC(n.String())})
+		}
+		return srcs
 	})
 }
 
@@ -638,6 +651,30 @@ func errSeq(err error) iter.Seq2[Record, error] {
 // prefix is nil) under prefix, within q's time range, after q's cursor.
 // Every index key ends with the records key it points at.
 func (tx *Tx) scan(ws string, q Query, need int, pick func(*wsBuckets) (*bolt.Bucket, []byte)) iter.Seq2[Record, error] {
+	return tx.scanMerged(ws, q, need, func(w *wsBuckets) []source {
+		b, prefix := pick(w)
+		return []source{{bucket: b, prefix: prefix}}
+	})
+}
+
+// source is one index bucket (or records) and prefix that a scan walks.
+type source struct {
+	bucket *bolt.Bucket
+	prefix []byte
+	c      *bolt.Cursor
+	k, v   []byte // the current entry; k nil when done
+}
+
+func (s *source) next() {
+	if s.k, s.v = s.c.Next(); s.k != nil && !bytes.HasPrefix(s.k, s.prefix) {
+		s.k = nil
+	}
+}
+
+// scanMerged is scan over several sources at once, whose entries all end
+// with a records key: it yields their records in records-key order (time
+// order), each record once.
+func (tx *Tx) scanMerged(ws string, q Query, need int, pick func(*wsBuckets) []source) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
 		b, err := q.bounds()
 		if err != nil {
@@ -652,29 +689,54 @@ func (tx *Tx) scan(ws string, q Query, need int, pick func(*wsBuckets) (*bolt.Bu
 		if w == nil {
 			return
 		}
-		bucket, prefix := pick(w)
-		direct := bucket == w.records
-		seek := appendRecordKey(append([]byte(nil), prefix...), b.since, "")
-		if b.after != nil && bytes.Compare(b.after, seek[len(prefix):]) >= 0 {
-			seek = append(seek[:len(prefix)], b.after...)
+		tail := appendRecordKey(nil, b.since, "")
+		if b.after != nil && bytes.Compare(b.after, tail) >= 0 {
+			tail = b.after
 		}
-		c := bucket.Cursor()
+		srcs := pick(w)
+		for i := range srcs {
+			s := &srcs[i]
+			s.c = s.bucket.Cursor()
+			if s.k, s.v = s.c.Seek(append(append([]byte(nil), s.prefix...), tail...)); s.k != nil && !bytes.HasPrefix(s.k, s.prefix) {
+				s.k = nil
+			}
+		}
 		n := 0
-		for k, v := c.Seek(seek); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			rk := k[len(prefix):]
+		for {
+			// The source whose entry names the smallest records key.
+			var cur *source
+			for i := range srcs {
+				s := &srcs[i]
+				if s.k != nil && (cur == nil || bytes.Compare(s.k[len(s.prefix):], cur.k[len(cur.prefix):]) < 0) {
+					cur = s
+				}
+			}
+			if cur == nil {
+				return
+			}
+			k, v := cur.k, cur.v
+			rk := k[len(cur.prefix):]
+			for i := range srcs {
+				if s := &srcs[i]; s != cur && s.k != nil && bytes.Equal(s.k[len(s.prefix):], rk) {
+					s.next() // the same record through another source
+				}
+			}
+			cur.next()
 			if len(rk) < tsLen {
-				yield(Record{}, w.corrupt(bucketName(bucket, w), k, fmt.Errorf("short key")))
+				yield(Record{}, w.corrupt(bucketName(cur.bucket, w), k, fmt.Errorf("short key")))
 				return
 			}
 			if ts := beUint64(rk); ts >= b.until {
-				return
+				// This source is past the range; the others may not be.
+				cur.k = nil
+				continue
 			}
 			if b.after != nil && bytes.Equal(rk, b.after) {
 				continue
 			}
-			if !direct {
+			if cur.bucket != w.records {
 				if v = w.records.Get(rk); v == nil {
-					yield(Record{}, w.corrupt(bucketName(bucket, w), k, fmt.Errorf("points at a missing record")))
+					yield(Record{}, w.corrupt(bucketName(cur.bucket, w), k, fmt.Errorf("points at a missing record")))
 					return
 				}
 			}
@@ -701,8 +763,10 @@ func bucketName(b *bolt.Bucket, w *wsBuckets) []byte {
 		return bucketByConversation
 	case w.byID:
 		return bucketByID
+	case w.records:
+		return bucketRecords
 	}
-	return bucketRecords
+	return bucketBySubject
 }
 
 // AppendAudit appends e to the audit log of workspace ws inside this

@@ -150,7 +150,8 @@ func BenchmarkRedactByID(b *testing.B) {
 // tombstones=0 is the store with no write hook (as before tombstones);
 // tombstones=100000 has a Redactor's hook, 100,000 tombstones of which
 // about 1% of the ingested records match one (a redaction by ID), and an
-// auto-redaction policy on the workspace.
+// auto-redaction policy on the workspace. commit=nosync runs the same
+// without fsync, which shows the CPU cost the disk hides.
 func BenchmarkStore_PutBatchTombstones(b *testing.B) {
 	const (
 		n          = 100_000
@@ -161,9 +162,17 @@ func BenchmarkStore_PutBatchTombstones(b *testing.B) {
 	newGen := func() *workload.Generator {
 		return workload.New(workload.Config{Seed: 2, N: n, Start: workload.DefaultEnd, End: workload.DefaultEnd.AddDate(0, 1, 0)})
 	}
-	for _, tombs := range []int{0, total} {
-		b.Run(fmt.Sprintf("tombstones=%d", tombs), func(b *testing.B) {
-			s := storetest.BuildFixture(b, n).Open(b, false)
+	for _, tc := range []struct {
+		tombs  int
+		noSync bool
+	}{{0, false}, {total, false}, {0, true}, {total, true}} {
+		commit := "durable"
+		if tc.noSync {
+			commit = "nosync"
+		}
+		tombs := tc.tombs
+		b.Run(fmt.Sprintf("commit=%s/tombstones=%d", commit, tombs), func(b *testing.B) {
+			s := storetest.BuildFixture(b, n).Open(b, tc.noSync)
 			if tombs > 0 {
 				rd := redaction.New(s, nil)
 				policy := redaction.Settings{AutoRedact: []redaction.AutoRedactPolicy{

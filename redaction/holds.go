@@ -29,8 +29,11 @@ func HoldKeyForID(id string) string { return "id:" + id }
 // HoldKeyForNumber returns the hold key of a number in workspaces of store
 // s: its keyed HMAC, so the holds bucket holds no plaintext number.
 func HoldKeyForNumber(s *cdrstore.Store, n e164.Number) string {
-	return "number:" + hex.EncodeToString(s.SubjectHMAC(n.String()))
+	return holdKeyForMAC(s.SubjectHMAC(n.String()))
 }
+
+// holdKeyForMAC is the hold key of the number whose keyed HMAC is h.
+func holdKeyForMAC(h []byte) string { return "number:" + hex.EncodeToString(h) }
 
 // HoldRecord places a legal hold on record id of workspace ws. reason is
 // free text with at most six digits (see ErrInvalidReason). Placing a hold
@@ -182,6 +185,17 @@ func (o *op) heldReason(rec *cdrstore.Record) (string, bool, error) {
 	}
 	for _, n := range rec.Numbers() {
 		if reason, ok := o.held[HoldKeyForNumber(o.r.s, n)]; ok {
+			return "legal hold: " + reason, true, nil
+		}
+	}
+	// A number the record lost to a redaction while it kept content still
+	// names its subject: a hold on that number holds it too.
+	links, err := o.tx.Links(rec)
+	if err != nil {
+		return "", false, err
+	}
+	for _, h := range links {
+		if reason, ok := o.held[holdKeyForMAC(h)]; ok {
 			return "legal hold: " + reason, true, nil
 		}
 	}

@@ -78,8 +78,9 @@ func review(ctx context.Context, s *cdrstore.Store, now time.Time) (checkReport,
 	}
 	if s.SubjectKeyInFile() {
 		rep.Findings = append(rep.Findings, finding{
-			Issue:  "the HMAC key that pseudonymises numbers in the audit log and opt-out list is kept inside the store file",
-			Action: "anyone with the file (or a backup) can test candidate numbers; create stores with Options.SubjectKey from a secret manager",
+			Issue: "the HMAC key that pseudonymises numbers in the audit log, opt-out list, tombstones and subject index is kept inside the store file; " +
+				"a record whose number was obfuscated while its content is kept sits next to the number's HMAC, and the masked number leaves 10^4 candidates to try",
+			Action: "anyone with the file (or a backup) can test candidate numbers, and recovers an obfuscated number in 10^4 tries; create stores with Options.SubjectKey from a secret manager",
 		})
 	}
 	rd := redaction.New(s, nil)

@@ -59,3 +59,31 @@ func TestLateCDRAfterEraseIsStoredErased(t *testing.T) {
 	assert.Contains(t, out, `"body":"AFTER-OK"`)
 	noMarker(t, db, "SECRET-2")
 }
+
+// Obfuscated numbers (scenario 1 of #11): once auto-redaction obfuscated
+// the counterparty and kept the body, export and erase still find the
+// record by the number it held; export shows the masked number; the
+// erasure counts it, and after scrub no file holds the body.
+func TestEraseReachesObfuscatedRecord(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "cdrvault.db")
+	line := `{"id":"s1","workspace":"w","product":"sms","direction":"outbound","from":"+14155552671","to":"+33612345678","body":"SECRET-1","started_at":"2026-10-31T10:00:00Z"}`
+	code, _, stderr := cli(t, line+"\n", "--db", db, "ingest")
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = cli(t, "", "--db", db, "policy", "set", "-w", "w", "--auto-redact", "sms:any:address:6h")
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = cli(t, "", "--db", db, "autoredact")
+	require.Equal(t, 0, code, stderr)
+
+	code, out, stderr := cli(t, "", "--db", db, "export", "-w", "w", "--number", "+33612345678")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, `"to":"+3361234XXXX"`, "the record shows the masked number")
+	assert.Contains(t, out, "SECRET-1")
+
+	code, out, stderr = cli(t, "", "--db", db, "erase", "-w", "w", "--json", "+33612345678")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, `"records_affected":1`)
+	code, out, _ = cli(t, "", "--db", db, "get", "-w", "w", "s1")
+	require.Equal(t, 0, code)
+	assert.NotContains(t, out, "SECRET-1")
+	noMarker(t, db, "SECRET-1")
+}
