@@ -56,7 +56,9 @@ func (r *Redactor) HoldNumber(ctx context.Context, ws string, n e164.Number, rea
 }
 
 // ReleaseHold removes the hold with key (see Hold.Key). Releasing a hold
-// that does not exist changes nothing.
+// that does not exist changes nothing. The records it held become
+// eligible for auto-redaction again: the next AutoRedact run starts each
+// pass from the beginning of the workspace.
 func (r *Redactor) ReleaseHold(ctx context.Context, ws, key string) (Result, error) {
 	return r.run(ctx, ws, call{action: ActionHold, args: "release\x00" + key}, func(o *op) error {
 		kv, err := o.tx.Bucket(ws, cdrstore.BucketHolds)
@@ -69,7 +71,19 @@ func (r *Redactor) ReleaseHold(ctx context.Context, ws, key string) (Result, err
 		}
 		o.entry.Detail = "release " + holdKind(key)
 		o.entry.Subject = holdSubject(o.tx, key)
-		return kv.Delete([]byte(key))
+		if err := kv.Delete([]byte(key)); err != nil {
+			return err
+		}
+		// The records the hold kept may be behind the auto-redaction
+		// watermarks: the next run starts every pass from the beginning.
+		if err := o.step("watermark"); err != nil {
+			return err
+		}
+		settings, err := o.tx.Bucket(ws, cdrstore.BucketSettings)
+		if err != nil {
+			return err
+		}
+		return resetWatermarks(settings)
 	})
 }
 

@@ -75,7 +75,13 @@ type writeFilter struct {
 type wsFilter struct {
 	o      *op // for holds, the outbox and the step hook
 	floors map[cdrstore.Product]time.Time
-	counts cdrstore.WriteResult
+	// settings and passes are the workspace's auto-redaction policies
+	// (the overrides pass first).
+	settings Settings
+	passes   []pass
+	counts   cdrstore.WriteResult
+	auto     AutoRedactResult // what the policies did at write time
+	autoRecs int              // records they changed
 }
 
 func (f *writeFilter) workspace(ws string) (*wsFilter, error) {
@@ -88,7 +94,12 @@ func (f *writeFilter) workspace(ws string) (*wsFilter, error) {
 		if err != nil {
 			return nil, err
 		}
-		w = &wsFilter{o: &op{r: f.r, ctx: context.Background(), tx: f.tx, ws: ws, now: f.now}, floors: floors}
+		settings, err := LoadSettings(f.tx, ws)
+		if err != nil {
+			return nil, err
+		}
+		w = &wsFilter{o: &op{r: f.r, ctx: context.Background(), tx: f.tx, ws: ws, now: f.now}, floors: floors,
+			settings: settings, passes: settings.passes()}
 		f.ws[ws] = w
 	}
 	f.last = w
@@ -109,7 +120,12 @@ func (f *writeFilter) Filter(rec *cdrstore.Record, m cdrstore.Match) (cdrstore.V
 	floor := w.floors[rec.Product]
 	expired := !floor.IsZero() && rec.StartedAt.Before(floor)
 	if len(m.Tombstones) == 0 && !expired {
-		return cdrstore.Keep, nil
+		if m.Stored {
+			// A record stored before is the auto-redaction runs'
+			// business (and the operations' own writes pass here).
+			return cdrstore.Keep, nil
+		}
+		return f.autoRedact(w, rec)
 	}
 	o := w.o
 	if _, held, err := o.heldReason(rec); err != nil || held {
@@ -167,10 +183,45 @@ func (f *writeFilter) Filter(rec *cdrstore.Record, m cdrstore.Match) (cdrstore.V
 	return cdrstore.Changed, nil
 }
 
+// autoRedact applies to rec, a record not stored before, every
+// auto-redaction pass whose window it is already past (a CDR that arrives
+// late, or a policy with no hold): it is stored redacted, as a run would
+// have left it. A held record is stored as given.
+func (f *writeFilter) autoRedact(w *wsFilter, rec *cdrstore.Record) (cdrstore.Verdict, error) {
+	changed := false
+	for _, p := range w.passes {
+		if rec.StartedAt.Add(p.hold).After(f.now) {
+			continue
+		}
+		c, err := w.o.applyPolicy(rec, f.now, w.settings, p, &w.auto)
+		if err != nil {
+			return cdrstore.Keep, err
+		}
+		changed = changed || c
+	}
+	if !changed {
+		return cdrstore.Keep, nil
+	}
+	w.autoRecs++
+	return cdrstore.Changed, nil
+}
+
 // Finish appends, for each workspace where the write erased or kept out
-// records, one audit entry with the counts.
+// records, one audit entry with the counts, and one for the records
+// auto-redaction policies redacted as they were written.
 func (f *writeFilter) Finish() error {
 	for ws, w := range f.ws {
+		if w.autoRecs > 0 {
+			if err := w.o.step("audit"); err != nil {
+				return err
+			}
+			a := w.auto
+			e := audit.Entry{Action: ActionAutoRedact, Time: f.now, Count: uint64(w.autoRecs),
+				Detail: fmt.Sprintf("at write: content %d, addresses %d, media %d", a.ContentDiscarded, a.AddressesObfuscated, a.MediaExpired)}
+			if _, err := f.tx.AppendAudit(ws, e); err != nil {
+				return err
+			}
+		}
 		c := w.counts
 		n := c.Changed + c.Dropped + c.Expired
 		if n == 0 {

@@ -135,8 +135,22 @@ func review(ctx context.Context, s *cdrstore.Store, now time.Time) (checkReport,
 			})
 		}
 	}
+	overdue, err := rd.Overdue(ctx, now)
+	if err != nil {
+		if ctx.Err() != nil {
+			return rep, err
+		}
+		rep.Integrity = oneLine(err)
+	}
 	var wss []string
 	s.View(func(tx *cdrstore.Tx) error { wss = tx.Workspaces(); return nil })
+	for _, ws := range wss {
+		if n := overdue[ws]; n > 0 {
+			rep.Findings = append(rep.Findings, finding{Workspace: ws,
+				Issue:  fmt.Sprintf("%d records are past an auto-redaction window (or a record's own override, or their media's expiry) and still hold what it removes", n),
+				Action: "run cdradmin autoredact (schedule it at least as often as the shortest hold)"})
+		}
+	}
 	for _, ws := range wss {
 		items, err := rd.Outbox(ws, 1)
 		if err != nil {

@@ -44,10 +44,11 @@ type ingestResult struct {
 	Read     int `json:"read"`
 	Stored   int `json:"stored"`
 	Rejected int `json:"rejected"`
-	// Records an earlier erasure covered (they started before it): stored
-	// erased, or not stored at all (a deletion); and records older than
-	// the last retention sweep's cutoff, not stored either.
-	Erased    int `json:"erased,omitempty"`
+	// Records stored redacted: an earlier erasure covered them (they
+	// started before it), or they were past an auto-redaction policy's
+	// window when written. Records not stored: a deletion covered them,
+	// or they started before the last retention sweep's cutoff.
+	Redacted  int `json:"redacted,omitempty"`
 	NotStored int `json:"not_stored,omitempty"`
 	Expired   int `json:"expired,omitempty"`
 }
@@ -74,8 +75,8 @@ func (c *ingestCmd) run(ctx context.Context, e *env) error {
 		e.printJSON(res)
 	} else {
 		fmt.Fprintf(e.stdout, "read %d lines: %d stored, %d rejected\n", res.Read, res.Stored, res.Rejected)
-		if res.Erased+res.NotStored+res.Expired > 0 {
-			fmt.Fprintf(e.stdout, "earlier erasures: %d stored erased, %d not stored; %d not stored as past retention\n", res.Erased, res.NotStored, res.Expired)
+		if res.Redacted+res.NotStored+res.Expired > 0 {
+			fmt.Fprintf(e.stdout, "%d stored redacted (an erasure or a policy covered them), %d not stored (deleted), %d not stored (past retention)\n", res.Redacted, res.NotStored, res.Expired)
 		}
 	}
 	if err != nil {
@@ -151,7 +152,7 @@ func (c *ingestCmd) ingest(ctx context.Context, s *cdrstore.Store, in io.Reader,
 			return err
 		}
 		res.Stored += wr.Stored
-		res.Erased += wr.Changed
+		res.Redacted += wr.Changed
 		res.NotStored += wr.Dropped
 		res.Expired += wr.Expired
 		batch = batch[:0]

@@ -49,7 +49,7 @@ func TestLateCDRAfterEraseIsStoredErased(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	var res ingestResult
 	require.NoError(t, json.Unmarshal([]byte(out), &res))
-	assert.Equal(t, ingestResult{Read: 2, Stored: 2, Erased: 1}, res)
+	assert.Equal(t, ingestResult{Read: 2, Stored: 2, Redacted: 1}, res)
 
 	code, out, _ = cli(t, "", "--db", db, "get", "-w", "w", "late")
 	require.Equal(t, 0, code)
@@ -86,4 +86,39 @@ func TestEraseReachesObfuscatedRecord(t *testing.T) {
 	require.Equal(t, 0, code)
 	assert.NotContains(t, out, "SECRET-1")
 	noMarker(t, db, "SECRET-1")
+}
+
+// Auto-redaction that comes back (scenario 4 of #11): a record held
+// through a run is reported by check once released and redacted by the
+// next run; a CDR ingested days late is stored redacted. After scrub no
+// file holds either body.
+func TestAutoRedactionReachesReleasedAndLateRecords(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "cdrvault.db")
+	held := `{"id":"h1","workspace":"w","product":"sms","direction":"outbound","from":"+14155552671","to":"+33612345678","body":"SECRET-H","started_at":"2026-10-20T10:00:00Z"}`
+	code, _, stderr := cli(t, held+"\n", "--db", db, "ingest")
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = cli(t, "", "--db", db, "policy", "set", "-w", "w", "--auto-redact", "sms:any:content:6h")
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = cli(t, "", "--db", db, "hold", "add", "-w", "w", "--id", "h1", "--reason", "litigation")
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = cli(t, "", "--db", db, "autoredact")
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = cli(t, "", "--db", db, "hold", "remove", "-w", "w", "id:h1")
+	require.Equal(t, 0, code, stderr)
+
+	code, out, _ := cli(t, "", "--db", db, "check")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "w: 1 records are past an auto-redaction window")
+	code, _, stderr = cli(t, "", "--db", db, "autoredact")
+	require.Equal(t, 0, code, stderr)
+	code, out, _ = cli(t, "", "--db", db, "check")
+	require.Equal(t, 0, code)
+	assert.NotContains(t, out, "past an auto-redaction window")
+
+	late := `{"id":"l1","workspace":"w","product":"sms","direction":"outbound","from":"+14155552671","to":"+33612345678","body":"SECRET-L","started_at":"2026-10-29T10:00:00Z"}`
+	code, out, stderr = cli(t, late+"\n", "--db", db, "ingest", "--json")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, `"redacted":1`)
+	noMarker(t, db, "SECRET-H")
+	noMarker(t, db, "SECRET-L")
 }
