@@ -72,6 +72,22 @@ func (e *ValidationError) Is(target error) bool { return target == ErrInvalidRec
 // Unwrap returns the underlying cause.
 func (e *ValidationError) Unwrap() error { return e.Err }
 
+// NoWorkspaceError reports that an operation named a workspace that does
+// not exist. It matches ErrNotFound. A workspace is created by writing a
+// record to it or by [Store.CreateWorkspace], never as a side effect of
+// configuring it, so that a mistyped name fails instead of creating a
+// workspace nobody reads.
+type NoWorkspaceError struct {
+	Workspace string
+}
+
+func (e *NoWorkspaceError) Error() string {
+	return fmt.Sprintf("cdrstore: workspace %q does not exist", e.Workspace)
+}
+
+// Is reports whether target is ErrNotFound.
+func (e *NoWorkspaceError) Is(target error) bool { return target == ErrNotFound }
+
 // CorruptionError reports where corrupt bytes were found. It matches
 // ErrCorrupt. Key is a printable description of the key in which phone
 // numbers are masked.

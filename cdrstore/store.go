@@ -28,18 +28,24 @@ const (
 	// wherever a key ends in one (records, by_id, by_number,
 	// by_conversation); see appendID. Values are unchanged.
 	FormatV2 uint32 = 2
+	// FormatV3 writes record values in codec v2, whose From and To say
+	// what they hold: an E.164 number, a short code or an alphanumeric
+	// sender ID. Values written in codec v1 stay as they are and are read
+	// forever; see migrateV3 for what the migration does.
+	FormatV3 uint32 = 3
 
 	// FormatMinSupported is the oldest format Open accepts.
 	FormatMinSupported = FormatV1
 	// FormatNewest is the format new stores are created in.
-	FormatNewest = FormatV2
+	FormatNewest = FormatV3
 )
 
-// migrations[v] upgrades a store from format v to v+1 inside one write
-// transaction. A test checks that every version from FormatMinSupported up
-// to FormatNewest-1 has one.
-var migrations = map[uint32]func(*bolt.Tx) error{
-	FormatV1: migratePackIDs,
+// migrations[v] upgrades a store from format v to v+1 inside the open's
+// one write transaction. A test checks that every version from
+// FormatMinSupported up to FormatNewest-1 has one.
+var migrations = map[uint32]func(*migration) error{
+	FormatV1: func(m *migration) error { return migratePackIDs(m.btx) },
+	FormatV2: migrateV3,
 }
 
 // Store is a CDR store backed by one bbolt file. A Store is safe for
@@ -115,7 +121,10 @@ func (s *Store) open() error {
 	if err != nil {
 		return mapOpenError(s.path, err)
 	}
-	if s.opts.ReadOnly {
+	if s.opts.ReadOnly || !s.needsInit(db) {
+		// A store that needs no change is opened without a write
+		// transaction: every commit rewrites bbolt's meta page, and
+		// opening a store must not change its file.
 		err = db.View(s.checkMeta)
 	} else {
 		err = db.Update(s.initMeta)
@@ -211,15 +220,33 @@ func (s *Store) initMeta(btx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
+	if err := s.loadKey(meta); err != nil {
+		return err // before migrating: a migration may key what it writes
+	}
+	m := &migration{btx: btx, subjectKey: s.subjectKey}
 	for ; v < FormatNewest; v++ {
-		if err := migrations[v](btx); err != nil {
+		if err := migrations[v](m); err != nil {
 			return fmt.Errorf("cdrstore: migrate format %d to %d: %w", v, v+1, err)
 		}
 		if err := meta.Put(metaFormat, binary.BigEndian.AppendUint32(nil, v+1)); err != nil {
 			return err
 		}
 	}
-	return s.loadKey(meta)
+	return nil
+}
+
+// needsInit reports whether a writable open must write: the file has no
+// meta bucket (new, or not a store: initMeta decides) or an older format.
+func (s *Store) needsInit(db *bolt.DB) bool {
+	need := true
+	db.View(func(btx *bolt.Tx) error {
+		if meta := btx.Bucket(bucketMeta); meta != nil {
+			v, err := readFormat(meta)
+			need = err == nil && v < FormatNewest
+		}
+		return nil
+	})
+	return need
 }
 
 // errNotAStore is the error of Open for a bbolt file that is not a store.

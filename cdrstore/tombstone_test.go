@@ -1,7 +1,6 @@
 package cdrstore_test
 
 import (
-	"bytes"
 	"path/filepath"
 	"testing"
 	"time"
@@ -57,14 +56,14 @@ func TestTombstonesRefuseWritesWithoutHook(t *testing.T) {
 	require.NoError(t, s.Put(sms("s0", t2026, ada, "hello")))
 	require.NoError(t, s.Put(sms("s1", t2026, ada, "hello")), "no tombstone: no hook needed")
 	putTombstone(t, s, "acme", cdrstore.TermNumber, ada.String(), 'e', t2026.Add(time.Hour))
-	before := dumpOf(t, s)
+	before := storetest.Dump(t, s)
 
 	r := sms("s2", t2026, bob, "hi")
 	assert.ErrorIs(t, s.Put(r), cdrstore.ErrNoWriteHook)
 	assert.ErrorIs(t, s.PutBatch([]cdrstore.Record{r}), cdrstore.ErrNoWriteHook)
 	assert.ErrorIs(t, s.PutGrouped([]cdrstore.Record{r}), cdrstore.ErrNoWriteHook)
 	assert.ErrorIs(t, s.Update(func(tx *cdrstore.Tx) error { return tx.Put(r) }), cdrstore.ErrNoWriteHook)
-	assert.Equal(t, before, dumpOf(t, s))
+	assert.Equal(t, before, storetest.Dump(t, s))
 }
 
 // The in-memory set of tombstones is loaded at Open: a reopened store
@@ -212,11 +211,4 @@ func TestPutAndDropTombstones(t *testing.T) {
 	}))
 	assert.Equal(t, 1, n)
 	assert.NoError(t, s.Put(sms("s1", t2026, bob, "x")), "no tombstone left")
-}
-
-func dumpOf(t *testing.T, s *cdrstore.Store) string {
-	t.Helper()
-	var b bytes.Buffer
-	require.NoError(t, s.Dump(&b))
-	return b.String()
 }

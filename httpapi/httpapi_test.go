@@ -501,3 +501,37 @@ func TestRevokedKeyIsRefusedAtOnce(t *testing.T) {
 	status, _, body = f.do(t, "GET", "/v1/records/globex-1", "", bearer(f.other.Token))
 	assert.Equal(t, 200, status, "%v", body)
 }
+
+// A credential for a workspace that does not exist is refused: it would
+// authenticate requests against a workspace nobody ingests into.
+func TestAddKeyNeedsTheWorkspace(t *testing.T) {
+	f := setup(t, nil)
+	before := storetest.Dump(t, f.s)
+	_, err := httpapi.AddKey(f.s, "acmee", nil)
+	require.ErrorIs(t, err, cdrstore.ErrNotFound)
+	var nw *cdrstore.NoWorkspaceError
+	require.ErrorAs(t, err, &nw)
+	assert.Equal(t, "acmee", nw.Workspace)
+	assert.Equal(t, before, storetest.Dump(t, f.s))
+}
+
+// Records whose platform side is a sender ID or a short code are read
+// over HTTP as given, by ID and by the counterparty's number.
+func TestSubjectAccessShowsSenderIDs(t *testing.T) {
+	f := setup(t, nil)
+	old := now.Add(-48 * time.Hour)
+	bob := e164.MustParse("+447911123456", "")
+	require.NoError(t, f.s.PutBatch([]cdrstore.Record{
+		{ID: "mt-alpha", Workspace: "acme", Product: cdrstore.ProductSMS, Direction: cdrstore.Outbound, FromAlias: cdrstore.Alias{Kind: cdrstore.AliasSenderID, Value: "ACME"}, To: bob, Body: "code 1234", StartedAt: old},
+		{ID: "mo-short", Workspace: "acme", Product: cdrstore.ProductSMS, Direction: cdrstore.Inbound, From: bob, ToAlias: cdrstore.Alias{Kind: cdrstore.AliasShortCode, Value: "32665"}, Body: "STOP", StartedAt: old.Add(time.Minute)},
+	}))
+	status, _, body := f.do(t, "GET", "/v1/records/mt-alpha", "", bearer(f.key.Token))
+	require.Equal(t, 200, status)
+	assert.Equal(t, "ACME", body["from"])
+	status, _, body = f.do(t, "GET", "/v1/records?number=%2B447911123456", "", bearer(f.key.Token))
+	require.Equal(t, 200, status, "%v", body)
+	recs := body["records"].([]any)
+	require.Len(t, recs, 2)
+	assert.Equal(t, "ACME", recs[0].(map[string]any)["from"])
+	assert.Equal(t, "32665", recs[1].(map[string]any)["to"])
+}

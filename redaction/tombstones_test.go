@@ -178,7 +178,7 @@ func TestTombstoneWriteFaultInjection(t *testing.T) {
 	batch := []cdrstore.Record{voice("v1", bob, "c1"), message("m1", ada), smsOut("b", bob, "fine")}
 	for i := 0; ; i++ {
 		require.Less(t, i, 100, "the write never succeeded")
-		before := dump(t, s)
+		before := storetest.Dump(t, s)
 		step := 0
 		redaction.SetHook(rd, func(name string) error {
 			if step++; step > i {
@@ -193,7 +193,7 @@ func TestTombstoneWriteFaultInjection(t *testing.T) {
 			break
 		}
 		require.ErrorIs(t, err, errInjected)
-		require.Equal(t, before, dump(t, s), "fault at step %d left a trace", i+1)
+		require.Equal(t, before, storetest.Dump(t, s), "fault at step %d left a trace", i+1)
 	}
 	got, err := s.Get("acme", "m1")
 	require.NoError(t, err)
@@ -206,10 +206,10 @@ func TestTombstoneWriteFaultInjection(t *testing.T) {
 // tombstone, and what is ingested there later is erased.
 func TestEraseContactAheadOfWorkspace(t *testing.T) {
 	s, rd := setup(t, smsOut("seed", bob, "x"))
-	before := dump(t, s)
+	before := storetest.Dump(t, s)
 	_, err := rd.EraseContact(ctx, "globex", ada, "gdpr_art17")
 	require.ErrorIs(t, err, cdrstore.ErrNotFound)
-	assert.Equal(t, before, dump(t, s), "a typo writes nothing")
+	assert.Equal(t, before, storetest.Dump(t, s), "a typo writes nothing")
 
 	res, err := rd.EraseContactWith(ctx, "globex", ada, "gdpr_art17", redaction.EraseContactOptions{AheadOfWorkspace: true})
 	require.NoError(t, err)

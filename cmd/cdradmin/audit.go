@@ -81,7 +81,7 @@ func (c *auditCmd) verify(ctx context.Context, e *env, s *cdrstore.Store) error 
 		if e.json {
 			e.printJSON(r)
 		} else {
-			fmt.Fprintf(e.stdout, "%s: %d entries, chain intact, head %s\n", r.Workspace, r.Entries, r.Head)
+			fmt.Fprintf(e.stdout, "%s: %d entries, chain intact, head %s\n", show(r.Workspace), r.Entries, r.Head)
 		}
 	}
 	return err

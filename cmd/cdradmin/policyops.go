@@ -73,7 +73,7 @@ func (c *sweepCmd) run(ctx context.Context, e *env) error {
 	}
 	fmt.Fprintf(e.stdout, "%s %d expired records in %d batches (held: %d)\n", verb, res.Deleted, res.Batches, res.SkippedCount)
 	for _, ws := range sortedKeys(res.ByWorkspace) {
-		fmt.Fprintf(e.stdout, "  %s: %d\n", ws, res.ByWorkspace[ws])
+		fmt.Fprintf(e.stdout, "  %s: %d\n", show(ws), res.ByWorkspace[ws])
 	}
 	return nil
 }

@@ -77,6 +77,7 @@ var verbs = []verb{
 	{"policy", "show -w WS | set -w WS [flags]", "show or change workspace settings (changes are audited)", "cdradmin policy set -w acme --retention-months 13 --auto-redact sms:outbound:content,address:6h", func() subcommand { return &policyCmd{} }},
 	{"stats", "", "counts, sizes and audit heads per workspace", "cdradmin stats --json", func() subcommand { return &statsCmd{} }},
 	{"check", "", "integrity (indexes, audit chains, outbox) and configuration review", "cdradmin check", func() subcommand { return &checkCmd{} }},
+	{"workspace", "create WS | list | show WS", "create a workspace explicitly, or list and show them (nothing else creates one but ingest)", "cdradmin workspace create acme", func() subcommand { return &workspaceCmd{} }},
 	{"keys", "add -w WS [--products sms,voice] | list [-w WS] | revoke -w WS KEY", "API credentials for serve (the secret is printed once)", "cdradmin keys add -w acme --products sms,voice --json", func() subcommand { return &keysCmd{} }},
 	{"serve", "[--addr 127.0.0.1:8080] [--rate 170]", "serve the Redact, contact-erasure and subject-access HTTP API", "cdradmin serve --addr 127.0.0.1:8080", func() subcommand { return &serveCmd{} }},
 }
@@ -106,6 +107,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // runWithClock is run with an injected clock.
 func runWithClock(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time) int {
+	stdout, stderr = newTermWriter(stdout), newTermWriter(stderr)
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, now: now}
 	root := flag.NewFlagSet("cdradmin", flag.ContinueOnError)
 	root.SetOutput(stderr)
@@ -159,6 +161,10 @@ func runWithClock(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		fmt.Fprintf(stderr, "cdradmin %s: %v\n", v.name, err)
 		fs.Usage()
 		return exitUsage
+	}
+	if err := e.checkWorkspaceFlag(fs); err != nil {
+		fmt.Fprintf(stderr, "cdradmin %s: %s\n", v.name, oneLine(err))
+		return exitFailure
 	}
 	if err := cmd.run(ctx, e); err != nil {
 		fmt.Fprintf(stderr, "cdradmin %s: %s\n", v.name, oneLine(err))
@@ -299,6 +305,9 @@ type progress struct {
 }
 
 func newProgress(w io.Writer) *progress {
+	if tw, ok := w.(*termWriter); ok {
+		w = tw.w // progress writes its own escapes, and only counts
+	}
 	p := &progress{w: w}
 	if f, ok := w.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
