@@ -211,7 +211,7 @@ func run[T any](r *Redactor, ctx context.Context, ws string, c call, fn func(*op
 			}
 		}
 		o := &op{r: r, ctx: ctx, tx: tx, ws: ws, now: tx.Now(), res: Result{Workspace: ws, Action: action, DryRun: c.dryRun}}
-		o.entry = audit.Entry{Action: action, Actor: req.Actor, RequestID: req.ID}
+		o.entry = audit.Entry{Action: action, Actor: req.Actor, RequestID: auditRequestID(tx, req.ID)}
 		if err := ctx.Err(); err != nil {
 			return err
 		}

@@ -290,8 +290,12 @@ func (r *Redactor) sweptThrough(ctx context.Context, ws string, cutoffs map[cdrs
 		if err := o.step("drop tombstones"); err != nil {
 			return err
 		}
-		_, err = o.tx.DropTombstones(ws, lowest)
-		return err
+		if _, err := o.tx.DropTombstones(ws, lowest); err != nil {
+			return err
+		}
+		// A fleet may replay a request as old as the longest retention:
+		// results kept before the lowest cutoff go, none sooner.
+		return o.pruneRequests(lowest)
 	})
 	return err
 }
@@ -310,4 +314,50 @@ func loadFloors(tx *cdrstore.Tx, ws string) (map[cdrstore.Product]time.Time, err
 		}
 	}
 	return floors, nil
+}
+
+// pruneRequests deletes the request results of o.ws kept before cutoff. A
+// result kept before format v3 carries no time: it gets o.now, and goes
+// once that is before a later sweep's cutoff.
+func (o *op) pruneRequests(cutoff time.Time) error {
+	kv, err := o.tx.Bucket(o.ws, cdrstore.BucketRequests)
+	if err != nil {
+		return err
+	}
+	var gone [][]byte
+	stamp := map[string][]byte{}
+	for k, v := range kv.Scan(nil, nil) {
+		var st storedResult
+		if err := json.Unmarshal(v, &st); err != nil {
+			return &cdrstore.CorruptionError{Workspace: o.ws, Bucket: string(cdrstore.BucketRequests), Err: err}
+		}
+		switch {
+		case st.At.IsZero():
+			st.At = o.now
+			raw, err := json.Marshal(st)
+			if err != nil {
+				return err
+			}
+			stamp[string(k)] = raw
+		case st.At.Before(cutoff):
+			gone = append(gone, k)
+		}
+	}
+	if len(gone)+len(stamp) == 0 {
+		return nil
+	}
+	if err := o.step("requests"); err != nil {
+		return err
+	}
+	for _, k := range gone {
+		if err := kv.Delete(k); err != nil {
+			return err
+		}
+	}
+	for k, v := range stamp {
+		if err := kv.Put([]byte(k), v); err != nil {
+			return err
+		}
+	}
+	return nil
 }

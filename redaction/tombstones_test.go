@@ -281,3 +281,29 @@ func TestSweptRecordsDoNotComeBack(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "new", got.Body)
 }
+
+// The sweep prunes request results kept before the lowest retention
+// cutoff (a fleet may replay requests that old), and none younger.
+func TestSweepPrunesOldRequests(t *testing.T) {
+	s, rd := setup(t, smsOut("seed", bob, "x"), smsOut("s1", ada, "x"))
+	_, err := rd.RedactByID(redaction.WithRequest(ctx, redaction.Request{ID: "old"}), "acme", "s1", cdrstore.ProductSMS, cdrstore.Outbound)
+	require.NoError(t, err)
+	count := func() int {
+		n := 0
+		require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+			kv, err := tx.Bucket("acme", cdrstore.BucketRequests)
+			for range kv.Scan(nil, nil) {
+				n++
+			}
+			return err
+		}))
+		return n
+	}
+	require.Equal(t, 1, count())
+	_, err = rd.Sweep(ctx, now.AddDate(0, 12, 0), redaction.SweepOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, count(), "younger than the retention: kept")
+	_, err = rd.Sweep(ctx, now.AddDate(0, 14, 0), redaction.SweepOptions{})
+	require.NoError(t, err)
+	assert.Zero(t, count(), "older than the longest retention: pruned")
+}

@@ -151,7 +151,19 @@ func review(ctx context.Context, s *cdrstore.Store, now time.Time) (checkReport,
 	}
 	var wss []string
 	s.View(func(tx *cdrstore.Tx) error { wss = tx.Workspaces(); return nil })
+	plain, err := rd.PlaintextRequestIDs(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return rep, err
+		}
+		rep.Integrity = oneLine(err)
+	}
 	for _, ws := range wss {
+		if n := plain[ws]; n > 0 {
+			rep.Findings = append(rep.Findings, finding{Workspace: ws,
+				Issue:  fmt.Sprintf("%d audit entries written before format v3 hold a request ID as the caller chose it (it may hold a phone number)", n),
+				Action: "the entries keep their bytes so the hash chain and receipts stay verifiable; keep the file and its backups as personal data until they expire"})
+		}
 		if n := overdue[ws]; n > 0 {
 			rep.Findings = append(rep.Findings, finding{Workspace: ws,
 				Issue:  fmt.Sprintf("%d records are past an auto-redaction window (or a record's own override, or their media's expiry) and still hold what it removes", n),
