@@ -32,6 +32,10 @@ const macLen = sha256.Size
 // numberMarks are the redaction marks that say a number left the record.
 const numberMarks = FieldFrom | FieldTo | FieldFromObfuscated | FieldToObfuscated
 
+// LostNumber reports whether the marks say a redaction removed or
+// obfuscated one of the record's numbers.
+func (r Redaction) LostNumber() bool { return r.Fields&numberMarks != 0 }
+
 // holdsContent reports whether r holds content that no redaction mark
 // says is gone: a body, transcript, recording or media reference.
 func (r *Record) holdsContent() bool {

@@ -151,6 +151,13 @@ func review(ctx context.Context, s *cdrstore.Store, now time.Time) (checkReport,
 	}
 	var wss []string
 	s.View(func(tx *cdrstore.Tx) error { wss = tx.Workspaces(); return nil })
+	unlinked, err := rd.Unlinked(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return rep, err
+		}
+		rep.Integrity = oneLine(err)
+	}
 	plain, err := rd.PlaintextRequestIDs(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -159,6 +166,11 @@ func review(ctx context.Context, s *cdrstore.Store, now time.Time) (checkReport,
 		rep.Integrity = oneLine(err)
 	}
 	for _, ws := range wss {
+		if n := unlinked[ws]; n > 0 {
+			rep.Findings = append(rep.Findings, finding{Workspace: ws,
+				Issue:  fmt.Sprintf("%d records lost their counterparty's number before format v3 and keep content that no erasure can reach", n),
+				Action: fmt.Sprintf("decide whether to keep it; to discard it: cdradmin unlinked -w %s --discard", show(ws))})
+		}
 		if n := plain[ws]; n > 0 {
 			rep.Findings = append(rep.Findings, finding{Workspace: ws,
 				Issue:  fmt.Sprintf("%d audit entries written before format v3 hold a request ID as the caller chose it (it may hold a phone number)", n),

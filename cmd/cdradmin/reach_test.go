@@ -6,7 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/e164"
+	"github.com/cdrvault/cdrvault/redaction"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -121,4 +125,41 @@ func TestAutoRedactionReachesReleasedAndLateRecords(t *testing.T) {
 	assert.Contains(t, out, `"redacted":1`)
 	noMarker(t, db, "SECRET-H")
 	noMarker(t, db, "SECRET-L")
+}
+
+// Records that lost their number with no link to it (as format v2 left
+// obfuscated records): check counts them and unlinked --discard discards
+// their content, audited.
+func TestUnlinkedCommand(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "cdrvault.db")
+	seed := `{"id":"seed","workspace":"w","product":"sms","direction":"outbound","from":"+14155552671","to":"+447911123456","body":"hi","started_at":"2026-10-30T10:00:00Z"}`
+	code, _, stderr := cli(t, seed+"\n", "--db", db, "ingest")
+	require.Equal(t, 0, code, stderr)
+	// A record stored already obfuscated, as a v2 store holds them.
+	s, err := cdrstore.Open(db, nil)
+	require.NoError(t, err)
+	redaction.New(s, nil)
+	require.NoError(t, s.Put(cdrstore.Record{ID: "obf", Workspace: "w", Product: cdrstore.ProductSMS, Direction: cdrstore.Outbound,
+		From: e164.MustParse("+14155552671", ""), Body: "SECRET-U", StartedAt: time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC),
+		Redacted: cdrstore.Redaction{Fields: cdrstore.FieldToObfuscated, Masked: "+3361234XXXX", At: fixedNow}}))
+	require.NoError(t, s.Close())
+
+	code, out, _ := cli(t, "", "--db", db, "check")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "w: 1 records lost their counterparty's number before format v3")
+	code, out, stderr = cli(t, "", "--db", db, "unlinked", "--json")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, `{"w":1}`+"\n", out)
+	code, _, _ = cli(t, "", "--db", db, "unlinked", "--discard")
+	assert.Equal(t, 2, code, "--discard needs a workspace")
+	code, out, stderr = cli(t, "", "--db", db, "unlinked", "-w", "w", "--discard")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "discarded the content of 1 unlinked records of w")
+	code, out, _ = cli(t, "", "--db", db, "check")
+	require.Equal(t, 0, code)
+	assert.NotContains(t, out, "lost their counterparty's number")
+	code, out, _ = cli(t, "", "--db", db, "audit", "list", "-w", "w")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "data.discard_unlinked")
+	noMarker(t, db, "SECRET-U")
 }
