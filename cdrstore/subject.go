@@ -67,23 +67,27 @@ func (w *wsBuckets) linked(k []byte) ([][]byte, error) {
 }
 
 // relink brings the subject index in line after r replaced old (stored
-// under oldKey; hadOld false for a new record) under key. A number old
-// held and r lost to a redaction mark joins the record's links; the links
-// stay while r holds content and go with it. A record that never lost a
-// number costs nothing here.
-func (tx *Tx) relink(w *wsBuckets, hadOld bool, old *Record, oldKey []byte, r *Record, key []byte) error {
-	if !hadOld || (old.Redacted.Fields|r.Redacted.Fields)&numberMarks == 0 {
+// under oldKey; hadOld false for a new record) under key; in is the record
+// as the caller gave it, before the write hook changed it. A number old or
+// in held and r lost to a redaction mark joins the record's links; the
+// links stay while r holds content and go with it. A record that never
+// lost a number costs nothing here.
+func (tx *Tx) relink(w *wsBuckets, hadOld bool, old *Record, oldKey []byte, in, r *Record, key []byte) error {
+	if (old.Redacted.Fields|r.Redacted.Fields)&numberMarks == 0 {
 		return nil
 	}
-	prev, err := w.linked(oldKey)
-	if err != nil {
-		return err
+	var prev [][]byte
+	if hadOld {
+		var err error
+		if prev, err = w.linked(oldKey); err != nil {
+			return err
+		}
 	}
 	var next [][]byte
 	if r.holdsContent() {
 		next = append(next, prev...)
 		if r.Redacted.Fields&numberMarks != 0 {
-			for _, n := range old.Numbers() {
+			for _, n := range append(old.Numbers(), in.Numbers()...) {
 				if !r.HasNumber(n) {
 					h := tx.s.SubjectHMAC(n.String())
 					if !containsMAC(next, h) {
@@ -93,7 +97,7 @@ func (tx *Tx) relink(w *wsBuckets, hadOld bool, old *Record, oldKey []byte, r *R
 			}
 		}
 	}
-	if bytes.Equal(oldKey, key) && sameMACs(prev, next) {
+	if hadOld && bytes.Equal(oldKey, key) && sameMACs(prev, next) {
 		return nil
 	}
 	if err := w.unlink(oldKey, prev); err != nil {

@@ -411,6 +411,7 @@ func (tx *Tx) put(r *Record) (Verdict, error) {
 		}
 	}
 	verdict := Keep
+	in := r // as given (merged), before the hook changes it
 	if f != nil {
 		m := Match{Stored: oldV != nil}
 		if m.Tombstones, err = tx.matchTombstones(w, r); err != nil {
@@ -482,7 +483,7 @@ func (tx *Tx) put(r *Record) (Verdict, error) {
 			return Keep, err
 		}
 	}
-	if err := tx.relink(w, oldV != nil, &old, oldKey, r, key); err != nil {
+	if err := tx.relink(w, oldV != nil, &old, oldKey, in, r, key); err != nil {
 		return Keep, err
 	}
 	return verdict, nil

@@ -88,3 +88,25 @@ func TestHoldReachesObfuscatedRecords(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "SECRET-1", got.Body, "held")
 }
+
+// A record obfuscated as it is written (past its policy's window on
+// arrival) is linked to the number it came with.
+func TestObfuscatedAtWriteIsLinked(t *testing.T) {
+	s, rd := setup(t, smsOut("seed", bob, "x"))
+	_, err := rd.SetSettings(ctx, "acme", redaction.Settings{AutoRedact: []redaction.AutoRedactPolicy{
+		{Product: cdrstore.ProductSMS, Address: true, Hold: redaction.Duration(6 * time.Hour)},
+	}})
+	require.NoError(t, err)
+	require.NoError(t, s.Put(smsOut("late", ada, "SECRET-5")))
+	got, err := s.Get("acme", "late")
+	require.NoError(t, err)
+	require.False(t, got.To.IsValid(), "obfuscated as written")
+	found := byNumber(t, s, ada)
+	require.Len(t, found, 1)
+	res, err := rd.EraseContact(ctx, "acme", ada, "gdpr_art17")
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.RecordsAffected)
+	n, err := rd.Unlinked(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, n)
+}
