@@ -535,3 +535,46 @@ func TestSubjectAccessShowsSenderIDs(t *testing.T) {
 	assert.Equal(t, "ACME", recs[0].(map[string]any)["from"])
 	assert.Equal(t, "32665", recs[1].(map[string]any)["to"])
 }
+
+// Obfuscated numbers over HTTP (scenario 1 of #11): once auto-redaction
+// obfuscated the counterparty and kept the content, GET ?number= still
+// lists the records (with the masked number), paginated across the two
+// indexes, and DELETE /v1/contacts erases them.
+func TestSubjectAccessFindsObfuscatedRecords(t *testing.T) {
+	f := setup(t, nil)
+	rd := redaction.New(f.s, nil)
+	_, err := rd.SetSettings(context.Background(), "acme", redaction.Settings{
+		Products:   []cdrstore.Product{cdrstore.ProductSMS, cdrstore.ProductVoice, cdrstore.ProductMessages},
+		AutoRedact: []redaction.AutoRedactPolicy{{Product: cdrstore.ProductSMS, Address: true, Hold: redaction.Duration(6 * time.Hour)}},
+	})
+	require.NoError(t, err)
+	res, err := rd.AutoRedact(context.Background(), now, redaction.AutoRedactOptions{})
+	require.NoError(t, err)
+	require.Equal(t, 14, res.AddressesObfuscated, "every SMS but the young one")
+
+	var ids []string
+	masked := 0
+	cursor := ""
+	for range 10 {
+		status, _, body := f.do(t, "GET", "/v1/records?number=%2B2348031234567&limit=5&cursor="+cursor, "", bearer(f.key.Token))
+		require.Equal(t, 200, status, "%v", body)
+		for _, r := range body["records"].([]any) {
+			rec := r.(map[string]any)
+			ids = append(ids, rec["id"].(string))
+			if rec["to"] == ada.Obfuscate() || rec["from"] == ada.Obfuscate() {
+				masked++
+			}
+		}
+		next, _ := body["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	assert.Len(t, ids, 16, "the same records as before the obfuscation")
+	assert.Equal(t, 14, masked, "an obfuscated record shows the masked number")
+
+	status, _, body := f.do(t, "DELETE", "/v1/contacts/+2348031234567", "", bearer(f.key.Token))
+	require.Equal(t, 200, status, "%v", body)
+	assert.Equal(t, float64(16), body["records_affected"])
+}

@@ -163,3 +163,25 @@ func TestUnlinkedCommand(t *testing.T) {
 	assert.Contains(t, out, "data.discard_unlinked")
 	noMarker(t, db, "SECRET-U")
 }
+
+// Re-delivered CDRs (scenario 3 of #11): a record the retention sweep
+// deleted does not come back when the same CDR is ingested again; ingest
+// reports it as past retention, and no file holds its body.
+func TestSweptCDRDoesNotComeBack(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "cdrvault.db")
+	old := `{"id":"old1","workspace":"w","product":"sms","direction":"outbound","from":"+14155552671","to":"+33612345678","body":"SECRET-3","started_at":"2025-01-10T10:00:00Z"}`
+	code, _, stderr := cli(t, old+"\n", "--db", db, "ingest")
+	require.Equal(t, 0, code, stderr)
+	code, out, stderr := cli(t, "", "--db", db, "sweep")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "deleted 1 expired records")
+
+	code, out, stderr = cli(t, old+"\n", "--db", db, "ingest", "--json")
+	require.Equal(t, 0, code, stderr)
+	var res ingestResult
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	assert.Equal(t, ingestResult{Read: 1, Expired: 1}, res)
+	code, _, _ = cli(t, "", "--db", db, "get", "-w", "w", "old1")
+	assert.Equal(t, 1, code, "not stored")
+	noMarker(t, db, "SECRET-3")
+}
