@@ -252,6 +252,10 @@ func TestFaultInjection(t *testing.T) {
 			_, err := rd.DeleteConversation(ctx, "acme", "c1")
 			return err
 		}},
+		{"EraseContactAheadOfWorkspace", func(rd *redaction.Redactor) error {
+			_, err := rd.EraseContactWith(ctx, "fleet-ws", ada, "gdpr_art17", redaction.EraseContactOptions{AheadOfWorkspace: true})
+			return err
+		}},
 		{"SetSettings", func(rd *redaction.Redactor) error {
 			_, err := rd.SetSettings(ctx, "acme", redaction.Settings{Retention: redaction.Retention{Months: 6}})
 			return err

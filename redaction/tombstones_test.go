@@ -307,3 +307,45 @@ func TestSweepPrunesOldRequests(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, count(), "older than the longest retention: pruned")
 }
+
+// A fault at any write step of what a completed sweep keeps (its cutoffs,
+// dropping tombstones, pruning request results) leaves the store as it
+// was; the sweep then completes.
+func TestSweepFloorFaultInjection(t *testing.T) {
+	fresh := smsOut("s1", ada, "x")
+	fresh.StartedAt = now.Add(48 * time.Hour)
+	s, rd := setup(t, fresh)
+	_, err := rd.EraseContact(redaction.WithRequest(ctx, redaction.Request{ID: "e1"}), "acme", bob, "gdpr_art17")
+	require.NoError(t, err)
+	asOf := now.AddDate(0, 13, 0) // cutoff about now: nothing expires, the tombstone goes
+	for i := 0; ; i++ {
+		require.Less(t, i, 100, "the sweep never succeeded")
+		before := storetest.Dump(t, s)
+		step := 0
+		redaction.SetHook(rd, func(name string) error {
+			if step++; step > i {
+				return fmt.Errorf("step %d (%s): %w", step, name, errInjected)
+			}
+			return nil
+		})
+		_, err := rd.Sweep(ctx, asOf, redaction.SweepOptions{})
+		redaction.SetHook(rd, nil)
+		if err == nil {
+			require.Positive(t, i)
+			break
+		}
+		require.ErrorIs(t, err, errInjected)
+		require.Equal(t, before, storetest.Dump(t, s), "fault at step %d left a trace", i+1)
+	}
+	n := 0
+	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+		for _, err := range tx.Tombstones("acme") {
+			if err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	}))
+	assert.Zero(t, n)
+}
