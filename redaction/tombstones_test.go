@@ -1,7 +1,6 @@
 package redaction_test
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -176,25 +175,7 @@ func TestTombstoneWriteFaultInjection(t *testing.T) {
 	_, err = rd.DeleteRecord(ctx, "acme", "v1")
 	require.NoError(t, err)
 	batch := []cdrstore.Record{voice("v1", bob, "c1"), message("m1", ada), smsOut("b", bob, "fine")}
-	for i := 0; ; i++ {
-		require.Less(t, i, 100, "the write never succeeded")
-		before := storetest.Dump(t, s)
-		step := 0
-		redaction.SetHook(rd, func(name string) error {
-			if step++; step > i {
-				return fmt.Errorf("step %d (%s): %w", step, name, errInjected)
-			}
-			return nil
-		})
-		err := s.PutBatch(batch)
-		redaction.SetHook(rd, nil)
-		if err == nil {
-			require.Positive(t, i)
-			break
-		}
-		require.ErrorIs(t, err, errInjected)
-		require.Equal(t, before, storetest.Dump(t, s), "fault at step %d left a trace", i+1)
-	}
+	require.Positive(t, injectFaults(t, s, rd, func() error { return s.PutBatch(batch) }))
 	got, err := s.Get("acme", "m1")
 	require.NoError(t, err)
 	assert.Equal(t, redaction.RedactedBody, got.Body)
@@ -318,25 +299,10 @@ func TestSweepFloorFaultInjection(t *testing.T) {
 	_, err := rd.EraseContact(redaction.WithRequest(ctx, redaction.Request{ID: "e1"}), "acme", bob, "gdpr_art17")
 	require.NoError(t, err)
 	asOf := now.AddDate(0, 13, 0) // cutoff about now: nothing expires, the tombstone goes
-	for i := 0; ; i++ {
-		require.Less(t, i, 100, "the sweep never succeeded")
-		before := storetest.Dump(t, s)
-		step := 0
-		redaction.SetHook(rd, func(name string) error {
-			if step++; step > i {
-				return fmt.Errorf("step %d (%s): %w", step, name, errInjected)
-			}
-			return nil
-		})
+	require.Positive(t, injectFaults(t, s, rd, func() error {
 		_, err := rd.Sweep(ctx, asOf, redaction.SweepOptions{})
-		redaction.SetHook(rd, nil)
-		if err == nil {
-			require.Positive(t, i)
-			break
-		}
-		require.ErrorIs(t, err, errInjected)
-		require.Equal(t, before, storetest.Dump(t, s), "fault at step %d left a trace", i+1)
-	}
+		return err
+	}))
 	n := 0
 	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
 		for _, err := range tx.Tombstones("acme") {

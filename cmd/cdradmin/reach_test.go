@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,14 +16,39 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// noMarker asserts that no file of the store, nor its backup, holds marker.
+// The scenarios of #11, driven through cdradmin on a fresh store in
+// workspace w: each ends with no erased marker in any file of the store
+// or its backup after scrub.
+
+// smsLine is an outbound SMS of workspace w from the platform's number to
+// to, as an ingest line.
+func smsLine(id, to, body, startedAt string) string {
+	return fmt.Sprintf(`{"id":%q,"workspace":"w","product":"sms","direction":"outbound","from":"+14155552671","to":%q,"body":%q,"started_at":%q}`+"\n",
+		id, to, body, startedAt)
+}
+
+// cdradmin runs a command on db that must succeed, and returns its stdout.
+func cdradmin(t *testing.T, db, stdin string, args ...string) string {
+	t.Helper()
+	code, out, stderr := cli(t, stdin, append([]string{"--db", db}, args...)...)
+	require.Equal(t, 0, code, "%v: %s", args, stderr)
+	return out
+}
+
+// newDB returns the path of a store holding one unrelated SMS.
+func newDB(t *testing.T) string {
+	db := filepath.Join(t.TempDir(), "cdrvault.db")
+	cdradmin(t, db, smsLine("seed", "+447911123456", "hi", "2026-10-30T10:00:00Z"), "ingest")
+	return db
+}
+
+// noMarker asserts that no file of the store, nor its backup, holds marker
+// once the store is scrubbed.
 func noMarker(t *testing.T, db, marker string) {
 	t.Helper()
-	code, _, stderr := cli(t, "", "--db", db, "scrub")
-	require.Equal(t, 0, code, stderr)
+	cdradmin(t, db, "", "scrub")
 	backup := filepath.Join(t.TempDir(), "backup.db")
-	code, _, stderr = cli(t, "", "--db", db, "backup", "--to", backup)
-	require.Equal(t, 0, code, stderr)
+	cdradmin(t, db, "", "backup", "--to", backup)
 	for _, dir := range []string{filepath.Dir(db), filepath.Dir(backup)} {
 		entries, err := os.ReadDir(dir)
 		require.NoError(t, err)
@@ -34,95 +60,77 @@ func noMarker(t *testing.T, db, marker string) {
 	}
 }
 
-// Late CDRs (scenario 2 of #11): an SMS that started before an erasure
-// of its counterparty and is ingested after it is stored erased; ingest
-// says so, and after scrub no file of the store or its backup holds its
-// body. One that started after the erasure is stored whole.
-func TestLateCDRAfterEraseIsStoredErased(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "cdrvault.db")
-	seed := `{"id":"seed","workspace":"w","product":"sms","direction":"outbound","from":"+14155552671","to":"+447911123456","body":"hi","started_at":"2026-10-30T10:00:00Z"}`
-	code, _, stderr := cli(t, seed+"\n", "--db", db, "ingest")
-	require.Equal(t, 0, code, stderr)
-	code, out, stderr := cli(t, "", "--db", db, "erase", "-w", "w", "--json", "+33612345678")
-	require.Equal(t, 0, code, stderr)
-	assert.Contains(t, out, `"records_affected":0`)
-
-	late := `{"id":"late","workspace":"w","product":"sms","direction":"outbound","from":"+14155552671","to":"+33612345678","body":"SECRET-2","started_at":"2026-10-31T10:00:00Z"}`
-	after := `{"id":"after","workspace":"w","product":"sms","direction":"outbound","from":"+14155552671","to":"+33612345678","body":"AFTER-OK","started_at":"2026-11-01T00:00:00Z"}`
-	code, out, stderr = cli(t, late+"\n"+after+"\n", "--db", db, "ingest", "--json")
-	require.Equal(t, 0, code, stderr)
+func ingestJSON(t *testing.T, db, lines string) ingestResult {
+	t.Helper()
 	var res ingestResult
-	require.NoError(t, json.Unmarshal([]byte(out), &res))
-	assert.Equal(t, ingestResult{Read: 2, Stored: 2, Redacted: 1}, res)
+	require.NoError(t, json.Unmarshal([]byte(cdradmin(t, db, lines, "ingest", "--json")), &res))
+	return res
+}
 
-	code, out, _ = cli(t, "", "--db", db, "get", "-w", "w", "late")
-	require.Equal(t, 0, code)
-	assert.Contains(t, out, `"body":"[REDACTED]"`)
-	code, out, _ = cli(t, "", "--db", db, "get", "-w", "w", "after")
-	require.Equal(t, 0, code)
-	assert.Contains(t, out, `"body":"AFTER-OK"`)
+// Late CDRs (scenario 2): an SMS that started before an erasure of its
+// counterparty and is ingested after it is stored erased, and ingest says
+// so; one that started after the erasure is stored whole.
+func TestLateCDRAfterEraseIsStoredErased(t *testing.T) {
+	db := newDB(t)
+	assert.Contains(t, cdradmin(t, db, "", "erase", "-w", "w", "--json", "+33612345678"), `"records_affected":0`)
+
+	res := ingestJSON(t, db, smsLine("late", "+33612345678", "SECRET-2", "2026-10-31T10:00:00Z")+
+		smsLine("after", "+33612345678", "AFTER-OK", "2026-11-01T00:00:00Z"))
+	assert.Equal(t, ingestResult{Read: 2, Stored: 2, Redacted: 1}, res)
+	assert.Contains(t, cdradmin(t, db, "", "get", "-w", "w", "late"), `"body":"[REDACTED]"`)
+	assert.Contains(t, cdradmin(t, db, "", "get", "-w", "w", "after"), `"body":"AFTER-OK"`)
 	noMarker(t, db, "SECRET-2")
 }
 
-// Obfuscated numbers (scenario 1 of #11): once auto-redaction obfuscated
-// the counterparty and kept the body, export and erase still find the
-// record by the number it held; export shows the masked number; the
-// erasure counts it, and after scrub no file holds the body.
+// Obfuscated numbers (scenario 1): once auto-redaction obfuscated the
+// counterparty and kept the body, export and erase still find the record
+// by the number it held; export shows the masked number; the erasure
+// counts it.
 func TestEraseReachesObfuscatedRecord(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "cdrvault.db")
-	line := `{"id":"s1","workspace":"w","product":"sms","direction":"outbound","from":"+14155552671","to":"+33612345678","body":"SECRET-1","started_at":"2026-10-31T10:00:00Z"}`
-	code, _, stderr := cli(t, line+"\n", "--db", db, "ingest")
-	require.Equal(t, 0, code, stderr)
-	code, _, stderr = cli(t, "", "--db", db, "policy", "set", "-w", "w", "--auto-redact", "sms:any:address:6h")
-	require.Equal(t, 0, code, stderr)
-	code, _, stderr = cli(t, "", "--db", db, "autoredact")
-	require.Equal(t, 0, code, stderr)
+	db := newDB(t)
+	cdradmin(t, db, smsLine("s1", "+33612345678", "SECRET-1", "2026-10-31T10:00:00Z"), "ingest")
+	cdradmin(t, db, "", "policy", "set", "-w", "w", "--auto-redact", "sms:any:address:6h")
+	cdradmin(t, db, "", "autoredact")
 
-	code, out, stderr := cli(t, "", "--db", db, "export", "-w", "w", "--number", "+33612345678")
-	require.Equal(t, 0, code, stderr)
+	out := cdradmin(t, db, "", "export", "-w", "w", "--number", "+33612345678")
 	assert.Contains(t, out, `"to":"+3361234XXXX"`, "the record shows the masked number")
 	assert.Contains(t, out, "SECRET-1")
-
-	code, out, stderr = cli(t, "", "--db", db, "erase", "-w", "w", "--json", "+33612345678")
-	require.Equal(t, 0, code, stderr)
-	assert.Contains(t, out, `"records_affected":1`)
-	code, out, _ = cli(t, "", "--db", db, "get", "-w", "w", "s1")
-	require.Equal(t, 0, code)
-	assert.NotContains(t, out, "SECRET-1")
+	assert.Contains(t, cdradmin(t, db, "", "erase", "-w", "w", "--json", "+33612345678"), `"records_affected":1`)
+	assert.NotContains(t, cdradmin(t, db, "", "get", "-w", "w", "s1"), "SECRET-1")
 	noMarker(t, db, "SECRET-1")
 }
 
-// Auto-redaction that comes back (scenario 4 of #11): a record held
-// through a run is reported by check once released and redacted by the
-// next run; a CDR ingested days late is stored redacted. After scrub no
-// file holds either body.
+// Re-delivered CDRs (scenario 3): a record the retention sweep deleted
+// does not come back when the same CDR is ingested again; ingest reports
+// it as past retention.
+func TestSweptCDRDoesNotComeBack(t *testing.T) {
+	db := newDB(t)
+	old := smsLine("old1", "+33612345678", "SECRET-3", "2025-01-10T10:00:00Z")
+	cdradmin(t, db, old, "ingest")
+	assert.Contains(t, cdradmin(t, db, "", "sweep"), "deleted 1 expired records")
+
+	assert.Equal(t, ingestResult{Read: 1, Expired: 1}, ingestJSON(t, db, old))
+	code, _, _ := cli(t, "", "--db", db, "get", "-w", "w", "old1")
+	assert.Equal(t, 1, code, "not stored")
+	noMarker(t, db, "SECRET-3")
+}
+
+// Auto-redaction that comes back (scenario 4): a record held through a
+// run is reported by check once released and redacted by the next run; a
+// CDR ingested days late is stored redacted.
 func TestAutoRedactionReachesReleasedAndLateRecords(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "cdrvault.db")
-	held := `{"id":"h1","workspace":"w","product":"sms","direction":"outbound","from":"+14155552671","to":"+33612345678","body":"SECRET-H","started_at":"2026-10-20T10:00:00Z"}`
-	code, _, stderr := cli(t, held+"\n", "--db", db, "ingest")
-	require.Equal(t, 0, code, stderr)
-	code, _, stderr = cli(t, "", "--db", db, "policy", "set", "-w", "w", "--auto-redact", "sms:any:content:6h")
-	require.Equal(t, 0, code, stderr)
-	code, _, stderr = cli(t, "", "--db", db, "hold", "add", "-w", "w", "--id", "h1", "--reason", "litigation")
-	require.Equal(t, 0, code, stderr)
-	code, _, stderr = cli(t, "", "--db", db, "autoredact")
-	require.Equal(t, 0, code, stderr)
-	code, _, stderr = cli(t, "", "--db", db, "hold", "remove", "-w", "w", "id:h1")
-	require.Equal(t, 0, code, stderr)
+	db := newDB(t)
+	cdradmin(t, db, smsLine("h1", "+33612345678", "SECRET-H", "2026-10-20T10:00:00Z"), "ingest")
+	cdradmin(t, db, "", "hold", "add", "-w", "w", "--id", "h1", "--reason", "litigation")
+	cdradmin(t, db, "", "policy", "set", "-w", "w", "--auto-redact", "sms:any:content:6h")
+	cdradmin(t, db, "", "autoredact")
+	cdradmin(t, db, "", "hold", "remove", "-w", "w", "id:h1")
 
-	code, out, _ := cli(t, "", "--db", db, "check")
-	require.Equal(t, 0, code)
-	assert.Contains(t, out, "w: 1 records are past an auto-redaction window")
-	code, _, stderr = cli(t, "", "--db", db, "autoredact")
-	require.Equal(t, 0, code, stderr)
-	code, out, _ = cli(t, "", "--db", db, "check")
-	require.Equal(t, 0, code)
-	assert.NotContains(t, out, "past an auto-redaction window")
+	assert.Contains(t, cdradmin(t, db, "", "check"), "w: 1 records are past an auto-redaction window")
+	cdradmin(t, db, "", "autoredact")
+	assert.NotContains(t, cdradmin(t, db, "", "check"), "past an auto-redaction window")
 
-	late := `{"id":"l1","workspace":"w","product":"sms","direction":"outbound","from":"+14155552671","to":"+33612345678","body":"SECRET-L","started_at":"2026-10-29T10:00:00Z"}`
-	code, out, stderr = cli(t, late+"\n", "--db", db, "ingest", "--json")
-	require.Equal(t, 0, code, stderr)
-	assert.Contains(t, out, `"redacted":1`)
+	assert.Equal(t, 1, ingestJSON(t, db, smsLine("l1", "+33612345678", "SECRET-L", "2026-10-29T10:00:00Z")).Redacted)
 	noMarker(t, db, "SECRET-H")
 	noMarker(t, db, "SECRET-L")
 }
@@ -131,10 +139,7 @@ func TestAutoRedactionReachesReleasedAndLateRecords(t *testing.T) {
 // obfuscated records): check counts them and unlinked --discard discards
 // their content, audited.
 func TestUnlinkedCommand(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "cdrvault.db")
-	seed := `{"id":"seed","workspace":"w","product":"sms","direction":"outbound","from":"+14155552671","to":"+447911123456","body":"hi","started_at":"2026-10-30T10:00:00Z"}`
-	code, _, stderr := cli(t, seed+"\n", "--db", db, "ingest")
-	require.Equal(t, 0, code, stderr)
+	db := newDB(t)
 	// A record stored already obfuscated, as a v2 store holds them.
 	s, err := cdrstore.Open(db, nil)
 	require.NoError(t, err)
@@ -144,44 +149,12 @@ func TestUnlinkedCommand(t *testing.T) {
 		Redacted: cdrstore.Redaction{Fields: cdrstore.FieldToObfuscated, Masked: "+3361234XXXX", At: fixedNow}}))
 	require.NoError(t, s.Close())
 
-	code, out, _ := cli(t, "", "--db", db, "check")
-	require.Equal(t, 0, code)
-	assert.Contains(t, out, "w: 1 records lost their counterparty's number before format v3")
-	code, out, stderr = cli(t, "", "--db", db, "unlinked", "--json")
-	require.Equal(t, 0, code, stderr)
-	assert.Equal(t, `{"w":1}`+"\n", out)
-	code, _, _ = cli(t, "", "--db", db, "unlinked", "--discard")
+	assert.Contains(t, cdradmin(t, db, "", "check"), "w: 1 records lost their counterparty's number before format v3")
+	assert.Equal(t, `{"w":1}`+"\n", cdradmin(t, db, "", "unlinked", "--json"))
+	code, _, _ := cli(t, "", "--db", db, "unlinked", "--discard")
 	assert.Equal(t, 2, code, "--discard needs a workspace")
-	code, out, stderr = cli(t, "", "--db", db, "unlinked", "-w", "w", "--discard")
-	require.Equal(t, 0, code, stderr)
-	assert.Contains(t, out, "discarded the content of 1 unlinked records of w")
-	code, out, _ = cli(t, "", "--db", db, "check")
-	require.Equal(t, 0, code)
-	assert.NotContains(t, out, "lost their counterparty's number")
-	code, out, _ = cli(t, "", "--db", db, "audit", "list", "-w", "w")
-	require.Equal(t, 0, code)
-	assert.Contains(t, out, "data.discard_unlinked")
+	assert.Contains(t, cdradmin(t, db, "", "unlinked", "-w", "w", "--discard"), "discarded the content of 1 unlinked records of w")
+	assert.NotContains(t, cdradmin(t, db, "", "check"), "lost their counterparty's number")
+	assert.Contains(t, cdradmin(t, db, "", "audit", "list", "-w", "w"), "data.discard_unlinked")
 	noMarker(t, db, "SECRET-U")
-}
-
-// Re-delivered CDRs (scenario 3 of #11): a record the retention sweep
-// deleted does not come back when the same CDR is ingested again; ingest
-// reports it as past retention, and no file holds its body.
-func TestSweptCDRDoesNotComeBack(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "cdrvault.db")
-	old := `{"id":"old1","workspace":"w","product":"sms","direction":"outbound","from":"+14155552671","to":"+33612345678","body":"SECRET-3","started_at":"2025-01-10T10:00:00Z"}`
-	code, _, stderr := cli(t, old+"\n", "--db", db, "ingest")
-	require.Equal(t, 0, code, stderr)
-	code, out, stderr := cli(t, "", "--db", db, "sweep")
-	require.Equal(t, 0, code, stderr)
-	assert.Contains(t, out, "deleted 1 expired records")
-
-	code, out, stderr = cli(t, old+"\n", "--db", db, "ingest", "--json")
-	require.Equal(t, 0, code, stderr)
-	var res ingestResult
-	require.NoError(t, json.Unmarshal([]byte(out), &res))
-	assert.Equal(t, ingestResult{Read: 1, Expired: 1}, res)
-	code, _, _ = cli(t, "", "--db", db, "get", "-w", "w", "old1")
-	assert.Equal(t, 1, code, "not stored")
-	noMarker(t, db, "SECRET-3")
 }
