@@ -53,6 +53,27 @@ var (
 	ErrCorrupt = errors.New("cdrstore: corrupt store")
 )
 
+// FormatError reports a file whose format Open does not open: newer than
+// FormatNewest, older than FormatMinSupported, or older than FormatNewest
+// in a read-only open (which never migrates). It matches
+// ErrUnsupportedFormat.
+type FormatError struct {
+	Found  uint32 // meta/format of the file
+	Reason string // what is wrong with it
+}
+
+func (e *FormatError) Error() string {
+	return fmt.Sprintf("cdrstore: format %d %s", e.Found, e.Reason)
+}
+
+// Is reports whether target is ErrUnsupportedFormat.
+func (e *FormatError) Is(target error) bool { return target == ErrUnsupportedFormat }
+
+// NeedsMigration reports whether a writable open would migrate the file.
+func (e *FormatError) NeedsMigration() bool {
+	return e.Found >= FormatMinSupported && e.Found < FormatNewest
+}
+
 // ValidationError reports which field of a record (or argument) is invalid.
 // It matches ErrInvalidRecord. Its message never holds a phone number, a
 // message body or a transcript.

@@ -25,7 +25,7 @@ import (
 var writeFixtures = flag.Bool("write-format-fixtures", false, "rewrite testdata/format/v<N>/store.db (only when a new format is born)")
 
 // fixtureKey is the subject key of the frozen fixtures.
-var fixtureKey = []byte("format-fixture-key-0123456789abcdef")
+var fixtureKey = storetest.FixtureKey
 
 // formatRecords are the records frozen in testdata/format/v<v>/store.db.
 func formatRecords(v uint32) []cdrstore.Record {
@@ -127,6 +127,10 @@ func TestReadOnlyOpenNeverMigrates(t *testing.T) {
 			require.NoError(t, err)
 			_, err = cdrstore.Open(dst, &cdrstore.Options{SubjectKey: fixtureKey, ReadOnly: true})
 			require.ErrorIs(t, err, cdrstore.ErrUnsupportedFormat, "v%d %s", v, name)
+			var fe *cdrstore.FormatError
+			require.ErrorAs(t, err, &fe)
+			assert.Equal(t, v, fe.Found)
+			assert.True(t, fe.NeedsMigration())
 			after, err := os.ReadFile(dst)
 			require.NoError(t, err)
 			assert.True(t, bytes.Equal(before, after), "v%d %s changed", v, name)

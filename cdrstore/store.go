@@ -264,7 +264,7 @@ func (s *Store) checkMeta(btx *bolt.Tx) error {
 		return err
 	}
 	if v != FormatNewest {
-		return fmt.Errorf("cdrstore: format %d must be migrated by a read-write open first: %w", v, ErrUnsupportedFormat)
+		return &FormatError{Found: v, Reason: "must be migrated by a read-write open first"}
 	}
 	return s.loadKey(meta)
 }
@@ -276,10 +276,10 @@ func readFormat(meta *bolt.Bucket) (uint32, error) {
 	}
 	v := binary.BigEndian.Uint32(raw)
 	if v > FormatNewest {
-		return 0, fmt.Errorf("cdrstore: format %d is newer than %d: %w", v, FormatNewest, ErrUnsupportedFormat)
+		return 0, &FormatError{Found: v, Reason: fmt.Sprintf("is newer than %d", FormatNewest)}
 	}
 	if v < FormatMinSupported {
-		return 0, fmt.Errorf("cdrstore: format %d is older than %d: %w", v, FormatMinSupported, ErrUnsupportedFormat)
+		return 0, &FormatError{Found: v, Reason: fmt.Sprintf("is older than %d", FormatMinSupported)}
 	}
 	return v, nil
 }

@@ -26,7 +26,7 @@ var opsFixture = filepath.Join("..", "cdrstore", "testdata", "format", "v2", "op
 
 // Its subject key and clock.
 var (
-	opsKey = []byte("format-fixture-key-0123456789abcdef")
+	opsKey = storetest.FixtureKey
 	opsNow = time.Date(2026, 3, 31, 10, 0, 0, 0, time.UTC)
 	carol  = e164.MustParse("+33612345678", "")
 )

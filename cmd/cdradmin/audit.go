@@ -69,7 +69,7 @@ func (c *auditCmd) run(ctx context.Context, e *env) error {
 				e.printJSON(l)
 				continue
 			}
-			fmt.Fprintf(e.stdout, "%6d  %s  %-20s count=%-6d %s %s\n", l.Seq, l.Time, l.Action, l.Count, l.Reason, l.Detail)
+			fmt.Fprintf(e.stdout, "%6d  %s  %-20s count=%-6d %s %s\n", l.Seq, l.Time, show(l.Action), l.Count, show(l.Reason), show(l.Detail))
 		}
 		return nil
 	})

@@ -78,6 +78,7 @@ var verbs = []verb{
 	{"unlinked", "[-w WS] [--discard]", "count records whose number format v2 obfuscated while they kept content (no erasure reaches them); --discard discards that content", "cdradmin unlinked -w acme --discard", func() subcommand { return &unlinkedCmd{} }},
 	{"stats", "", "counts, sizes and audit heads per workspace", "cdradmin stats --json", func() subcommand { return &statsCmd{} }},
 	{"check", "", "integrity (indexes, audit chains, outbox) and configuration review", "cdradmin check", func() subcommand { return &checkCmd{} }},
+	{"migrate", "", "upgrade a store written by an older cdradmin to this one's on-disk format (one transaction)", "cdradmin migrate", func() subcommand { return &migrateCmd{} }},
 	{"workspace", "create WS | list | show WS", "create a workspace explicitly, or list and show them (nothing else creates one but ingest)", "cdradmin workspace create acme", func() subcommand { return &workspaceCmd{} }},
 	{"keys", "add -w WS [--products sms,voice] | list [-w WS] | revoke -w WS KEY", "API credentials for serve (the secret is printed once)", "cdradmin keys add -w acme --products sms,voice --json", func() subcommand { return &keysCmd{} }},
 	{"serve", "[--addr 127.0.0.1:8080] [--rate 170]", "serve the Redact, contact-erasure and subject-access HTTP API", "cdradmin serve --addr 127.0.0.1:8080", func() subcommand { return &serveCmd{} }},
@@ -247,6 +248,10 @@ func (e *env) openStore(m openMode) (*cdrstore.Store, error) {
 		}
 	}
 	s, err := cdrstore.Open(e.db, opts)
+	var fe *cdrstore.FormatError
+	if m == readOnly && errors.As(err, &fe) && fe.NeedsMigration() {
+		return nil, fmt.Errorf("%s is in format %d, written by an older cdradmin; run 'cdradmin migrate' once to upgrade it to format %d: %w", e.db, fe.Found, cdrstore.FormatNewest, err)
+	}
 	if errors.Is(err, cdrstore.ErrLocked) {
 		return nil, fmt.Errorf("%s is held by another process (is 'cdradmin serve' running?): %w", e.db, err)
 	}

@@ -19,11 +19,14 @@ import (
 func termSafe(c rune) bool { return c != utf8.RuneError && unicode.IsPrint(c) }
 
 // show returns s for a line of text: as it is when every character is
-// termSafe and no space begins or ends it, else Go-quoted ("acme\n",
-// " acme", "acme\u202e"), so that a look-alike is visibly not the name it
-// imitates.
+// termSafe and no space begins or ends it (or s is empty), else Go-quoted
+// ("acme\n", " acme", "acme\u202e"), so that a look-alike is visibly not
+// the name it imitates and a stored newline cannot forge a line.
 func show(s string) string {
-	plain := s != ""
+	if s == "" {
+		return s
+	}
+	plain := true
 	for _, c := range s {
 		if !termSafe(c) {
 			plain = false

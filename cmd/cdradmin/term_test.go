@@ -7,6 +7,7 @@ import (
 
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/internal/storetest"
+	"github.com/cdrvault/cdrvault/redaction"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -20,7 +21,7 @@ func TestShow(t *testing.T) {
 		" acme":        `" acme"`,
 		"acme\u202e":   `"acme\u202e"`,
 		"\x1b[31macme": `"\x1b[31macme"`,
-		"":             `""`,
+		"":             "",
 	} {
 		assert.Equal(t, want, show(in), "%q", in)
 	}
@@ -60,8 +61,9 @@ func TestLegacyWorkspaceNamesAreEscaped(t *testing.T) {
 	storetest.PlantWorkspaces(t, db, legacy...)
 	s, err := cdrstore.Open(db, nil)
 	require.NoError(t, err)
+	r := firstRecordIn(t, s, "acme")
+	number := redaction.Counterparty(&r).String()
 	for _, ws := range legacy {
-		r := firstRecordIn(t, s, "acme")
 		r.Workspace = ws
 		require.NoError(t, s.Put(r))
 	}
@@ -82,6 +84,11 @@ func TestLegacyWorkspaceNamesAreEscaped(t *testing.T) {
 	assert.Contains(t, out, "integrity: ok")
 
 	// They are erasable and sweepable like any other.
+	for _, ws := range legacy {
+		code, out, stderr := cli(t, "", "--db", db, "erase", "-w", ws, "--json", number)
+		require.Equal(t, 0, code, stderr)
+		assert.Contains(t, out, `"records_affected":1`, "%q", ws)
+	}
 	code, _, stderr := cli(t, "", "--db", db, "sweep", "--as-of", "2030-01-01T00:00:00Z")
 	require.Equal(t, 0, code, stderr)
 	assert.Equal(t, 0, countIn(t, db, legacy[0]))

@@ -104,3 +104,7 @@ func PlantWorkspaces(t testing.TB, path string, names ...string) {
 		t.Fatalf("storetest: plant workspaces: %v", err)
 	}
 }
+
+// FixtureKey is the subject key of the frozen format fixtures
+// (cdrstore/testdata/format).
+var FixtureKey = []byte("format-fixture-key-0123456789abcdef")
