@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cdrvault/cdrvault/e164"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -387,15 +388,16 @@ func (tx *Tx) DropTombstones(ws string, t time.Time) (int, error) {
 	return len(gone), nil
 }
 
-// mac returns the transaction's keyed HMAC of subject into dst (32 bytes):
-// Store.SubjectHMAC without an allocation per call.
-func (tx *Tx) mac(dst []byte, subject string) []byte {
+// mac returns the transaction's keyed HMAC of subject (Store.SubjectHMAC)
+// in tx.macBuf, valid until the next call: no allocation per call.
+func (tx *Tx) mac(subject string) []byte {
 	if tx.hmac == nil {
 		tx.hmac = hmac.New(sha256.New, tx.s.subjectKey)
 	}
 	tx.hmac.Reset()
-	tx.hmac.Write([]byte(subject))
-	return tx.hmac.Sum(dst[:0])
+	tx.scratch = append(tx.scratch[:0], subject...)
+	tx.hmac.Write(tx.scratch)
+	return tx.hmac.Sum(tx.macBuf[:0])
 }
 
 // matchTombstones returns the tombstones of w that cover r: r matches
@@ -407,42 +409,50 @@ func (tx *Tx) matchTombstones(w *wsBuckets, r *Record) ([]Tombstone, error) {
 		return nil, nil
 	}
 	var out []Tombstone
-	var buf [sha256.Size]byte
-	try := func(t Term, subject string) error {
-		if terms[t] == 0 || subject == "" {
-			return nil
-		}
-		h := tx.mac(buf[:], subject)
-		if !tx.s.tombs.lookup(w.name, t, h) {
-			return nil
-		}
-		b := w.root.Bucket(bucketTombstones)
-		if b == nil {
-			return nil
-		}
-		prefix := append([]byte{byte(t)}, h...)
-		c := b.Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			ts, err := decodeTombstone(k, v)
-			if err != nil {
-				return w.corrupt(bucketTombstones, k, err)
-			}
-			if r.StartedAt.Before(ts.At) {
-				out = append(out, ts)
-			}
-		}
-		return nil
-	}
-	if err := try(TermID, r.ID); err != nil {
-		return nil, err
-	}
-	for _, n := range r.Numbers() {
-		if err := try(TermNumber, n.String()); err != nil {
+	var err error
+	if terms[TermID] > 0 {
+		if out, err = tx.matchTerm(w, r, TermID, r.ID, out); err != nil {
 			return nil, err
 		}
 	}
-	if err := try(TermConversation, r.ConversationID); err != nil {
-		return nil, err
+	if terms[TermNumber] > 0 {
+		for _, n := range []e164.Number{r.From, r.To} {
+			if n.IsValid() && !(n == r.To && r.To == r.From) {
+				if out, err = tx.matchTerm(w, r, TermNumber, n.String(), out); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if terms[TermConversation] > 0 && r.ConversationID != "" {
+		if out, err = tx.matchTerm(w, r, TermConversation, r.ConversationID, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// matchTerm appends to out the tombstones of w for (t, subject) that
+// cover r.
+func (tx *Tx) matchTerm(w *wsBuckets, r *Record, t Term, subject string, out []Tombstone) ([]Tombstone, error) {
+	h := tx.mac(subject)
+	if !tx.s.tombs.lookup(w.name, t, h) {
+		return out, nil
+	}
+	b := w.root.Bucket(bucketTombstones)
+	if b == nil {
+		return out, nil
+	}
+	prefix := append([]byte{byte(t)}, h...)
+	c := b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		ts, err := decodeTombstone(k, v)
+		if err != nil {
+			return nil, w.corrupt(bucketTombstones, k, err)
+		}
+		if r.StartedAt.Before(ts.At) {
+			out = append(out, ts)
+		}
 	}
 	return out, nil
 }

@@ -39,10 +39,13 @@ type Tx struct {
 	ws    map[string]*wsBuckets
 	arena []byte
 
-	hmac   hash.Hash   // keyed HMAC state reused by mac
-	wf     WriteFilter // the write hook's filter, once begun
-	noHook bool        // no hook: records are stored as given
-	result WriteResult // what the filter did to this transaction's records
+	hmac     hash.Hash   // keyed HMAC state reused by mac
+	macBuf   [32]byte    // mac's result
+	scratch  []byte      // mac's input
+	wf       WriteFilter // the write hook's filter, once begun
+	noHook   bool        // no hook: records are stored as given
+	result   WriteResult // what the filter did to this transaction's records
+	filtered Record      // the copy of a record the filter may change
 }
 
 type wsBuckets struct {
@@ -417,8 +420,11 @@ func (tx *Tx) put(r *Record) (Verdict, error) {
 		if m.Tombstones, err = tx.matchTombstones(w, r); err != nil {
 			return Keep, err
 		}
-		c := *r // the filter may change it, and r may be the caller's
-		if verdict, err = f.Filter(&c, m); err != nil {
+		// The filter may change the record, and r may be the caller's:
+		// it gets a copy, kept in tx so that it costs no allocation.
+		c := &tx.filtered
+		*c = *r
+		if verdict, err = f.Filter(c, m); err != nil {
 			return Keep, err
 		}
 		switch verdict {
@@ -435,7 +441,7 @@ func (tx *Tx) put(r *Record) (Verdict, error) {
 			if err := c.Validate(); err != nil {
 				return Keep, fmt.Errorf("cdrstore: put %q: the write hook made it invalid: %w", r.ID, err)
 			}
-			r = &c
+			r = c
 		}
 	}
 	tx.result.add(verdict)
