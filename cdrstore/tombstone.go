@@ -464,9 +464,9 @@ func (tx *Tx) filter() (WriteFilter, error) {
 	if tx.wf != nil || tx.noHook {
 		return tx.wf, nil
 	}
-	h, any := tx.s.tombs.state()
+	h, holds := tx.s.tombs.state()
 	if h == nil {
-		if any {
+		if holds {
 			return nil, ErrNoWriteHook
 		}
 		tx.noHook = true
