@@ -578,3 +578,23 @@ func TestSubjectAccessFindsObfuscatedRecords(t *testing.T) {
 	require.Equal(t, 200, status, "%v", body)
 	assert.Equal(t, float64(16), body["records_affected"])
 }
+
+// A phone number inside an Idempotency-Key is not in the file once the
+// record it names is redacted and the store scrubbed; the key still
+// replays.
+func TestIdempotencyKeyHoldsNoPlaintextNumber(t *testing.T) {
+	f := setup(t, nil)
+	bob := e164.MustParse("+447911123456", "")
+	require.NoError(t, f.s.Put(cdrstore.Record{ID: "to-bob", Workspace: "acme", Product: cdrstore.ProductSMS, Direction: cdrstore.Outbound,
+		From: plat, To: bob, Body: "hello", StartedAt: now.Add(-48 * time.Hour)}))
+	key := with(basic(f.key), "Idempotency-Key", "redact-"+bob.String())
+	status, _, body := f.do(t, "POST", "/v1/redact/transaction", `{"id":"to-bob","product":"sms"}`, key)
+	require.Equal(t, 204, status, "%v", body)
+	_, err := f.s.Scrub(context.Background())
+	require.NoError(t, err)
+	raw, err := os.ReadFile(f.s.Path())
+	require.NoError(t, err)
+	assert.False(t, bytes.Contains(raw, []byte("447911123456")), "the number is in no byte of the file")
+	status, _, body = f.do(t, "POST", "/v1/redact/transaction", `{"id":"to-bob","product":"sms"}`, key)
+	assert.Equal(t, 204, status, "a replay: %v", body)
+}
