@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cdrvault/cdrvault/audit"
@@ -59,6 +61,9 @@ type Store struct {
 	subjectKey []byte
 	keyInFile  bool
 	tombs      tombSet // the write hook and the tombstones' subjects, per workspace
+
+	group  group                       // PutGrouped's group commit
+	halted atomic.Pointer[HaltedError] // set when a commit panicked: writes are refused
 }
 
 // Open opens the store at path, creating it (and its meta bucket) when it
@@ -76,12 +81,6 @@ func Open(path string, opts *Options) (*Store, error) {
 	s := &Store{path: path, opts: o}
 	if err := s.open(); err != nil {
 		return nil, err
-	}
-	if !o.ReadOnly {
-		if err := s.db.View(s.loadTombstones); err != nil {
-			s.db.Close()
-			return nil, err
-		}
 	}
 	return s, nil
 }
@@ -117,10 +116,27 @@ func (s *Store) open() error {
 	if err := checkFileSize(s.path); err != nil {
 		return err
 	}
+	if fi, err := os.Stat(s.path); err == nil && fi.Size() == 0 && s.opts.ReadOnly {
+		// bbolt would try to write a new file's first pages into it.
+		return errNotAStore()
+	}
 	db, err := openBolt(s.path, s.boltOptions())
 	if err != nil {
 		return mapOpenError(s.path, err)
 	}
+	if err := s.loadMeta(db); err != nil {
+		db.Close()
+		return err
+	}
+	s.db = db
+	return nil
+}
+
+// loadMeta checks the meta bucket of db, or (read-write) initialises or
+// migrates it when it must, then (read-write) loads the tombstones
+// (readTombstones).
+func (s *Store) loadMeta(db *bolt.DB) (err error) {
+	defer recoverDamage(&err, debug.SetPanicOnFault(true))
 	if s.opts.ReadOnly || !s.needsInit(db) {
 		// A store that needs no change is opened without a write
 		// transaction: every commit rewrites bbolt's meta page, and
@@ -129,19 +145,31 @@ func (s *Store) open() error {
 	} else {
 		err = db.Update(s.initMeta)
 	}
-	if err != nil {
-		db.Close()
-		return err
+	if err == nil && !s.opts.ReadOnly {
+		err = s.readTombstones(db)
 	}
-	s.db = db
-	return nil
+	return err
 }
 
-// openBolt is bolt.Open with the store's group-commit window, and with
-// the panic bbolt raises on a damaged page it reads while opening (the
-// free page list) turned into a *CorruptionError.
-// The panic's text is dropped: it may hold key bytes, and keys hold phone
-// numbers.
+// readTombstones loads the tombstones a store that can write applies to
+// every write. A store whose tombstones cannot be read because the file is
+// damaged opens with its writes halted (an error matching ErrCorrupt and
+// ErrHalted), so that it still serves reads and Check but never stores a
+// record an erasure covered.
+func (s *Store) readTombstones(db *bolt.DB) (err error) {
+	defer func() {
+		if err != nil && errors.Is(err, ErrCorrupt) {
+			s.halt(err)
+			err = nil
+		}
+	}()
+	defer recoverDamage(&err, debug.SetPanicOnFault(true))
+	return db.View(s.loadTombstones)
+}
+
+// openBolt is bolt.Open with the panic bbolt raises on a damaged page it
+// reads while opening (the free page list) turned into a *CorruptionError
+// (see recoverDamage).
 //
 // bbolt has opened and locked the file by the time it panics, and the
 // *DB is lost with the panic: the file is closed here, through the
@@ -156,19 +184,17 @@ func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
 		return f, err
 	}
 	defer func() {
-		if p := recover(); p != nil {
+		if errors.Is(err, errDamagedPage) {
 			if file != nil {
 				unlockFile(file)
 				file.Close()
 			}
-			db, err = nil, &CorruptionError{Bucket: "(file)", Err: errors.New("damaged page read while opening (free page list)")}
+			db = nil
 		}
 	}()
+	defer recoverDamage(&err, debug.SetPanicOnFault(true))
 	o = &oo
-	if db, err = bolt.Open(path, 0o600, o); err == nil {
-		db.MaxBatchDelay = groupCommitDelay
-	}
-	return db, err
+	return bolt.Open(path, 0o600, o)
 }
 
 func mapOpenError(path string, err error) error {
@@ -347,41 +373,117 @@ func (s *Store) SubjectHMAC(subject string) []byte {
 	return audit.SubjectHMAC(s.subjectKey, subject)
 }
 
-// View runs fn in a read-only transaction. fn's error is returned.
-func (s *Store) View(fn func(*Tx) error) error {
+// View runs fn in a read-only transaction. fn's error is returned; a
+// damaged page met on the way is an error matching ErrCorrupt.
+func (s *Store) View(fn func(*Tx) error) (err error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.db == nil {
 		return ErrClosed
 	}
+	defer recoverDamage(&err, debug.SetPanicOnFault(true))
 	return s.db.View(func(btx *bolt.Tx) error { return fn(newTx(s, btx)) })
 }
 
 // Update runs fn in a read-write transaction, committed when fn returns nil
-// and rolled back when it returns an error, which Update returns. Only one
-// write transaction runs at a time.
+// and rolled back when it returns an error, which Update returns (or when
+// fn wrote nothing: the file is then left as it was). Only one write
+// transaction runs at a time. A damaged page met on the way is an
+// error matching ErrCorrupt; met while committing, it also halts the
+// store's writes (ErrHalted) until it is reopened.
 func (s *Store) Update(fn func(*Tx) error) error {
-	return s.write((*bolt.DB).Update, fn)
+	return s.write(false, fn)
 }
 
-// write runs fn in a write transaction that commit (bbolt's Update or
-// Batch) runs and commits.
-func (s *Store) write(commit func(*bolt.DB, func(*bolt.Tx) error) error, fn func(*Tx) error) error {
+// write runs fn in a write transaction of its own, or, when grouped, in
+// one shared with concurrent callers (falling back to one of its own when
+// fn fails there).
+func (s *Store) write(grouped bool, fn func(*Tx) error) (err error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.db == nil {
-		return ErrClosed
+	if err := s.writable(); err != nil {
+		return err
 	}
-	if s.opts.ReadOnly {
-		return ErrReadOnly
+	fn = finishing(fn)
+	if grouped {
+		if err := s.group.do(s, s.db, fn); err != errTrySolo {
+			return err
+		}
 	}
-	return commit(s.db, func(btx *bolt.Tx) error {
-		tx := newTx(s, btx)
+	committing := false
+	defer func() {
+		if committing && errors.Is(err, errDamagedPage) {
+			err = s.halt(err)
+		}
+	}()
+	defer recoverDamage(&err, debug.SetPanicOnFault(true))
+	err = s.db.Update(func(btx *bolt.Tx) error {
+		committing = false
+		if err := fn(newTx(s, btx)); err != nil {
+			return err
+		}
+		if !wrote(btx) {
+			return errNothingWritten
+		}
+		committing = true
+		return nil
+	})
+	if err == errNothingWritten {
+		err = nil
+	}
+	return err
+}
+
+// finishing returns fn followed by the end of its writes (Tx.finish: what
+// the write hook does once per write, such as its audit entry), so that
+// each call, alone or in a group, finishes its own.
+func finishing(fn func(*Tx) error) func(*Tx) error {
+	return func(tx *Tx) error {
 		if err := fn(tx); err != nil {
 			return err
 		}
 		return tx.finish()
-	})
+	}
+}
+
+// errNothingWritten rolls back a write transaction that changed nothing.
+var errNothingWritten = errors.New("cdrstore: nothing written")
+
+// wrote reports whether btx changed anything. Every bbolt write (a put, a
+// delete, a bucket created or deleted, a sequence) goes through a node
+// that the transaction materialises from its page, and bbolt counts
+// them. A transaction that wrote nothing is rolled back rather than
+// committed: a commit writes a meta page, and a command that changed
+// nothing (a dry run, settings set to what they are) must leave
+// the file's bytes and modification time as they were.
+func wrote(btx *bolt.Tx) bool {
+	st := btx.Stats()
+	return st.GetNodeCount() > 0
+}
+
+// writable returns why the store cannot write, or nil. The caller holds
+// s.mu.
+func (s *Store) writable() error {
+	switch {
+	case s.db == nil:
+		return ErrClosed
+	case s.opts.ReadOnly:
+		return ErrReadOnly
+	}
+	if h := s.halted.Load(); h != nil {
+		return h
+	}
+	return nil
+}
+
+// halt makes the store refuse writes from now on, because a commit failed
+// with cause, and returns the error those writes get. The first cause is
+// kept.
+func (s *Store) halt(cause error) error {
+	s.halted.CompareAndSwap(nil, &HaltedError{Err: cause})
+	h := s.halted.Load()
+	s.opts.Logger.Error("cdrstore: a commit failed; writes are refused until the store is reopened", "path", s.path, "err", h.Err)
+	return h
 }
 
 // Get returns the record id of workspace ws, or an error matching
@@ -440,20 +542,15 @@ func (s *Store) PutBatchResult(rs []Record) (WriteResult, error) {
 	return res, s.Update(putInOrder(rs, order, &res))
 }
 
-// groupCommitDelay is how long PutGrouped's first caller waits for others
-// to join its transaction. bbolt's default, 10 ms, starves the disk: 16
-// goroutines writing one record each (cmd/compare -n 100000) committed 919
-// records/s at 10 ms, 2,818 at 2 ms, 3,625–3,763 at 1 ms, 3,344–3,811 at
-// 0.5 ms and 2,676 at 0.1 ms.
-const groupCommitDelay = time.Millisecond
-
 // PutGrouped stores rs as PutBatch does, but concurrent callers share
-// one transaction and one commit (group commit, through bbolt's DB.Batch:
+// one transaction and one commit (group commit, as bbolt's DB.Batch does:
 // up to 1,000 calls or 1 ms). It returns once that commit is durable.
 // When the shared transaction fails, each call is retried in a transaction
 // of its own, so one call's error never fails another's records. It suits
 // many goroutines each writing a few records, at the price of up to 1 ms
-// of latency; a single writer is better served by PutBatch.
+// of latency; a single writer is better served by PutBatch. A panic while
+// the shared transaction commits (bbolt on a damaged page) fails its
+// calls and halts the store's writes (ErrHalted), not the process.
 func (s *Store) PutGrouped(rs []Record) error {
 	_, err := s.PutGroupedResult(rs)
 	return err
@@ -466,10 +563,10 @@ func (s *Store) PutGroupedResult(rs []Record) (WriteResult, error) {
 	if err != nil {
 		return WriteResult{}, err
 	}
-	// bbolt may run the function more than once (the retry above); an
+	// The function may run more than once (the retry above); an
 	// upsert of the same records is the same the second time.
 	var res WriteResult
-	return res, s.write((*bolt.DB).Batch, putInOrder(rs, order, &res))
+	return res, s.write(true, putInOrder(rs, order, &res))
 }
 
 // putInOrder returns the transaction body of PutBatch and PutGrouped: it
