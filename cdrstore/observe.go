@@ -148,6 +148,11 @@ func (tx *Tx) countsDelta() map[string]WorkspaceCounts {
 	return tx.delta
 }
 
+// OnCommit registers fn to run once tx has committed (never when it rolls
+// back), on the committing goroutine: for reporting what a write did. fn
+// must not use tx.
+func (tx *Tx) OnCommit(fn func()) { tx.btx.OnCommit(fn) }
+
 // Counts returns the number of records and pending outbox items of every
 // workspace, and the sequence number of its audit log's head. It reads counters kept by the commits, not the file, so it
 // costs the same at any number of records. ok is false when the store

@@ -19,7 +19,11 @@ func requestKey(subjectKey []byte, id string) []byte {
 // RequestKey returns the key under which the workspace's requests bucket
 // keeps request ID id: its keyed HMAC (format v3). The same ID always
 // gives the same key, so a replay finds its first result.
-func (tx *Tx) RequestKey(id string) []byte { return requestKey(tx.s.subjectKey, id) }
+func (tx *Tx) RequestKey(id string) []byte { return tx.s.RequestKey(id) }
+
+// RequestKey is [Tx.RequestKey] outside a transaction: what logs and
+// events carry instead of a request ID, the same as the audit log's.
+func (s *Store) RequestKey(id string) []byte { return requestKey(s.subjectKey, id) }
 
 // plaintextNumber matches what may be a phone number in stored bytes: a
 // '+' and 7 to 15 digits.

@@ -51,7 +51,7 @@ type Metrics struct {
 // cdrstore.Options.Observer, open the store, then call Watch.
 func New() *Metrics {
 	m := &Metrics{
-		ops:          counterVec("cdrvault_operations_total", "Operations run, by kind (ingest, redact, erase, delete, auto_redact, sweep, scrub, drain, settings, optout, hold) and outcome (ok, replayed, dry_run, refused, canceled, failed).", "kind", "outcome"),
+		ops:          counterVec("cdrvault_operations_total", "Operations run, by kind (ingest, redact, erase, delete, auto_redact, sweep, scrub, drain, settings, optout, hold, tombstone: a write that met an erasure's tombstone) and outcome (ok, replayed, dry_run, refused, canceled, failed).", "kind", "outcome"),
 		affected:     counterVec("cdrvault_records_affected_total", "Records changed by operations that succeeded, by kind (ingest: records given; drain: outbox items deleted).", "kind"),
 		opSeconds:    histogramVec("cdrvault_operation_duration_seconds", "Duration of operations, by kind (a batched operation: per workspace).", "kind"),
 		commit:       histogramVec("cdrvault_commit_duration_seconds", "Duration of write-transaction commits (both fsyncs)."),

@@ -163,6 +163,16 @@ func TestSeriesMoveWithOperations(t *testing.T) {
 	assert.Equal(t, 0.0, got["cdrvault_outbox_oldest_item_age_seconds{workspace=acme}"])
 	assert.Equal(t, 1.0, got["cdrvault_records_affected_total{kind=drain}"])
 
+	// A record of the erased contact arriving late is stored erased: the
+	// tombstone applied is counted.
+	late := records(2)[1]
+	late.ID = "late-1"
+	require.NoError(t, sv.s.PutBatch([]cdrstore.Record{late}))
+	got = gather(t, sv.reg)
+	assert.Equal(t, 1.0, got["cdrvault_operations_total{kind=tombstone,outcome=ok}"])
+	assert.Equal(t, 1.0, got["cdrvault_records_affected_total{kind=tombstone}"])
+	assert.Equal(t, 40.0, got["cdrvault_records{workspace=acme}"])
+
 	// No series name, label or value carries the fixture's numbers.
 	for series, v := range got {
 		for _, secret := range []string{"8031234567", "4155552671", "secret", "sms-", "call-1"} {

@@ -25,8 +25,9 @@ type Event struct {
 	// Failed is, for DrainOutbox, how many items the Deleter failed.
 	Failed   int
 	Duration time.Duration
-	// Request is the hex keyed HMAC (the store's subject key) of the
-	// request ID; empty when the operation had none.
+	// Request is the hex keyed HMAC of the request ID, as the audit
+	// entry's request_id holds it (cdrstore.Store.RequestKey); empty when
+	// the operation had none.
 	Request string
 	Err     error
 }
@@ -43,6 +44,11 @@ const (
 	KindOptOut     = "optout"      // OptOut, RemoveOptOut
 	KindHold       = "hold"        // HoldRecord, HoldNumber, ReleaseHold
 	KindDrain      = "drain"       // DrainOutbox
+	// KindTombstone: a write (whoever made it) stored records erased, or
+	// kept them out, because an erasure's tombstone or the last sweep's
+	// cutoff covered them; one Event per workspace and transaction, once
+	// it committed, Affected the records.
+	KindTombstone = "tombstone"
 )
 
 // Outcomes of an operation.
@@ -106,7 +112,7 @@ func inBatch(ctx context.Context) bool            { return ctx.Value(batchedKey{
 func (r *Redactor) report(ev Event, start time.Time, requestID string) {
 	ev.Duration = r.s.Now().Sub(start)
 	if requestID != "" {
-		ev.Request = hex.EncodeToString(r.s.SubjectHMAC("request\x00" + requestID))
+		ev.Request = hex.EncodeToString(r.s.RequestKey(requestID))
 	}
 	level := slog.LevelInfo
 	attrs := []any{"kind", ev.Kind, "workspace", ev.Workspace, "outcome", ev.Outcome,

@@ -74,6 +74,13 @@ func TestObserverSeesEveryOperationOnce(t *testing.T) {
 	hmac := evs[0].Request
 	assert.Len(t, hmac, 64)
 	assert.NotContains(t, hmac, "req-42")
+	var audited []string
+	for _, e := range storetest.AuditEntries(t, s, "acme") {
+		if e.Action == redaction.ActionRedactTransaction {
+			audited = append(audited, e.RequestID)
+		}
+	}
+	assert.Equal(t, []string{hmac}, audited, "the log joins the audit log by request")
 	assert.Equal(t, []redaction.Event{
 		{Kind: redaction.KindRedact, Workspace: "acme", Outcome: redaction.OutcomeOK, Affected: 1, Request: hmac},
 		{Kind: redaction.KindRedact, Workspace: "acme", Outcome: redaction.OutcomeReplayed, Request: hmac},
@@ -120,4 +127,23 @@ func TestRedactorLogsThroughTheStoreByDefault(t *testing.T) {
 	_, err := redaction.New(s, nil).EraseContact(ctx, "acme", ada, "gdpr_art17")
 	require.NoError(t, err)
 	assert.Contains(t, logs.String(), "msg=operation kind=erase workspace=acme outcome=ok affected=1")
+}
+
+// Tombstones applied to later writes are reported once the write
+// committed, whoever wrote.
+func TestObserverSeesTombstonesApplied(t *testing.T) {
+	s, rd, o := observedSetup(t, smsOut("seed", bob, "x"))
+	_, err := rd.EraseContact(ctx, "acme", ada, "gdpr_art17")
+	require.NoError(t, err)
+	o.take()
+
+	require.NoError(t, s.PutBatch([]cdrstore.Record{smsOut("a1", ada, "secret"), smsOut("a2", ada, "secret"), smsOut("b1", bob, "fine")}))
+	assert.Equal(t, []redaction.Event{{Kind: redaction.KindTombstone, Workspace: "acme", Outcome: redaction.OutcomeOK, Affected: 2}}, o.take())
+
+	// A rolled-back write reports nothing.
+	require.Error(t, s.Update(func(tx *cdrstore.Tx) error {
+		require.NoError(t, tx.Put(smsOut("a3", ada, "secret")))
+		return cdrstore.ErrNotFound
+	}))
+	assert.Empty(t, o.take())
 }

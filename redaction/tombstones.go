@@ -235,6 +235,9 @@ func (f *writeFilter) Finish() error {
 		if _, err := f.tx.AppendAudit(ws, e); err != nil {
 			return err
 		}
+		f.tx.OnCommit(func() {
+			f.r.report(Event{Kind: KindTombstone, Workspace: ws, Outcome: OutcomeOK, Affected: n}, f.r.s.Now(), "")
+		})
 	}
 	return nil
 }
