@@ -118,7 +118,7 @@ func TestCountsKeptByCommits(t *testing.T) {
 	}
 
 	// Without an Observer, no counts are kept.
-	plain := storetest.Open(t, nil)
+	plain := storetest.Open(t, &cdrstore.Options{NoSync: true})
 	_, ok := plain.Counts()
 	assert.False(t, ok)
 }

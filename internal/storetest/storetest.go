@@ -5,6 +5,8 @@ package storetest
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,11 +39,14 @@ func AuditEntries(t testing.TB, s *cdrstore.Store, ws string) []audit.Entry {
 }
 
 // Open creates a store in t.TempDir(). A nil opts gets NoSync, a fixed
-// clock at Epoch and the log scan's Logger. Cleanup checks the store, then closes it.
+// clock at Epoch, the log scan's Logger and an Observer that ignores what
+// it is told (so that the store keeps its counts). Cleanup checks the
+// store and, when it keeps counts, that they equal a walk of the file;
+// then it closes it.
 func Open(t testing.TB, opts *cdrstore.Options) *cdrstore.Store {
 	t.Helper()
 	if opts == nil {
-		opts = &cdrstore.Options{NoSync: true, Now: func() time.Time { return Epoch }, Logger: Logger()}
+		opts = &cdrstore.Options{NoSync: true, Now: func() time.Time { return Epoch }, Logger: Logger(), Observer: func(cdrstore.Event) {}}
 	}
 	path := filepath.Join(t.TempDir(), "cdrvault.db")
 	s, err := cdrstore.Open(path, opts)
@@ -52,6 +57,9 @@ func Open(t testing.TB, opts *cdrstore.Options) *cdrstore.Store {
 		if err := s.Check(context.Background()); err != nil && !isClosed(err) {
 			t.Errorf("storetest: check at cleanup: %v", err)
 		}
+		if err := checkCounts(s); err != nil && !isClosed(err) {
+			t.Errorf("storetest: counts at cleanup: %v", err)
+		}
 		if err := s.Close(); err != nil {
 			t.Errorf("storetest: close: %v", err)
 		}
@@ -60,6 +68,41 @@ func Open(t testing.TB, opts *cdrstore.Options) *cdrstore.Store {
 }
 
 func isClosed(err error) bool { return err == cdrstore.ErrClosed }
+
+// checkCounts compares the counts s keeps (Store.Counts) with a walk of
+// the file; nil when it keeps none.
+func checkCounts(s *cdrstore.Store) error {
+	kept, ok := s.Counts()
+	if !ok {
+		return nil
+	}
+	walked := map[string]cdrstore.WorkspaceCounts{}
+	err := s.View(func(tx *cdrstore.Tx) error {
+		for _, ws := range tx.Workspaces() {
+			n, err := tx.Count(ws)
+			if err != nil {
+				return err
+			}
+			kv, err := tx.Bucket(ws, cdrstore.BucketOutbox)
+			if err != nil {
+				return err
+			}
+			head, _, err := tx.AuditHead(ws)
+			if err != nil {
+				return err
+			}
+			walked[ws] = cdrstore.WorkspaceCounts{Records: int64(n), Outbox: int64(kv.Len()), AuditSeq: head.Seq}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if !maps.Equal(kept, walked) {
+		return fmt.Errorf("kept %v, walked %v", kept, walked)
+	}
+	return nil
+}
 
 // Dump returns the logical image of s (see Store.Dump): two stores with
 // equal dumps hold the same data.
