@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +20,7 @@ import (
 
 func main() {
 	n := flag.Int("n", 100_000, "records in the workload")
-	only := flag.String("engines", "", "comma-separated engines to run (default all)")
+	only := flag.String("engines", "", "comma-separated engines to run, in this order (default all)")
 	perContact := flag.String("per-contact", fmt.Sprintf("%d,%d", bench.DefaultRecordsPerContact, bench.SparseRecordsPerContact),
 		"comma-separated average records per contact, one workload each")
 	ingest := flag.String("ingest", ints(bench.DefaultBatches.Ingest), "comma-separated records per transaction of the bulk loads")
@@ -42,10 +43,7 @@ func main() {
 		w := bench.NewWorkload(*n, d)
 		var names []string
 		results := map[string]map[string]float64{}
-		for _, f := range bench.Factories() {
-			if *only != "" && !strings.Contains(","+*only+",", ","+f.Name+",") {
-				continue
-			}
+		for _, f := range factories(*only) {
 			if *only == "" && f.Name == "bolthold" && *n > 200_000 {
 				// bolthold ingests about 1,300 records/s: a million would take
 				// over 12 minutes per load. Name it in -engines to run it.
@@ -70,6 +68,24 @@ func main() {
 		fmt.Print(bench.BatchTable(names, results, bs))
 		fmt.Println()
 	}
+}
+
+// factories are the engines named in only, in its order (so that a rerun
+// can swap which engine runs first), or every engine.
+func factories(only string) []bench.Factory {
+	all := bench.Factories()
+	if only == "" {
+		return all
+	}
+	var fs []bench.Factory
+	for _, name := range strings.Split(only, ",") {
+		i := slices.IndexFunc(all, func(f bench.Factory) bool { return f.Name == strings.TrimSpace(name) })
+		if i < 0 {
+			fail(fmt.Errorf("-engines: no engine %q", name))
+		}
+		fs = append(fs, all[i])
+	}
+	return fs
 }
 
 func ints(xs []int) string {
