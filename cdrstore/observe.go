@@ -22,8 +22,9 @@ const (
 	// EventCommit: a write transaction committed. Duration is the time
 	// from the end of the transaction's function to the end of the
 	// commit (both fsyncs), LockWait the time the call waited for the
-	// write lock (with PutGrouped, the group's window too). A call that
-	// shares a commit (PutGrouped) reports it once for itself.
+	// write lock (behind other writes and a Scrub; for a group commit,
+	// from its first call, the group's window included). A group commit
+	// reports once.
 	EventCommit EventKind = "commit"
 	// EventIngest: Put, PutBatch or PutGrouped stored records (Records:
 	// how many were given), or failed (Err).

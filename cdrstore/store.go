@@ -428,6 +428,7 @@ func (s *Store) Update(fn func(*Tx) error) error {
 // one shared with concurrent callers (falling back to one of its own when
 // fn fails there).
 func (s *Store) write(grouped bool, fn func(*Tx) error) (err error) {
+	start := s.opts.Now() // the wait for the write lock includes a Scrub's
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if err := s.writable(); err != nil {
@@ -446,7 +447,6 @@ func (s *Store) write(grouped bool, fn func(*Tx) error) (err error) {
 		}
 	}()
 	defer s.recoverDamage(&err, debug.SetPanicOnFault(true))
-	start := s.opts.Now()
 	err = s.db.Update(func(btx *bolt.Tx) error {
 		committing = false
 		wait := s.opts.Now().Sub(start)
