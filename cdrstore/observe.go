@@ -207,13 +207,16 @@ type residue struct {
 	since  time.Time // when the free pages began to hold old data; zero: unknown yet
 }
 
-// scrubbed records that db's free pages hold nothing old from now on.
-func (r *residue) scrubbed(db *bolt.DB) {
+// scrubbed records that a scrub left db's free pages holding nothing old
+// but for dirty of them (pages it could not reach: 0 when it compacted).
+func (r *residue) scrubbed(db *bolt.DB, dirty int) {
 	st := db.Stats()
-	r.zeroed.Store(int64(st.FreePageN + st.PendingPageN))
-	r.mu.Lock()
-	r.since = time.Time{}
-	r.mu.Unlock()
+	r.zeroed.Store(int64(max(0, st.FreePageN+st.PendingPageN-dirty)))
+	if dirty == 0 {
+		r.mu.Lock()
+		r.since = time.Time{}
+		r.mu.Unlock()
+	}
 }
 
 // committed counts down the zeroed pages by the n pages a commit at now

@@ -105,7 +105,7 @@ func (s *Store) Scrub(ctx context.Context) (res ScrubResult, err error) {
 	if err != nil {
 		return res, fmt.Errorf("cdrstore: scrub: %w", err)
 	}
-	s.residue.scrubbed(db)
+	s.residue.scrubbed(db, 0) // a compacted file's free pages are new
 	if fi, err := os.Stat(s.path); err == nil {
 		res.SizeAfter = fi.Size()
 	}
