@@ -13,10 +13,10 @@ import (
 )
 
 // When syncing the directory fails after the compacted copy was renamed
-// over the store, Scrub reports the error but the store still moves to the
+// over the store, Compact reports the error but the store still moves to the
 // file at its path: a write acknowledged afterwards is there after Close
 // and reopen, not lost with the unlinked old file.
-func TestScrubDirSyncFailureKeepsLaterWrites(t *testing.T) {
+func TestCompactDirSyncFailureKeepsLaterWrites(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
 	s, err := cdrstore.Open(path, nil)
 	require.NoError(t, err)
@@ -25,11 +25,11 @@ func TestScrubDirSyncFailureKeepsLaterWrites(t *testing.T) {
 
 	errSync := errors.New("injected directory sync failure")
 	cdrstore.SetSyncDir(t, func(string) error { return errSync })
-	_, err = s.Scrub(context.Background())
+	_, err = s.Compact(context.Background())
 	require.ErrorIs(t, err, errSync)
 	at, err := s.ScrubbedAt()
 	require.NoError(t, err)
-	assert.True(t, at.IsZero(), "a scrub that failed is not recorded as done")
+	assert.True(t, at.IsZero(), "a compaction that failed is not recorded as done")
 
 	require.NoError(t, s.Put(sms("after", t2026.Add(time.Minute), bob, "still here")))
 	require.NoError(t, s.Close())
