@@ -225,6 +225,7 @@ func (sc *scrubber) chunk(todo []uint64, first bool) (rest, pinned []uint64, err
 		if err := sc.write(zero[0], n); err != nil {
 			return nil, nil, err
 		}
+		killpoint.Reach("scrub.writing")
 		zero = zero[n:]
 		if time.Since(start) > scrubChunkTime {
 			break

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -28,8 +29,11 @@ func soakDuration() time.Duration {
 }
 
 // Readers (Get, by-number queries, exports by time) run while writers
-// ingest, erase, redact, sweep and scrub; at the end Check passes and the
-// record count is what the writers wrote minus what they deleted.
+// ingest, erase, redact, sweep and scrub, and a scrubber scrubs over and
+// over; each read transaction reads its snapshot twice and finds it the
+// same (a scrub never zeroes a page a reader can reach). At the end Check
+// passes and the record count is what the writers wrote minus what they
+// deleted.
 func TestSoakConcurrentReadersAndWriters(t *testing.T) {
 	s, err := openStore(filepath.Join(t.TempDir(), "store.db"))
 	require.NoError(t, err)
@@ -41,7 +45,7 @@ func TestSoakConcurrentReadersAndWriters(t *testing.T) {
 
 	var (
 		written, swept atomic.Int64
-		reads          atomic.Int64
+		reads, scrubs  atomic.Int64
 		wg             sync.WaitGroup
 		errs           = make(chan error, 16)
 	)
@@ -92,6 +96,18 @@ func TestSoakConcurrentReadersAndWriters(t *testing.T) {
 			}
 		}()
 	}
+	// A scrubber, scrubbing again as soon as it is done.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			if _, err := s.Scrub(context.Background()); err != nil {
+				fail(err)
+				return
+			}
+			scrubs.Add(1)
+		}
+	}()
 	// Readers.
 	for r := range 3 {
 		wg.Add(1)
@@ -99,9 +115,16 @@ func TestSoakConcurrentReadersAndWriters(t *testing.T) {
 			defer wg.Done()
 			for i := 0; ctx.Err() == nil; i++ {
 				err := s.View(func(tx *cdrstore.Tx) error {
-					if _, err := tx.Get("acme", fmt.Sprintf("c%d-%02d", i%len(contacts), i%perContact)); err != nil {
+					id := fmt.Sprintf("c%d-%02d", i%len(contacts), i%perContact)
+					first, err := tx.Get("acme", id)
+					if err != nil {
 						return err
 					}
+					defer func() {
+						if again, err := tx.Get("acme", id); err != nil || !reflect.DeepEqual(first, again) {
+							fail(fmt.Errorf("record %s changed within one read transaction (%v)", id, err))
+						}
+					}()
 					n := 0
 					for _, err := range tx.ByNumber("acme", e164.MustParse(contacts[(i+r)%len(contacts)], ""), cdrstore.Query{Limit: 50}) {
 						if err != nil {
@@ -139,5 +162,6 @@ func TestSoakConcurrentReadersAndWriters(t *testing.T) {
 	}))
 	assert.Equal(t, written.Load()-swept.Load(), int64(count), "records written minus records swept")
 	assert.Positive(t, reads.Load())
-	t.Logf("soak: %d records written, %d swept, %d read transactions", written.Load(), swept.Load(), reads.Load())
+	assert.Positive(t, scrubs.Load())
+	t.Logf("soak: %d records written, %d swept, %d read transactions, %d scrubs", written.Load(), swept.Load(), reads.Load(), scrubs.Load())
 }
