@@ -369,6 +369,7 @@ func (s *Store) Compact(ctx context.Context) (CompactResult, error) {
 	res.FreePages = s.db.Stats().FreePageN + s.db.Stats().PendingPageN
 
 	tmp := s.path + ".compact"
+	os.Remove(tmp) // left by a crash during an earlier Compact
 	renamed := false
 	defer func() {
 		if !renamed {
