@@ -275,7 +275,7 @@ func isZero(b []byte) bool { return !slices.ContainsFunc(b, func(c byte) bool { 
 // is still free after it is all zeros; live pages are untouched and every
 // marker of erased content is gone from the file.
 func TestScrubZeroesEveryFreePage(t *testing.T) {
-	s := openScrubStore(t, nil)
+	s := openScrubStore(t, &Options{NoSync: true})
 	gone := churn(t, s, 300)
 	raw, err := os.ReadFile(s.path)
 	require.NoError(t, err)
