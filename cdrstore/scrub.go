@@ -608,8 +608,9 @@ func (s *Store) FreeBytes() (int64, error) {
 	return free, err
 }
 
-// ScrubbedAt returns when Scrub last ran on this store (zero if never).
-// Erasures after it may have left bytes in free pages.
+// ScrubbedAt returns when a Scrub that left no page pinned, or a Compact,
+// last ran on this store (zero if never). Erasures after it may have left
+// bytes in free pages.
 func (s *Store) ScrubbedAt() (time.Time, error) {
 	var t time.Time
 	err := s.View(func(tx *Tx) error {

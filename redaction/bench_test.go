@@ -243,7 +243,8 @@ func measureStalls(b *testing.B, s *cdrstore.Store, f *storetest.Fixture) stalls
 		wg         sync.WaitGroup
 		errs       = make(chan error, 2)
 	)
-	gen := workload.New(workload.Config{Seed: 2, N: 1 << 30}.WithDefaults())
+	// New records, arriving after the fixture's: a day of them.
+	gen := workload.New(workload.Config{Seed: 2, N: 1_000_000, Start: f.Config.End, End: f.Config.End.Add(24 * time.Hour)})
 	wg.Go(func() {
 		batch := make([]cdrstore.Record, 0, 100)
 		for {
