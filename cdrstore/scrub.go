@@ -20,10 +20,12 @@ const compactTxMaxSize = 64 << 20
 
 // The chunks of an in-place scrub: each holds bbolt's writer lock for at
 // most scrubChunkPages pages or, once past scrubChunkTime, until the run
-// of pages it is writing ends. Variables so that tests can shrink them.
+// of at most scrubRunPages pages it is writing ends. Variables so that
+// tests can shrink them.
 var (
 	scrubChunkPages = 1024 // 4 MiB of 4 KiB pages
-	scrubChunkTime  = 20 * time.Millisecond
+	scrubChunkTime  = 10 * time.Millisecond
+	scrubRunPages   = 64 // one pwrite
 )
 
 // ScrubResult reports what Scrub did.
@@ -47,13 +49,13 @@ type ScrubResult struct {
 // rewritten and deleted values (and of index keys, in leaf and branch
 // pages) stay in pages it holds free until it reuses them. Scrub
 // overwrites every free page with zeros and fsyncs the file before it
-// returns (unless Options.NoSync); the live data is not touched, so its cost follows the free
-// space, not the store, and the file keeps its size (see [Store.Compact]
-// to give space back).
+// returns (unless Options.NoSync); the live data is not touched, so its
+// cost follows the free space, not the store, and the file keeps its size
+// (see [Store.Compact] to give space back).
 //
 // Scrub works in chunks. Each chunk holds bbolt's writer lock (a write
 // transaction that writes nothing and is rolled back) for at most a few
-// MiB of pages or about 20 ms, so writers wait no longer than that;
+// MiB of pages or about 10 ms, so writers wait no longer than that;
 // readers are never blocked. A page is zeroed only when no open read
 // transaction can reach it: one freed after a read transaction that is
 // still open began may still be read by it, and is left. When the first
@@ -103,14 +105,21 @@ func (s *Store) Scrub(ctx context.Context) (ScrubResult, error) {
 	if res.PagesPinned > 0 {
 		return res, nil
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(metaScrubbedAt, binary.BigEndian.AppendUint64(nil, uint64(s.Now().UnixNano())))
-	})
-	if err != nil {
+	if err := s.markScrubbed(); err != nil {
 		return res, fmt.Errorf("cdrstore: scrub: %w", err)
 	}
-	s.recordMetas()
 	return res, nil
+}
+
+// markScrubbed records now as the time no free page held old bytes.
+func (s *Store) markScrubbed() error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(metaScrubbedAt, binary.BigEndian.AppendUint64(nil, uint64(s.Now().UnixNano())))
+	})
+	if err == nil {
+		s.recordMetas()
+	}
+	return err
 }
 
 // syncFile fsyncs the zeros Scrub wrote, unless Options.NoSync.
@@ -227,7 +236,7 @@ func (sc *scrubber) chunk(todo []uint64, first bool) (rest, pinned []uint64, err
 	rest = todo[i:]
 	for len(zero) > 0 {
 		n := 1
-		for n < len(zero) && zero[n] == zero[n-1]+1 && n < 256 {
+		for n < len(zero) && zero[n] == zero[n-1]+1 && n < scrubRunPages {
 			n++
 		}
 		if err := sc.write(zero[0], n); err != nil {
@@ -300,7 +309,7 @@ func (sc *scrubber) list(txid uint64) ([]uint64, error) {
 func (sc *scrubber) write(id uint64, n int) error {
 	ps := sc.s.pageSize
 	if sc.zero == nil {
-		sc.zero = make([]byte, 256*ps)
+		sc.zero = make([]byte, scrubRunPages*ps)
 	}
 	if _, err := sc.s.file.WriteAt(sc.zero[:n*ps], int64(id)*int64(ps)); err != nil {
 		return err
@@ -424,13 +433,9 @@ func (s *Store) Compact(ctx context.Context) (CompactResult, error) {
 	if failed != nil {
 		return res, failed
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(metaScrubbedAt, binary.BigEndian.AppendUint64(nil, uint64(s.Now().UnixNano())))
-	})
-	if err != nil {
+	if err := s.markScrubbed(); err != nil {
 		return res, fmt.Errorf("cdrstore: compact: %w", err)
 	}
-	s.recordMetas()
 	if fi, err := os.Stat(s.path); err == nil {
 		res.SizeAfter = fi.Size()
 	}
