@@ -40,8 +40,29 @@ func TestSoakConcurrentReadersAndWriters(t *testing.T) {
 	defer s.Close()
 	require.NoError(t, s.PutBatch(seedRecords()))
 	rd := redaction.New(s, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), soakDuration())
+	// The soak runs for soakDuration and then until a read transaction and
+	// a scrub have completed, however loaded the machine.
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	var readDone, scrubDone sync.Once
+	read, scrubbed := make(chan struct{}), make(chan struct{})
+	go func() {
+		timer := time.NewTimer(soakDuration())
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return
+		}
+		for _, c := range []chan struct{}{read, scrubbed} {
+			select {
+			case <-c:
+			case <-ctx.Done():
+				return
+			}
+		}
+		cancel()
+	}()
 
 	var (
 		written, swept atomic.Int64
@@ -106,6 +127,7 @@ func TestSoakConcurrentReadersAndWriters(t *testing.T) {
 				return
 			}
 			scrubs.Add(1)
+			scrubDone.Do(func() { close(scrubbed) })
 		}
 	}()
 	// Readers.
@@ -144,6 +166,7 @@ func TestSoakConcurrentReadersAndWriters(t *testing.T) {
 					return
 				}
 				reads.Add(1)
+				readDone.Do(func() { close(read) })
 			}
 		}()
 	}
