@@ -19,7 +19,7 @@ type readers struct {
 	seq   uint64
 	open  map[uint64]reader // by registration number
 	metas map[uint64]boltMeta
-	ended chan struct{} // closed (and replaced) when a reader ends
+	ended chan struct{} // closed when a reader ends, if someone waits for that (else nil)
 }
 
 // reader is one open read transaction: the commit it began at (its
@@ -32,7 +32,6 @@ type reader struct {
 func (r *readers) init() {
 	r.open = map[uint64]reader{}
 	r.metas = map[uint64]boltMeta{}
-	r.ended = make(chan struct{})
 }
 
 // begin starts a read transaction on db and registers it; end must follow.
@@ -54,8 +53,10 @@ func (r *readers) end(btx *bolt.Tx, n uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.open, n)
-	close(r.ended)
-	r.ended = make(chan struct{})
+	if r.ended != nil {
+		close(r.ended)
+		r.ended = nil
+	}
 }
 
 // older returns the open readers that began before commit txid, and a
@@ -68,6 +69,9 @@ func (r *readers) older(txid uint64) ([]reader, <-chan struct{}) {
 		if rd.txid < txid {
 			old = append(old, rd)
 		}
+	}
+	if r.ended == nil {
+		r.ended = make(chan struct{})
 	}
 	return old, r.ended
 }
