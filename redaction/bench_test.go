@@ -135,59 +135,63 @@ func erasedStore(b *testing.B, f *storetest.Fixture, pct int, sweep bool) *cdrst
 	return s
 }
 
-// BenchmarkScrub zeroes the free pages of a store in place after erasing
-// contacts, at three amounts of free space; BenchmarkCompact compacts the
-// same stores. Each iteration scrubs a fresh copy (the copy and the
-// erasures are not timed).
-func BenchmarkScrub(b *testing.B) {
+// eachScrubCase runs a sub-benchmark per fixture size and scrub case.
+// Each iteration calls op on a fresh erased store, timed (the copy and the
+// close are not); op returns what report, called once at the end, sees.
+func eachScrubCase[T any](b *testing.B, op func(*testing.B, *storetest.Fixture, *cdrstore.Store) T, report func(*testing.B, []T)) {
 	for _, n := range benchSizes() {
 		f := storetest.BuildFixture(b, n)
 		for _, c := range scrubCases {
 			b.Run(fmt.Sprintf("records=%d/%s", n, c.name), func(b *testing.B) {
-				var zeroed int64
-				var hold time.Duration
+				var got []T
 				for b.Loop() {
 					b.StopTimer()
 					s := erasedStore(b, f, c.pct, c.sweep)
 					b.StartTimer()
-					res, err := s.Scrub(b.Context())
-					if err != nil {
-						b.Fatal(err)
-					}
+					got = append(got, op(b, f, s))
 					b.StopTimer()
-					zeroed += res.BytesZeroed
-					hold = max(hold, res.LongestHold)
 					s.Close()
 					b.StartTimer()
 				}
-				b.ReportMetric(float64(zeroed)/float64(b.N)/1e6, "MB-zeroed")
-				b.ReportMetric(float64(zeroed)/1e6/b.Elapsed().Seconds(), "MB/s")
-				b.ReportMetric(float64(hold.Microseconds())/1e3, "max-hold-ms")
+				report(b, got)
 			})
 		}
 	}
 }
 
+// BenchmarkScrub zeroes the free pages of a store in place after erasing
+// contacts, at three amounts of free space; BenchmarkCompact compacts the
+// same stores. Each iteration scrubs a fresh copy (the copy and the
+// erasures are not timed).
+func BenchmarkScrub(b *testing.B) {
+	eachScrubCase(b, func(b *testing.B, _ *storetest.Fixture, s *cdrstore.Store) cdrstore.ScrubResult {
+		res, err := s.Scrub(b.Context())
+		if err != nil {
+			b.Fatal(err)
+		}
+		return res
+	}, func(b *testing.B, rs []cdrstore.ScrubResult) {
+		var zeroed int64
+		var hold time.Duration
+		for _, r := range rs {
+			zeroed += r.BytesZeroed
+			hold = max(hold, r.LongestHold)
+		}
+		b.ReportMetric(float64(zeroed)/float64(len(rs))/1e6, "MB-zeroed")
+		b.ReportMetric(float64(zeroed)/1e6/b.Elapsed().Seconds(), "MB/s")
+		b.ReportMetric(ms(hold), "max-hold-ms")
+	})
+}
+
 // BenchmarkCompact compacts the stores BenchmarkScrub scrubs.
 func BenchmarkCompact(b *testing.B) {
-	for _, n := range benchSizes() {
-		f := storetest.BuildFixture(b, n)
-		for _, c := range scrubCases {
-			b.Run(fmt.Sprintf("records=%d/%s", n, c.name), func(b *testing.B) {
-				for b.Loop() {
-					b.StopTimer()
-					s := erasedStore(b, f, c.pct, c.sweep)
-					b.StartTimer()
-					if _, err := s.Compact(b.Context()); err != nil {
-						b.Fatal(err)
-					}
-					b.StopTimer()
-					s.Close()
-					b.StartTimer()
-				}
-			})
+	eachScrubCase(b, func(b *testing.B, _ *storetest.Fixture, s *cdrstore.Store) cdrstore.CompactResult {
+		res, err := s.Compact(b.Context())
+		if err != nil {
+			b.Fatal(err)
 		}
-	}
+		return res
+	}, func(*testing.B, []cdrstore.CompactResult) {})
 }
 
 // BenchmarkScrubStall scrubs while an ingest loop (PutBatch of 100 new
@@ -196,27 +200,18 @@ func BenchmarkCompact(b *testing.B) {
 // writer or a reader waited because of it. For comparison it reports the
 // same loops' longest call before the scrub (their first 50 batches).
 func BenchmarkScrubStall(b *testing.B) {
-	for _, n := range benchSizes() {
-		f := storetest.BuildFixture(b, n)
-		for _, c := range scrubCases {
-			b.Run(fmt.Sprintf("records=%d/%s", n, c.name), func(b *testing.B) {
-				var st stalls
-				for b.Loop() {
-					b.StopTimer()
-					s := erasedStore(b, f, c.pct, c.sweep)
-					st = st.max(measureStalls(b, s, f))
-					s.Close()
-					b.StartTimer()
-				}
-				b.ReportMetric(ms(st.putDuring), "max-putbatch-ms")
-				b.ReportMetric(ms(st.getDuring), "max-get-ms")
-				b.ReportMetric(ms(st.putBefore), "max-putbatch-before-ms")
-				b.ReportMetric(ms(st.getBefore), "max-get-before-ms")
-				b.ReportMetric(ms(st.hold), "max-hold-ms")
-				b.ReportMetric(ms(st.scrub), "scrub-ms")
-			})
+	eachScrubCase(b, measureStalls, func(b *testing.B, all []stalls) {
+		var st stalls
+		for _, s := range all {
+			st = st.max(s)
 		}
-	}
+		b.ReportMetric(ms(st.putDuring), "max-putbatch-ms")
+		b.ReportMetric(ms(st.getDuring), "max-get-ms")
+		b.ReportMetric(ms(st.putBefore), "max-putbatch-before-ms")
+		b.ReportMetric(ms(st.getBefore), "max-get-before-ms")
+		b.ReportMetric(ms(st.hold), "max-hold-ms")
+		b.ReportMetric(ms(st.scrub), "scrub-ms")
+	})
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
@@ -232,7 +227,7 @@ func (a stalls) max(b stalls) stalls {
 
 // measureStalls runs the two loops until the ingest loop has written 50
 // batches, then scrubs, then stops them.
-func measureStalls(b *testing.B, s *cdrstore.Store, f *storetest.Fixture) stalls {
+func measureStalls(b *testing.B, f *storetest.Fixture, s *cdrstore.Store) stalls {
 	b.Helper()
 	type call struct{ start, end time.Time }
 	var (
