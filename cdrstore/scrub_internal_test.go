@@ -447,3 +447,48 @@ func TestScrubChunksUnderConcurrentWork(t *testing.T) {
 		}
 	}
 }
+
+// A reader whose commit's meta is no longer known (neither recorded nor
+// still on its meta page) is taken to reach every page below its
+// high-water mark: Scrub leaves them all, and the reader reads its
+// snapshot intact.
+func TestScrubUnknownReaderPinsItsWholeSnapshot(t *testing.T) {
+	s := openScrubStore(t, &Options{NoSync: true, ScrubReaderWait: time.Millisecond})
+	churn(t, s, 100)
+	started, release, done := make(chan uint64), make(chan struct{}), make(chan error)
+	go func() {
+		done <- s.View(func(tx *Tx) error {
+			started <- uint64(tx.btx.ID())
+			<-release
+			for i := 1; i < 100; i += 3 {
+				r, err := tx.Get("acme", fmt.Sprintf("r%04d", i))
+				if err != nil {
+					return err
+				}
+				if !strings.Contains(r.Body, fmt.Sprintf("MARK-g1-%04d ", i)) {
+					return fmt.Errorf("record %d reads %.20q", i, r.Body)
+				}
+			}
+			return nil
+		})
+	}()
+	txid := <-started
+	var batch []Record
+	for i := 1; i < 100; i += 3 {
+		batch = append(batch, marked(i, fmt.Sprintf("MARK-g2-%04d", i), 60+i*97%9000))
+	}
+	require.NoError(t, s.PutBatch(batch))
+	require.NoError(t, s.Update(func(*Tx) error { return nil }))
+	s.readers.mu.Lock()
+	delete(s.readers.metas, txid)
+	s.readers.mu.Unlock()
+	_, ok, err := readCommitMeta(s.file, txid, s.pageSize)
+	require.NoError(t, err)
+	require.False(t, ok, "the reader's meta page was overwritten")
+
+	res, err := s.Scrub(context.Background())
+	require.NoError(t, err)
+	assert.Positive(t, res.PagesPinned)
+	close(release)
+	require.NoError(t, <-done, "the reader reads its snapshot intact")
+}
