@@ -348,9 +348,9 @@ type CompactResult struct {
 
 // Compact gives the space of free pages back to the file system, and
 // removes their bytes as Scrub does. It copies the live data key by key
-// into a new file (bbolt's Compact), fsyncs it and its directory, renames
-// it over the store, then overwrites the old file's blocks with zeros
-// through a handle kept open across the rename, and reopens. The disk must
+// into a new file (as bbolt's Compact does), fsyncs it and its directory,
+// renames it over the store, then overwrites the old file's blocks with
+// zeros through a handle kept open across the rename, and reopens. The disk must
 // hold the live data twice while it runs.
 //
 // A crash at any point leaves either the old file or the new one at the
