@@ -36,6 +36,7 @@ type ScrubResult struct {
 
 	PagesZeroed int   `json:"pages_zeroed"` // free pages overwritten with zeros
 	BytesZeroed int64 `json:"bytes_zeroed"`
+	PagesClean  int   `json:"pages_clean"` // free pages found all zeros (zeroed by an earlier scrub), not written again
 	PagesPinned int   `json:"pages_pinned"` // free pages left as they were: a read transaction open since before they were freed may still read them
 	BytesPinned int64 `json:"bytes_pinned"`
 	PagesReused int   `json:"pages_reused"` // free when the scrub began, rewritten by a commit before the scrub reached them
@@ -48,10 +49,12 @@ type ScrubResult struct {
 // in the file, in place. bbolt is copy-on-write: the old bytes of
 // rewritten and deleted values (and of index keys, in leaf and branch
 // pages) stay in pages it holds free until it reuses them. Scrub
-// overwrites every free page with zeros and fsyncs the file before it
-// returns (unless Options.NoSync); the live data is not touched, so its
-// cost follows the free space, not the store, and the file keeps its size
-// (see [Store.Compact] to give space back).
+// overwrites every free page that is not all zeros already with zeros and
+// fsyncs the file before it returns (unless Options.NoSync); the live
+// data is not touched. It reads the free pages (from the page cache,
+// mostly) and writes those freed since the last scrub, so its cost
+// follows the free space and what was erased, not the store. The file
+// keeps its size (see [Store.Compact] to give space back).
 //
 // Scrub works in chunks. Each chunk holds bbolt's writer lock (a write
 // transaction that writes nothing and is rolled back) for at most a few
@@ -137,6 +140,7 @@ type scrubber struct {
 	lists  map[uint64][]uint64 // free page lists of the commits readers began at, by txid
 	lastTx uint64              // the newest commit a chunk saw
 	zero   []byte
+	buf    []byte
 }
 
 // pass zeroes the pages of todo (when first, those free at its first
@@ -214,7 +218,9 @@ func (sc *scrubber) chunk(todo []uint64, first bool) (rest, pinned []uint64, err
 	if first {
 		todo = slices.Clone(free)
 		sc.res.FreePages = len(free)
-		sc.res.SizeBefore = btx.Size()
+		if fi, err := s.file.Stat(); err == nil {
+			sc.res.SizeBefore = fi.Size()
+		}
 	}
 	reach, err := sc.reachable(commit)
 	if err != nil {
@@ -239,7 +245,7 @@ func (sc *scrubber) chunk(todo []uint64, first bool) (rest, pinned []uint64, err
 		for n < len(zero) && zero[n] == zero[n-1]+1 && n < scrubRunPages {
 			n++
 		}
-		if err := sc.write(zero[0], n); err != nil {
+		if err := sc.clear(zero[0], n); err != nil {
 			return nil, nil, err
 		}
 		killpoint.Reach("scrub.writing")
@@ -305,18 +311,54 @@ func (sc *scrubber) list(txid uint64) ([]uint64, error) {
 	return l, nil
 }
 
-// write overwrites n pages from page id with zeros.
-func (sc *scrubber) write(id uint64, n int) error {
+// clear overwrites with zeros those of the n pages from page id that are
+// not all zeros already (an earlier scrub zeroed them, and no commit has
+// written them since), so that a scrub writes what was freed since the
+// last one, not every free page again.
+func (sc *scrubber) clear(id uint64, n int) error {
 	ps := sc.s.pageSize
 	if sc.zero == nil {
 		sc.zero = make([]byte, scrubRunPages*ps)
+		sc.buf = make([]byte, scrubRunPages*ps)
 	}
-	if _, err := sc.s.file.WriteAt(sc.zero[:n*ps], int64(id)*int64(ps)); err != nil {
+	buf := sc.buf[:n*ps]
+	if _, err := sc.s.file.ReadAt(buf, int64(id)*int64(ps)); err != nil {
 		return err
 	}
-	sc.res.PagesZeroed += n
-	sc.res.BytesZeroed += int64(n * ps)
+	for i := 0; i < n; {
+		if isZero(buf[i*ps : (i+1)*ps]) {
+			sc.res.PagesClean++
+			i++
+			continue
+		}
+		j := i + 1
+		for j < n && !isZero(buf[j*ps:(j+1)*ps]) {
+			j++
+		}
+		if _, err := sc.s.file.WriteAt(sc.zero[:(j-i)*ps], int64(id+uint64(i))*int64(ps)); err != nil {
+			return err
+		}
+		sc.res.PagesZeroed += j - i
+		sc.res.BytesZeroed += int64((j - i) * ps)
+		i = j
+	}
 	return nil
+}
+
+// isZero reports whether b holds only zeros.
+func isZero(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // waitReaders waits until no reader older than the newest commit a chunk
@@ -379,10 +421,9 @@ func (s *Store) Compact(ctx context.Context) (CompactResult, error) {
 	if s.opts.ReadOnly {
 		return res, ErrReadOnly
 	}
-	_ = s.db.View(func(tx *bolt.Tx) error {
-		res.SizeBefore = tx.Size()
-		return nil
-	})
+	if fi, err := s.file.Stat(); err == nil {
+		res.SizeBefore = fi.Size()
+	}
 	res.FreePages = s.db.Stats().FreePageN + s.db.Stats().PendingPageN
 
 	tmp := s.path + ".compact"

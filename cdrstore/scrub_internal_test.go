@@ -269,7 +269,6 @@ func TestBoltVersionPinned(t *testing.T) {
 	assert.Regexp(t, `(?m)^\s*go\.etcd\.io/bbolt v1\.5\.0$`, string(mod))
 }
 
-func isZero(b []byte) bool { return !slices.ContainsFunc(b, func(c byte) bool { return c != 0 }) }
 
 // Every page that was free (and pinned by no reader) when Scrub began and
 // is still free after it is all zeros; live pages are untouched and every
@@ -295,11 +294,11 @@ func TestScrubZeroesEveryFreePage(t *testing.T) {
 		}
 		free++
 		if types[id] == "free" {
-			assert.True(t, isZero(pages[id]), "page %d free before and after Scrub holds bytes", id)
+			assert.True(t, allZero(pages[id]), "page %d free before and after Scrub holds bytes", id)
 		}
 	}
 	assert.Equal(t, free, res.FreePages)
-	assert.Equal(t, free, res.PagesZeroed+res.PagesReused)
+	assert.Equal(t, free, res.PagesZeroed+res.PagesClean+res.PagesReused)
 	assert.Equal(t, int64(res.PagesZeroed*s.pageSize), res.BytesZeroed)
 	assert.Zero(t, res.PagesPinned)
 	assert.Positive(t, res.Chunks)
@@ -442,7 +441,7 @@ func TestScrubChunksUnderConcurrentWork(t *testing.T) {
 	assert.NotRegexp(t, `MARK-g0-[0-9]{4} `, string(raw))
 	types, pages := pageTypes(t, s), rawPages(t, s)
 	for id, typ := range typesBefore {
-		if typ == "free" && types[id] == "free" && !isZero(pages[id]) {
+		if typ == "free" && types[id] == "free" && !allZero(pages[id]) {
 			assert.NotRegexp(t, `MARK-g0`, string(pages[id]), "page %d", id)
 		}
 	}
@@ -491,4 +490,43 @@ func TestScrubUnknownReaderPinsItsWholeSnapshot(t *testing.T) {
 	assert.Positive(t, res.PagesPinned)
 	close(release)
 	require.NoError(t, <-done, "the reader reads its snapshot intact")
+}
+
+func allZero(b []byte) bool { return bytes.Count(b, []byte{0}) == len(b) }
+
+// A scrub writes only the free pages that are not zeros already: a second
+// scrub writes nothing, and one after a few deletions writes about what
+// they freed.
+func TestScrubWritesWhatWasFreedSinceTheLast(t *testing.T) {
+	s := openScrubStore(t, &Options{NoSync: true})
+	churn(t, s, 300)
+	first, err := s.Scrub(context.Background())
+	require.NoError(t, err)
+	require.Positive(t, first.PagesZeroed)
+
+	again, err := s.Scrub(context.Background())
+	require.NoError(t, err)
+	// Only what the first scrub's own commit of ScrubbedAt freed: the
+	// pages of the meta bucket's path and the old free page list.
+	assert.LessOrEqual(t, again.PagesZeroed, 4)
+	assert.Positive(t, again.PagesClean)
+
+	var gone [][]byte
+	for i := 1; i < 30; i += 3 {
+		_, err := s.Delete("acme", fmt.Sprintf("r%04d", i))
+		require.NoError(t, err)
+		gone = append(gone, fmt.Appendf(nil, "MARK-g1-%04d ", i))
+	}
+	raw, err := os.ReadFile(s.path)
+	require.NoError(t, err)
+	require.True(t, slices.ContainsFunc(gone, func(m []byte) bool { return bytes.Contains(raw, m) }))
+	after, err := s.Scrub(context.Background())
+	require.NoError(t, err)
+	assert.Positive(t, after.PagesZeroed)
+	assert.Less(t, after.PagesZeroed, first.PagesZeroed/2)
+	raw, err = os.ReadFile(s.path)
+	require.NoError(t, err)
+	for _, m := range gone {
+		assert.False(t, bytes.Contains(raw, m), "%s still in the file", m)
+	}
 }

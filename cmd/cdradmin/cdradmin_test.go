@@ -281,7 +281,11 @@ func TestPolicyHoldOptoutSweepScrubBackup(t *testing.T) {
 
 	code, out, stderr = cli(t, "", "--db", db, "scrub")
 	require.Equal(t, 0, code, stderr)
-	assert.Regexp(t, `^scrubbed \S+: \d+ free pages, \d+ zeroed \(\d+ bytes\), 0 left pinned \(0 bytes\); longest writer hold \S+; \d+ -> \d+ bytes\n$`, out)
+	assert.Regexp(t, `^scrubbed \S+: \d+ free pages, \d+ zeroed \(\d+ bytes\), \d+ already zero, 0 left pinned \(0 bytes\); longest writer hold \S+; \d+ -> \d+ bytes\n$`, out)
+	var before, after int64
+	_, err := fmt.Sscanf(out[strings.LastIndex(out, "; ")+2:], "%d -> %d bytes", &before, &after)
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "a scrub does not change the file's size")
 	code, out, _ = cli(t, "", "--db", db, "check")
 	require.Equal(t, 0, code)
 	assert.NotContains(t, out, "run cdradmin scrub")
@@ -289,7 +293,7 @@ func TestPolicyHoldOptoutSweepScrubBackup(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	var sr map[string]any
 	require.NoError(t, json.Unmarshal([]byte(out), &sr))
-	for _, k := range []string{"size_before", "size_after", "free_pages", "pages_zeroed", "bytes_zeroed", "pages_pinned", "bytes_pinned", "pages_reused", "chunks", "longest_hold_ns"} {
+	for _, k := range []string{"size_before", "size_after", "free_pages", "pages_zeroed", "bytes_zeroed", "pages_clean", "pages_pinned", "bytes_pinned", "pages_reused", "chunks", "longest_hold_ns"} {
 		assert.Contains(t, sr, k)
 	}
 	code, out, stderr = cli(t, "", "--db", db, "compact")

@@ -26,8 +26,8 @@ func (c *scrubCmd) run(ctx context.Context, e *env) error {
 	if e.json {
 		return e.printJSON(res)
 	}
-	fmt.Fprintf(e.stdout, "scrubbed %s: %d free pages, %d zeroed (%d bytes), %d left pinned (%d bytes); longest writer hold %s; %d -> %d bytes\n",
-		e.db, res.FreePages, res.PagesZeroed, res.BytesZeroed, res.PagesPinned, res.BytesPinned, res.LongestHold.Round(time.Microsecond), res.SizeBefore, res.SizeAfter)
+	fmt.Fprintf(e.stdout, "scrubbed %s: %d free pages, %d zeroed (%d bytes), %d already zero, %d left pinned (%d bytes); longest writer hold %s; %d -> %d bytes\n",
+		e.db, res.FreePages, res.PagesZeroed, res.BytesZeroed, res.PagesClean, res.PagesPinned, res.BytesPinned, res.LongestHold.Round(time.Microsecond), res.SizeBefore, res.SizeAfter)
 	if res.PagesPinned > 0 {
 		fmt.Fprintf(e.stderr, "cdradmin scrub: %d pages may still be read by a transaction open since before they were freed; run scrub again once it ends\n", res.PagesPinned)
 	}
