@@ -36,7 +36,7 @@ type ScrubResult struct {
 
 	PagesZeroed int   `json:"pages_zeroed"` // free pages overwritten with zeros
 	BytesZeroed int64 `json:"bytes_zeroed"`
-	PagesClean  int   `json:"pages_clean"` // free pages found all zeros (zeroed by an earlier scrub), not written again
+	PagesClean  int   `json:"pages_clean"`  // free pages found all zeros (zeroed by an earlier scrub), not written again
 	PagesPinned int   `json:"pages_pinned"` // free pages left as they were: a read transaction open since before they were freed may still read them
 	BytesPinned int64 `json:"bytes_pinned"`
 	PagesReused int   `json:"pages_reused"` // free when the scrub began, rewritten by a commit before the scrub reached them

@@ -269,7 +269,6 @@ func TestBoltVersionPinned(t *testing.T) {
 	assert.Regexp(t, `(?m)^\s*go\.etcd\.io/bbolt v1\.5\.0$`, string(mod))
 }
 
-
 // Every page that was free (and pinned by no reader) when Scrub began and
 // is still free after it is all zeros; live pages are untouched and every
 // marker of erased content is gone from the file.
