@@ -80,14 +80,21 @@ func BenchmarkAutoRedact(b *testing.B) {
 // 2,000 contacts), and after the 20% and a retention sweep of the oldest
 // two of the fixture's 15 months, for a third, larger amount of free
 // space (an erasure rewrites records in place, smaller, and frees little).
+// In those the store was never scrubbed: every free page holds bytes. The
+// "scrubbed" cases scrub the store before the erasures, as a service that
+// scrubs after each day's erasures does: a scrub then writes what the
+// erasures freed.
 var scrubCases = []struct {
-	name  string
-	pct   int
-	sweep bool
+	name     string
+	pct      int
+	sweep    bool
+	scrubbed bool
 }{
-	{"erased=1%", 1, false},
-	{"erased=20%", 20, false},
-	{"erased=20%+sweep", 20, true},
+	{"erased=1%", 1, false, false},
+	{"erased=20%", 20, false, false},
+	{"erased=20%+sweep", 20, true, false},
+	{"scrubbed/erased=1%", 1, false, true},
+	{"scrubbed/erased=20%", 20, false, true},
 }
 
 var (
@@ -95,17 +102,22 @@ var (
 	erasedFiles = map[string]string{}
 )
 
-// erasedStore opens a fresh copy of f after erasing pct% of its contacts
-// (the lightest ones, ~100 records each; one transaction each) and, if
-// sweep, sweeping records older than 13 months. The erasures run once per
+// erasedStore opens a fresh copy of f after (if scrubbed) scrubbing it,
+// erasing pct% of its contacts (the lightest ones, ~100 records each; one
+// transaction each) and, if sweep, sweeping records older than 13 months. The erasures run once per
 // fixture and case; each call copies their result.
-func erasedStore(b *testing.B, f *storetest.Fixture, pct int, sweep bool) *cdrstore.Store {
+func erasedStore(b *testing.B, f *storetest.Fixture, pct int, sweep, scrubbed bool) *cdrstore.Store {
 	b.Helper()
-	key := fmt.Sprint(f.Path, pct, sweep)
+	key := fmt.Sprint(f.Path, pct, sweep, scrubbed)
 	erasedMu.Lock()
 	path, ok := erasedFiles[key]
 	if !ok {
 		s := f.Open(b, true)
+		if scrubbed {
+			if _, err := s.Scrub(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+		}
 		rd := redaction.New(s, nil)
 		for _, c := range f.Contacts[len(f.Contacts)-len(f.Contacts)*pct/100:] {
 			if _, err := rd.EraseContact(b.Context(), "acme", c, "gdpr_art17"); err != nil {
@@ -120,7 +132,7 @@ func erasedStore(b *testing.B, f *storetest.Fixture, pct int, sweep bool) *cdrst
 		if err := s.Close(); err != nil {
 			b.Fatal(err)
 		}
-		path = filepath.Join(filepath.Dir(f.Path), fmt.Sprintf("erased-%d-%v.db", pct, sweep))
+		path = filepath.Join(filepath.Dir(f.Path), fmt.Sprintf("erased-%d-%v-%v.db", pct, sweep, scrubbed))
 		storetest.CopyFile(b, s.Path(), path)
 		erasedFiles[key] = path
 	}
@@ -146,7 +158,7 @@ func eachScrubCase[T any](b *testing.B, op func(*testing.B, *storetest.Fixture, 
 				var got []T
 				for b.Loop() {
 					b.StopTimer()
-					s := erasedStore(b, f, c.pct, c.sweep)
+					s := erasedStore(b, f, c.pct, c.sweep, c.scrubbed)
 					b.StartTimer()
 					got = append(got, op(b, f, s))
 					b.StopTimer()
