@@ -284,8 +284,10 @@ func (sc *scrubber) reachable(commit uint64) (func(p uint64) bool, error) {
 	}, nil
 }
 
-// list returns the free page list of commit txid, or nil when its meta is
-// no longer known.
+// list returns the free page list of commit txid, or nil when it is no
+// longer known: its meta was not recorded and its meta page was
+// overwritten, or its free page list page was reused (possible only once
+// bbolt saw every reader that began at txid end).
 func (sc *scrubber) list(txid uint64) ([]uint64, error) {
 	if l, ok := sc.lists[txid]; ok {
 		return l, nil
@@ -300,10 +302,15 @@ func (sc *scrubber) list(txid uint64) ([]uint64, error) {
 	var l []uint64
 	if ok {
 		var err error
-		if l, err = readFreelist(sc.s.file, m, sc.s.pageSize); err != nil {
-			return nil, &CorruptionError{Bucket: "(file)", Err: err}
-		}
-		if l == nil {
+		switch l, err = readFreelist(sc.s.file, m, sc.s.pageSize); {
+		case errors.Is(err, errBoltFormat):
+			// The page was reused: every reader that began at txid has
+			// ended in bbolt (a reader is unregistered just after), and
+			// what it could reach no longer matters. Taken as unknown.
+			l = nil
+		case err != nil:
+			return nil, err
+		case l == nil:
 			l = []uint64{}
 		}
 	}
