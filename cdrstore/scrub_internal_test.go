@@ -322,17 +322,15 @@ func logicalDump(t *testing.T, s *Store) string {
 	return strings.Join(slices.DeleteFunc(lines, func(l string) bool { return strings.HasPrefix(l, string(bucketMeta)) }), "\n")
 }
 
-// A read transaction open since before pages were freed may still read
-// them: Scrub leaves them, reports them, and zeroes every page freed
-// before the reader began. The reader reads its snapshot intact; the next
-// Scrub after it ended finishes the job.
-func TestScrubLeavesPagesPinnedByLongReader(t *testing.T) {
-	s := openScrubStore(t, &Options{NoSync: true, ScrubReaderWait: time.Millisecond})
-	early := churn(t, s, 100) // freed before the reader began
-	started, release, done := make(chan struct{}), make(chan struct{}), make(chan error)
+// longReader begins a read transaction on s that, once release is
+// closed, reads the generation-1 records churn(s, 100) left and sends on
+// done whether it found each intact. It returns the transaction's ID.
+func longReader(s *Store) (txid uint64, release chan struct{}, done chan error) {
+	started := make(chan uint64)
+	release, done = make(chan struct{}), make(chan error)
 	go func() {
 		done <- s.View(func(tx *Tx) error {
-			close(started)
+			started <- uint64(tx.btx.ID())
 			<-release
 			for i := 1; i < 100; i += 3 {
 				r, err := tx.Get("acme", fmt.Sprintf("r%04d", i))
@@ -346,7 +344,17 @@ func TestScrubLeavesPagesPinnedByLongReader(t *testing.T) {
 			return nil
 		})
 	}()
-	<-started
+	return <-started, release, done
+}
+
+// A read transaction open since before pages were freed may still read
+// them: Scrub leaves them, reports them, and zeroes every page freed
+// before the reader began. The reader reads its snapshot intact; the next
+// Scrub after it ended finishes the job.
+func TestScrubLeavesPagesPinnedByLongReader(t *testing.T) {
+	s := openScrubStore(t, &Options{NoSync: true, ScrubReaderWait: time.Millisecond})
+	early := churn(t, s, 100) // freed before the reader began
+	_, release, done := longReader(s)
 	var late [][]byte // freed while the reader is open
 	var batch []Record
 	for i := 1; i < 100; i += 3 {
@@ -453,24 +461,7 @@ func TestScrubChunksUnderConcurrentWork(t *testing.T) {
 func TestScrubUnknownReaderPinsItsWholeSnapshot(t *testing.T) {
 	s := openScrubStore(t, &Options{NoSync: true, ScrubReaderWait: time.Millisecond})
 	churn(t, s, 100)
-	started, release, done := make(chan uint64), make(chan struct{}), make(chan error)
-	go func() {
-		done <- s.View(func(tx *Tx) error {
-			started <- uint64(tx.btx.ID())
-			<-release
-			for i := 1; i < 100; i += 3 {
-				r, err := tx.Get("acme", fmt.Sprintf("r%04d", i))
-				if err != nil {
-					return err
-				}
-				if !strings.Contains(r.Body, fmt.Sprintf("MARK-g1-%04d ", i)) {
-					return fmt.Errorf("record %d reads %.20q", i, r.Body)
-				}
-			}
-			return nil
-		})
-	}()
-	txid := <-started
+	txid, release, done := longReader(s)
 	var batch []Record
 	for i := 1; i < 100; i += 3 {
 		batch = append(batch, marked(i, fmt.Sprintf("MARK-g2-%04d", i), 60+i*97%9000))
