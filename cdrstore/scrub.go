@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -72,19 +73,16 @@ type ScrubResult struct {
 // next Scrub zeroes what this one did not. Scrub is idempotent, safe for
 // concurrent use, and returns ErrReadOnly on a read-only store and the
 // wrapped ctx.Err() when ctx ends (the pages zeroed by then stay zero).
-func (s *Store) Scrub(ctx context.Context) (ScrubResult, error) {
-	var res ScrubResult
+func (s *Store) Scrub(ctx context.Context) (res ScrubResult, err error) {
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("cdrstore: scrub: %w", err)
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.db == nil {
-		return res, ErrClosed
+	if err := s.writable(); err != nil {
+		return res, err
 	}
-	if s.opts.ReadOnly {
-		return res, ErrReadOnly
-	}
+	defer recoverDamage(&err, debug.SetPanicOnFault(true))
 	sc := &scrubber{s: s, res: &res, lists: map[uint64][]uint64{}}
 	todo, err := sc.pass(ctx, nil, true)
 	if err == nil && len(todo) > 0 {
@@ -422,11 +420,8 @@ func (s *Store) Compact(ctx context.Context) (CompactResult, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.db == nil {
-		return res, ErrClosed
-	}
-	if s.opts.ReadOnly {
-		return res, ErrReadOnly
+	if err := s.writable(); err != nil {
+		return res, err
 	}
 	if fi, err := s.file.Stat(); err == nil {
 		res.SizeBefore = fi.Size()
@@ -493,21 +488,23 @@ func (s *Store) Compact(ctx context.Context) (CompactResult, error) {
 // compactTo writes a compacted, fsynced copy of the snapshot src to path,
 // copying keys as bbolt's Compact does but from a transaction the store
 // registered (bbolt's Compact opens one of its own, which a scrub could
-// not see). path must not exist.
-func compactTo(ctx context.Context, src *bolt.Tx, path string, lockTimeout time.Duration) error {
+// not see). path must not exist. A damaged page of the store is an error
+// matching ErrCorrupt.
+func compactTo(ctx context.Context, src *bolt.Tx, path string, lockTimeout time.Duration) (err error) {
 	dst, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		return fmt.Errorf("cdrstore: compact: %w", err)
 	}
+	defer func() {
+		if cerr := dst.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	defer recoverDamage(&err, debug.SetPanicOnFault(true))
 	if err := copyTx(ctx, src, dst); err != nil {
-		dst.Close()
 		return fmt.Errorf("cdrstore: compact: %w", err)
 	}
-	if err := dst.Sync(); err != nil {
-		dst.Close()
-		return fmt.Errorf("cdrstore: compact: %w", err)
-	}
-	return dst.Close()
+	return dst.Sync()
 }
 
 // copyTx copies every bucket of src into dst as bbolt's Compact does,

@@ -209,7 +209,7 @@ func TestBoltFormatPinned(t *testing.T) {
 	})
 	<-started
 	churn(t, s, 50)
-	require.NoError(t, s.Update(func(tx *Tx) error { return nil })) // a commit that updates the stats
+	require.NoError(t, s.Put(marked(9999, "MARK-x", 60))) // a commit, which updates the stats
 	check(true)
 	close(release)
 	wg.Wait()
@@ -467,7 +467,7 @@ func TestScrubUnknownReaderPinsItsWholeSnapshot(t *testing.T) {
 		batch = append(batch, marked(i, fmt.Sprintf("MARK-g2-%04d", i), 60+i*97%9000))
 	}
 	require.NoError(t, s.PutBatch(batch))
-	require.NoError(t, s.Update(func(*Tx) error { return nil }))
+	require.NoError(t, s.Put(marked(9999, "MARK-x", 60)))
 	s.readers.mu.Lock()
 	delete(s.readers.metas, txid)
 	s.readers.mu.Unlock()

@@ -50,7 +50,7 @@ func (c *checkCmd) run(ctx context.Context, e *env) error {
 		for _, f := range rep.Findings {
 			where := ""
 			if f.Workspace != "" {
-				where = f.Workspace + ": "
+				where = show(f.Workspace) + ": "
 			}
 			fmt.Fprintf(e.stdout, "- %s%s\n  what to do: %s\n", where, f.Issue, f.Action)
 		}
@@ -78,8 +78,9 @@ func review(ctx context.Context, s *cdrstore.Store, now time.Time) (checkReport,
 	}
 	if s.SubjectKeyInFile() {
 		rep.Findings = append(rep.Findings, finding{
-			Issue:  "the HMAC key that pseudonymises numbers in the audit log and opt-out list is kept inside the store file",
-			Action: "anyone with the file (or a backup) can test candidate numbers; create stores with Options.SubjectKey from a secret manager",
+			Issue: "the HMAC key that pseudonymises numbers in the audit log, opt-out list, tombstones and subject index is kept inside the store file; " +
+				"a record whose number was obfuscated while its content is kept sits next to the number's HMAC, and the masked number leaves 10^4 candidates to try",
+			Action: "anyone with the file (or a backup) can test candidate numbers, and recovers an obfuscated number in 10^4 tries; create stores with Options.SubjectKey from a secret manager",
 		})
 	}
 	rd := redaction.New(s, nil)
@@ -90,6 +91,13 @@ func review(ctx context.Context, s *cdrstore.Store, now time.Time) (checkReport,
 	erasures := 0
 	err = s.View(func(tx *cdrstore.Tx) error {
 		for _, ws := range tx.Workspaces() {
+			if err := cdrstore.ValidateNewWorkspace(ws); err != nil {
+				var ve *cdrstore.ValidationError
+				errors.As(err, &ve)
+				rep.Findings = append(rep.Findings, finding{Workspace: ws,
+					Issue:  fmt.Sprintf("the workspace name %s would be refused today (%s): an operator can take it for another", show(ws), ve.Reason),
+					Action: "its records stay readable and erasable under this name; move them to a workspace with a plain name (ingest them there, then erase and sweep this one)"})
+			}
 			settings, err := redaction.LoadSettings(tx, ws)
 			if err != nil {
 				rep.Integrity = oneLine(err)
@@ -99,13 +107,13 @@ func review(ctx context.Context, s *cdrstore.Store, now time.Time) (checkReport,
 				if m := settings.RetentionMonths(p); m > 13 {
 					rep.Findings = append(rep.Findings, finding{Workspace: ws,
 						Issue:  fmt.Sprintf("%s records are kept %d months, longer than 13", p, m),
-						Action: fmt.Sprintf("confirm the legal basis, or: cdradmin policy set -w %s --retention %s=13", ws, p)})
+						Action: fmt.Sprintf("confirm the legal basis, or: cdradmin policy set -w %s --retention %s=13", show(ws), p)})
 				}
 			}
 			if len(settings.AutoRedact) == 0 {
 				rep.Findings = append(rep.Findings, finding{Workspace: ws,
 					Issue:  "no auto-redaction policy: message bodies and numbers are kept until the retention sweep",
-					Action: fmt.Sprintf("consider: cdradmin policy set -w %s --auto-redact sms:any:content,address:6h", ws)})
+					Action: fmt.Sprintf("consider: cdradmin policy set -w %s --auto-redact sms:any:content,address:6h", show(ws))})
 			}
 			for en, err := range tx.AuditEntries(ws, 0) {
 				if err != nil {
@@ -134,8 +142,46 @@ func review(ctx context.Context, s *cdrstore.Store, now time.Time) (checkReport,
 			})
 		}
 	}
+	overdue, err := rd.Overdue(ctx, now)
+	if err != nil {
+		if ctx.Err() != nil {
+			return rep, err
+		}
+		rep.Integrity = oneLine(err)
+	}
 	var wss []string
 	s.View(func(tx *cdrstore.Tx) error { wss = tx.Workspaces(); return nil })
+	unlinked, err := rd.Unlinked(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return rep, err
+		}
+		rep.Integrity = oneLine(err)
+	}
+	plain, err := rd.PlaintextRequestIDs(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return rep, err
+		}
+		rep.Integrity = oneLine(err)
+	}
+	for _, ws := range wss {
+		if n := unlinked[ws]; n > 0 {
+			rep.Findings = append(rep.Findings, finding{Workspace: ws,
+				Issue:  fmt.Sprintf("%d records lost their counterparty's number before format v3 and keep content that no erasure can reach", n),
+				Action: fmt.Sprintf("decide whether to keep it; to discard it: cdradmin unlinked -w %s --discard", show(ws))})
+		}
+		if n := plain[ws]; n > 0 {
+			rep.Findings = append(rep.Findings, finding{Workspace: ws,
+				Issue:  fmt.Sprintf("%d audit entries written before format v3 hold a request ID as the caller chose it (it may hold a phone number)", n),
+				Action: "the entries keep their bytes so the hash chain and receipts stay verifiable; keep the file and its backups as personal data until they expire"})
+		}
+		if n := overdue[ws]; n > 0 {
+			rep.Findings = append(rep.Findings, finding{Workspace: ws,
+				Issue:  fmt.Sprintf("%d records are past an auto-redaction window (or a record's own override, or their media's expiry) and still hold what it removes", n),
+				Action: "run cdradmin autoredact (schedule it at least as often as the shortest hold)"})
+		}
+	}
 	for _, ws := range wss {
 		items, err := rd.Outbox(ws, 1)
 		if err != nil {
