@@ -27,16 +27,33 @@ var errDamagedPage = errors.New("bbolt panicked on a damaged page")
 // again. The damage is logged as a warning and reported to
 // Options.Observer (EventCorrupt).
 func (s *Store) recoverDamage(err *error, fault bool) {
-	p := recover()
+	if e := damage(recover(), fault); e != nil {
+		*err = e
+		s.damaged(e)
+	}
+}
+
+// recoverDamage is Store.recoverDamage for code that has no Store (the
+// copy Compact and Backup make), which reports nothing.
+func recoverDamage(err *error, fault bool) {
+	if e := damage(recover(), fault); e != nil {
+		*err = e
+	}
+}
+
+// damage restores the fault setting and returns the error that replaces
+// the recovered panic p (nil when there was none), raising p again when it
+// is not damage. It must be called by the deferred function that
+// recovered, while the panicking frames are on the stack.
+func damage(p any, fault bool) error {
 	debug.SetPanicOnFault(fault)
 	if p == nil {
-		return
+		return nil
 	}
 	if !panickedInBbolt() && !isFault(p) {
 		panic(p)
 	}
-	*err = &CorruptionError{Bucket: "(pages)", Err: errDamagedPage}
-	s.damaged(*err)
+	return &CorruptionError{Bucket: "(pages)", Err: errDamagedPage}
 }
 
 // isFault reports whether p is the panic of a memory fault that

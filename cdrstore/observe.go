@@ -202,19 +202,37 @@ func (s *Store) Residue() (bytes int64, since time.Time, err error) {
 
 // residue is what Residue needs besides bbolt's counters.
 type residue struct {
-	zeroed atomic.Int64 // free pages known to hold zeros (or nothing old)
-	mu     sync.Mutex
-	since  time.Time // when the free pages began to hold old data; zero: unknown yet
+	zeroed    atomic.Int64 // free pages known to hold zeros (or nothing old)
+	allocated atomic.Int64 // pages commits have allocated since Open
+	mu        sync.Mutex
+	since     time.Time // when the free pages began to hold old data; zero: unknown yet
 }
 
-// scrubbed records that a scrub left db's free pages holding nothing old
-// but for dirty of them (pages it could not reach: 0 when it compacted).
-func (r *residue) scrubbed(db *bolt.DB, dirty int) {
-	st := db.Stats()
-	r.zeroed.Store(int64(max(0, st.FreePageN+st.PendingPageN-dirty)))
-	if dirty == 0 {
+// scrubMark is where a scrub began, for scrubbed.
+type scrubMark struct {
+	allocated int64
+	since     time.Time
+}
+
+// scrubbing marks the start of a scrub: commits from now on free pages
+// the scrub may not reach, and date the old data again.
+func (r *residue) scrubbing() scrubMark {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := scrubMark{allocated: r.allocated.Load(), since: r.since}
+	r.since = time.Time{}
+	return m
+}
+
+// scrubbed records that the scrub begun at m left clean free pages
+// clean, less every page commits allocated since it began (any may have
+// been one of them); pinned says it left pages it could not clean, whose
+// old data keeps its date.
+func (r *residue) scrubbed(m scrubMark, clean int64, pinned bool) {
+	r.zeroed.Store(max(0, clean-(r.allocated.Load()-m.allocated)))
+	if pinned && !m.since.IsZero() {
 		r.mu.Lock()
-		r.since = time.Time{}
+		r.since = m.since
 		r.mu.Unlock()
 	}
 }
@@ -222,6 +240,7 @@ func (r *residue) scrubbed(db *bolt.DB, dirty int) {
 // committed counts down the zeroed pages by the n pages a commit at now
 // allocated, and dates the old data its copy-on-write freed.
 func (r *residue) committed(n int64, now time.Time) {
+	r.allocated.Add(n)
 	r.mu.Lock()
 	if r.since.IsZero() {
 		r.since = now
