@@ -31,6 +31,8 @@ const (
 	EventIngest EventKind = "ingest"
 	// EventScrub: Scrub ran; Duration is its length.
 	EventScrub EventKind = "scrub"
+	// EventCompact: Compact ran; Duration is its length.
+	EventCompact EventKind = "compact"
 	// EventCheck: Check ran; Err is what it found (nil when the store,
 	// its indexes and every audit chain are sound; matching ErrCorrupt or
 	// audit.ErrChainBroken otherwise).

@@ -163,4 +163,11 @@ func TestResidue(t *testing.T) {
 	require.NoError(t, err)
 	assert.Positive(t, n, "a deletion after the scrub leaves old bytes again")
 	assert.False(t, since.IsZero())
+
+	_, err = s.Compact(context.Background())
+	require.NoError(t, err)
+	n, _, err = s.Residue()
+	require.NoError(t, err)
+	assert.Zero(t, n, "a compacted file holds no old bytes")
+	assert.Equal(t, 1, ev.kinds()[cdrstore.EventCompact])
 }

@@ -418,6 +418,14 @@ type CompactResult struct {
 // directory fails the old file is not zeroed, since the rename may not
 // survive a crash.
 func (s *Store) Compact(ctx context.Context) (CompactResult, error) {
+	start := s.Now()
+	res, err := s.compact(ctx)
+	s.reportOp(EventCompact, start, err, "size_before", res.SizeBefore, "size_after", res.SizeAfter, "free_pages", res.FreePages)
+	return res, err
+}
+
+// compact is Compact, unreported.
+func (s *Store) compact(ctx context.Context) (CompactResult, error) {
 	var res CompactResult
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("cdrstore: compact: %w", err)
@@ -491,15 +499,22 @@ func (s *Store) Compact(ctx context.Context) (CompactResult, error) {
 	return res, nil
 }
 
-// reportScrub logs the Scrub begun at start and reports an EventScrub.
+// reportScrub reports the Scrub begun at start.
 func (s *Store) reportScrub(start time.Time, res *ScrubResult, err *error) {
+	s.reportOp(EventScrub, start, *err, "free_pages", res.FreePages, "pages_zeroed", res.PagesZeroed, "pages_pinned", res.PagesPinned)
+}
+
+// reportOp logs (one record, attrs after its duration) and reports the
+// operation kind begun at start that ended with err.
+func (s *Store) reportOp(kind EventKind, start time.Time, err error, attrs ...any) {
 	took := s.Now().Sub(start)
 	level := slog.LevelInfo
-	if *err != nil {
+	if err != nil {
 		level = slog.LevelWarn
 	}
-	s.opts.Logger.Log(context.Background(), level, "scrub", "duration", took, "free_pages", res.FreePages, "pages_zeroed", res.PagesZeroed, "pages_pinned", res.PagesPinned, "err", errText(*err))
-	s.observe(Event{Kind: EventScrub, Err: *err, Duration: took})
+	attrs = append([]any{"duration", took}, append(attrs, "err", errText(err))...)
+	s.opts.Logger.Log(context.Background(), level, string(kind), attrs...)
+	s.observe(Event{Kind: kind, Err: err, Duration: took})
 }
 
 // compactTo writes a compacted, fsynced copy of the snapshot src to path,

@@ -15,8 +15,9 @@ import (
 // Operation kinds the store reports, beside the redaction package's
 // Kind constants, in the kind label of cdrvault_operations_total.
 const (
-	KindIngest = "ingest"
-	KindScrub  = "scrub"
+	KindIngest  = "ingest"
+	KindScrub   = "scrub"
+	KindCompact = "compact"
 )
 
 // latencyBuckets span a commit on a fast disk (0.5 ms) to a slow batch
@@ -51,7 +52,7 @@ type Metrics struct {
 // cdrstore.Options.Observer, open the store, then call Watch.
 func New() *Metrics {
 	m := &Metrics{
-		ops:          counterVec("cdrvault_operations_total", "Operations run, by kind (ingest, redact, erase, delete, auto_redact, sweep, scrub, drain, settings, optout, hold, tombstone: a write that met an erasure's tombstone) and outcome (ok, replayed, dry_run, refused, canceled, failed).", "kind", "outcome"),
+		ops:          counterVec("cdrvault_operations_total", "Operations run, by kind (ingest, redact, erase, delete, auto_redact, sweep, scrub, compact, drain, settings, optout, hold, tombstone: a write that met an erasure's tombstone) and outcome (ok, replayed, dry_run, refused, canceled, failed).", "kind", "outcome"),
 		affected:     counterVec("cdrvault_records_affected_total", "Records changed by operations that succeeded, by kind (ingest: records given; drain: outbox items deleted).", "kind"),
 		opSeconds:    histogramVec("cdrvault_operation_duration_seconds", "Duration of operations, by kind (a batched operation: per workspace).", "kind"),
 		commit:       histogramVec("cdrvault_commit_duration_seconds", "Duration of write-transaction commits (both fsyncs)."),
@@ -94,6 +95,8 @@ func (m *Metrics) ObserveStore(ev cdrstore.Event) {
 		m.operation(KindIngest, storeOutcome(ev.Err), ev.Records, ev)
 	case cdrstore.EventScrub:
 		m.operation(KindScrub, storeOutcome(ev.Err), 0, ev)
+	case cdrstore.EventCompact:
+		m.operation(KindCompact, storeOutcome(ev.Err), 0, ev)
 	case cdrstore.EventCheck:
 		m.mu.Lock()
 		m.checkFailed = ev.Err != nil
