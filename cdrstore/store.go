@@ -52,6 +52,8 @@ type Store struct {
 	db         *bolt.DB     // nil after Close
 	subjectKey []byte
 	keyInFile  bool
+
+	group group // UpdateGrouped's queue
 }
 
 // Open opens the store at path, creating it (and its meta bucket) when it

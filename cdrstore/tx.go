@@ -37,6 +37,10 @@ type Tx struct {
 	btx   *bolt.Tx
 	ws    map[string]*wsBuckets
 	arena []byte
+	// writes counts the calls that wrote (or may have written) to btx:
+	// UpdateGrouped tells by it whether a failed call left writes behind.
+	// Every method that writes bumps it before its first write.
+	writes int
 }
 
 type wsBuckets struct {
@@ -151,6 +155,7 @@ func (tx *Tx) openWorkspace(ws string, create bool) (*wsBuckets, error) {
 		if !tx.btx.Writable() {
 			return nil, ErrReadOnly
 		}
+		tx.writes++
 		var err error
 		if root, err = top.CreateBucket([]byte(ws)); err != nil {
 			return nil, fmt.Errorf("cdrstore: create workspace: %w", err)
@@ -363,6 +368,7 @@ func (tx *Tx) put(r *Record) error {
 	}
 	moved := oldV != nil && oldTS != ts
 
+	tx.writes++
 	val := appendValue(tx.alloc(256+len(r.Body)), r)
 	if moved {
 		if err := w.records.Delete(oldKey); err != nil {
@@ -501,6 +507,7 @@ func (tx *Tx) RemoveAll(rs []Record) error {
 	if !tx.btx.Writable() {
 		return ErrReadOnly
 	}
+	tx.writes++
 	byWS := map[string][]int{}
 	for i := range rs {
 		if err := ValidateID(rs[i].ID); err != nil {
@@ -663,6 +670,7 @@ func (tx *Tx) AppendAudit(ws string, e audit.Entry) (audit.Entry, error) {
 	if err != nil {
 		return audit.Entry{}, err
 	}
+	tx.writes++
 	return audit.Append(w.audit, e)
 }
 
