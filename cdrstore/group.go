@@ -3,6 +3,7 @@ package cdrstore
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -20,6 +21,34 @@ type group struct {
 	mu      sync.Mutex
 	queue   []*groupCall // calls waiting for a transaction, in arrival order
 	running bool         // a caller is running a group; it hands on to queue[0]
+
+	groups, calls, reruns atomic.Uint64 // GroupStats
+}
+
+// GroupStats counts the work of [Store.UpdateGrouped] since the store was
+// opened. Calls/Groups is the mean number of callers that shared a
+// commit.
+type GroupStats struct {
+	// Groups is the number of groups run, each one write transaction
+	// (more when Reruns says a group ran again).
+	Groups uint64
+	// Calls is the number of calls the groups ran.
+	Calls uint64
+	// Reruns is the number of times a group ran again, in a fresh
+	// transaction, without a call that failed after writing.
+	Reruns uint64
+}
+
+// Sub returns the counts of s since o was taken.
+func (s GroupStats) Sub(o GroupStats) GroupStats {
+	return GroupStats{Groups: s.Groups - o.Groups, Calls: s.Calls - o.Calls, Reruns: s.Reruns - o.Reruns}
+}
+
+// GroupStats returns the counts of UpdateGrouped's work so far. It is safe
+// for concurrent use.
+func (s *Store) GroupStats() GroupStats {
+	g := &s.group
+	return GroupStats{Groups: g.groups.Load(), Calls: g.calls.Load(), Reruns: g.reruns.Load()}
 }
 
 // groupCall is one UpdateGrouped call.
@@ -86,6 +115,8 @@ func (s *Store) leadGroup(self *groupCall) {
 	calls := g.queue[:n:n]
 	g.queue = g.queue[n:]
 	g.mu.Unlock()
+	g.groups.Add(1)
+	g.calls.Add(uint64(n))
 
 	s.runGroup(calls)
 
@@ -136,6 +167,9 @@ func (s *Store) runGroup(calls []*groupCall) {
 		}
 		calls = append(calls[:failed:failed], calls[failed+1:]...)
 		err = nil
+		if len(calls) > 0 {
+			s.group.reruns.Add(1)
+		}
 	}
 	if err != nil {
 		for _, c := range calls {

@@ -2,6 +2,9 @@ package redaction_test
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,4 +144,45 @@ func BenchmarkRedactByID(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkRedactByIDConcurrent redacts from 16 goroutines at once, each
+// call one transaction ID, as concurrent Redact API clients do; every
+// call redacts a record not redacted before.
+func BenchmarkRedactByIDConcurrent(b *testing.B) {
+	for _, n := range benchSizes() {
+		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
+			f := storetest.BuildFixture(b, n)
+			s := f.Open(b, false)
+			rd := redaction.New(s, nil)
+			var recs []cdrstore.Record
+			for _, id := range f.IDs {
+				r, err := s.Get("acme", id)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if r.StartedAt.Before(f.Config.End.Add(-redaction.DefaultPrematureWindow)) {
+					recs = append(recs, r)
+				}
+			}
+			rand.New(rand.NewPCG(1, 2)).Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
+			var next atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for range 16 {
+				wg.Go(func() {
+					for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
+						r := recs[i%int64(len(recs))]
+						if _, err := rd.RedactByID(b.Context(), "acme", r.ID, r.Product, r.Direction); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
 }
