@@ -62,7 +62,11 @@ func openStore(path string) (*cdrstore.Store, error) {
 func TestMain(m *testing.M) {
 	if dir := os.Getenv("CDRVAULT_CRASH_CHILD"); dir != "" {
 		seed, _ := strconv.ParseUint(os.Getenv("CDRVAULT_CRASH_SEED"), 10, 64)
-		if err := child(dir, seed); err != nil {
+		run := child
+		if os.Getenv("CDRVAULT_CRASH_WORKLOAD") == "grouped" {
+			run = groupedChild
+		}
+		if err := run(dir, seed); err != nil {
 			fmt.Fprintln(os.Stderr, "child:", err)
 			os.Exit(3)
 		}
@@ -182,10 +186,11 @@ func TestCrashKill(t *testing.T) {
 }
 
 // runAndKill starts the child and kills it after a random delay; it
-// returns the operations the child acknowledged.
-func runAndKill(t *testing.T, dir string, seed uint64) []string {
+// returns the operations the child acknowledged. env selects the workload.
+func runAndKill(t *testing.T, dir string, seed uint64, env ...string) []string {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "CDRVAULT_CRASH_CHILD="+dir, fmt.Sprintf("CDRVAULT_CRASH_SEED=%d", seed))
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
