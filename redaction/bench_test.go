@@ -167,6 +167,7 @@ func BenchmarkRedactByIDConcurrent(b *testing.B) {
 			}
 			rand.New(rand.NewPCG(1, 2)).Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
 			var next atomic.Int64
+			groups := s.GroupStats()
 			b.ReportAllocs()
 			b.ResetTimer()
 			var wg sync.WaitGroup
@@ -183,6 +184,9 @@ func BenchmarkRedactByIDConcurrent(b *testing.B) {
 			}
 			wg.Wait()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			if g := s.GroupStats().Sub(groups); g.Groups > 0 {
+				b.ReportMetric(float64(g.Calls)/float64(g.Groups), "calls/commit")
+			}
 		})
 	}
 }
