@@ -23,24 +23,18 @@ type groupResult struct {
 	panicked any
 }
 
-// inOneGroup runs fns as UpdateGrouped calls that queue, in order, behind
-// a transaction holding the writer, so that they share the next one. It
-// must run in a synctest bubble (synctest.Wait tells when a call queued).
+// inOneGroup runs fns as UpdateGrouped calls that share one transaction
+// (see storetest.InOneGroup), in order, and returns what each returned.
 func inOneGroup(s *cdrstore.Store, fns ...func(*cdrstore.Tx) error) []groupResult {
-	gate := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() { s.UpdateGrouped(func(*cdrstore.Tx) error { <-gate; return nil }) })
-	synctest.Wait()
 	out := make([]groupResult, len(fns))
+	calls := make([]func(), len(fns))
 	for i, fn := range fns {
-		wg.Go(func() {
+		calls[i] = func() {
 			defer func() { out[i].panicked = recover() }()
 			out[i].err = s.UpdateGrouped(fn)
-		})
-		synctest.Wait()
+		}
 	}
-	close(gate)
-	wg.Wait()
+	storetest.InOneGroup(s, calls...)
 	return out
 }
 

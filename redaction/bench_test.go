@@ -119,11 +119,9 @@ func BenchmarkEraseContact(b *testing.B) {
 	b.ReportMetric(float64(affected)/b.Elapsed().Seconds(), "records/s")
 }
 
-// BenchmarkRedactByID redacts one transaction per durable transaction.
-func BenchmarkRedactByID(b *testing.B) {
-	f := storetest.BuildFixture(b, 100_000)
-	s := f.Open(b, false)
-	rd := redaction.New(s, nil)
+// redactable returns the records of fixture f, opened as s, that are old
+// enough to redact.
+func redactable(b *testing.B, f *storetest.Fixture, s *cdrstore.Store) []cdrstore.Record {
 	var recs []cdrstore.Record
 	for _, id := range f.IDs {
 		r, err := s.Get("acme", id)
@@ -134,6 +132,15 @@ func BenchmarkRedactByID(b *testing.B) {
 			recs = append(recs, r)
 		}
 	}
+	return recs
+}
+
+// BenchmarkRedactByID redacts one transaction per durable transaction.
+func BenchmarkRedactByID(b *testing.B) {
+	f := storetest.BuildFixture(b, 100_000)
+	s := f.Open(b, false)
+	rd := redaction.New(s, nil)
+	recs := redactable(b, f, s)
 	i := 0
 	b.ReportAllocs()
 	for b.Loop() {
@@ -155,16 +162,7 @@ func BenchmarkRedactByIDConcurrent(b *testing.B) {
 			f := storetest.BuildFixture(b, n)
 			s := f.Open(b, false)
 			rd := redaction.New(s, nil)
-			var recs []cdrstore.Record
-			for _, id := range f.IDs {
-				r, err := s.Get("acme", id)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if r.StartedAt.Before(f.Config.End.Add(-redaction.DefaultPrematureWindow)) {
-					recs = append(recs, r)
-				}
-			}
+			recs := redactable(b, f, s)
 			rand.New(rand.NewPCG(1, 2)).Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
 			var next atomic.Int64
 			groups := s.GroupStats()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -101,21 +100,15 @@ type opOutcome struct {
 	err error
 }
 
-// runInOneGroup runs ops concurrently so that they share one transaction:
-// each queues, in order, behind a transaction that holds the writer. It
-// runs in a synctest bubble.
+// runInOneGroup runs ops concurrently, in order, in one shared
+// transaction (see storetest.InOneGroup).
 func runInOneGroup(s *cdrstore.Store, rd *redaction.Redactor, ops []groupedOp) []opOutcome {
-	gate := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() { s.UpdateGrouped(func(*cdrstore.Tx) error { <-gate; return nil }) })
-	synctest.Wait()
 	out := make([]opOutcome, len(ops))
+	calls := make([]func(), len(ops))
 	for i, op := range ops {
-		wg.Go(func() { out[i].res, out[i].err = op.run(rd) })
-		synctest.Wait()
+		calls[i] = func() { out[i].res, out[i].err = op.run(rd) }
 	}
-	close(gate)
-	wg.Wait()
+	storetest.InOneGroup(s, calls...)
 	return out
 }
 

@@ -156,15 +156,22 @@ func crashIterations() int {
 }
 
 func TestCrashKill(t *testing.T) {
-	n := crashIterations()
+	killRuns(t, crashIterations(), func(s *cdrstore.Store) {
+		require.NoError(t, s.PutBatch(seedRecords()))
+		_, err := redaction.New(s, nil).SetSettings(context.Background(), "acme", redaction.Settings{AutoRedact: []redaction.AutoRedactPolicy{
+			{Product: cdrstore.ProductSMS, Direction: cdrstore.Inbound, Address: true, Hold: redaction.Duration(6 * time.Hour)}}})
+		require.NoError(t, err)
+	}, "", verify)
+}
+
+// killRuns seeds a store, then n times runs the child's workload (see
+// TestMain) on a copy of it, kills the child and verifies what it left.
+// CDRVAULT_CRASH_SEED replays one run.
+func killRuns(t *testing.T, n int, seedStore func(*cdrstore.Store), workload string, verify func(t *testing.T, dir string, log []string)) {
 	seedDir := t.TempDir()
 	s, err := openStore(filepath.Join(seedDir, "store.db"))
 	require.NoError(t, err)
-	require.NoError(t, s.PutBatch(seedRecords()))
-	rd := redaction.New(s, nil)
-	_, err = rd.SetSettings(context.Background(), "acme", redaction.Settings{AutoRedact: []redaction.AutoRedactPolicy{
-		{Product: cdrstore.ProductSMS, Direction: cdrstore.Inbound, Address: true, Hold: redaction.Duration(6 * time.Hour)}}})
-	require.NoError(t, err)
+	seedStore(s)
 	require.NoError(t, s.Close())
 	seedBytes, err := os.ReadFile(filepath.Join(seedDir, "store.db"))
 	require.NoError(t, err)
@@ -177,20 +184,19 @@ func TestCrashKill(t *testing.T) {
 		seed := base + uint64(i)
 		dir := t.TempDir()
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "store.db"), seedBytes, 0o600))
-		log := runAndKill(t, dir, seed)
+		log := runAndKill(t, dir, seed, workload)
 		if failed := !t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { verify(t, dir, log) }); failed {
-			t.Logf("replay with: CDRVAULT_CRASH_SEED=%d go test -run TestCrashKill ./internal/crashtest (%d ops acknowledged)", seed, len(log))
+			t.Logf("replay with: CDRVAULT_CRASH_SEED=%d go test -run '^%s$' ./internal/crashtest (%d ops acknowledged)", seed, t.Name(), len(log))
 			return
 		}
 	}
 }
 
 // runAndKill starts the child and kills it after a random delay; it
-// returns the operations the child acknowledged. env selects the workload.
-func runAndKill(t *testing.T, dir string, seed uint64, env ...string) []string {
+// returns the operations the child acknowledged.
+func runAndKill(t *testing.T, dir string, seed uint64, workload string) []string {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "CDRVAULT_CRASH_CHILD="+dir, fmt.Sprintf("CDRVAULT_CRASH_SEED=%d", seed))
-	cmd.Env = append(cmd.Env, env...)
+	cmd.Env = append(os.Environ(), "CDRVAULT_CRASH_CHILD="+dir, fmt.Sprintf("CDRVAULT_CRASH_SEED=%d", seed), "CDRVAULT_CRASH_WORKLOAD="+workload)
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -92,29 +91,9 @@ func groupedChild(dir string, seed uint64) error {
 // wholly there or wholly absent (record, outbox entry, audit entry and
 // request ID together).
 func TestCrashKillGrouped(t *testing.T) {
-	n := max(crashIterations()/4, 5)
-	seedDir := t.TempDir()
-	s, err := openStore(filepath.Join(seedDir, "store.db"))
-	require.NoError(t, err)
-	require.NoError(t, s.PutBatch(groupedRecords()))
-	require.NoError(t, s.Close())
-	seedBytes, err := os.ReadFile(filepath.Join(seedDir, "store.db"))
-	require.NoError(t, err)
-
-	base := uint64(time.Now().UnixNano())
-	if v, err := strconv.ParseUint(os.Getenv("CDRVAULT_CRASH_SEED"), 10, 64); err == nil {
-		base, n = v, 1
-	}
-	for i := range n {
-		seed := base + uint64(i)
-		dir := t.TempDir()
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "store.db"), seedBytes, 0o600))
-		log := runAndKill(t, dir, seed, "CDRVAULT_CRASH_WORKLOAD=grouped")
-		if failed := !t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { verifyGrouped(t, dir, log) }); failed {
-			t.Logf("replay with: CDRVAULT_CRASH_SEED=%d go test -run TestCrashKillGrouped ./internal/crashtest (%d ops acknowledged)", seed, len(log))
-			return
-		}
-	}
+	killRuns(t, max(crashIterations()/4, 5), func(s *cdrstore.Store) {
+		require.NoError(t, s.PutBatch(groupedRecords()))
+	}, "grouped", verifyGrouped)
 }
 
 func verifyGrouped(t *testing.T, dir string, log []string) {
