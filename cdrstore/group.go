@@ -118,8 +118,26 @@ func (s *Store) leadGroup(self *groupCall) {
 	g.groups.Add(1)
 	g.calls.Add(uint64(n))
 
+	done := false
+	defer func() {
+		if !done {
+			// bbolt panicked outside any call (its commit): the calls
+			// fail, the lead passes on, and the panic goes on up.
+			for _, c := range calls {
+				c.err, c.panicked, c.panicVal = errGroupPanicked, false, nil
+			}
+			s.handOn(calls, self)
+		}
+	}()
 	s.runGroup(calls)
+	done = true
+	s.handOn(calls, self)
+}
 
+// handOn hands the lead to the next call waiting, if any, and wakes the
+// calls of the group just run but self.
+func (s *Store) handOn(calls []*groupCall, self *groupCall) {
+	g := &s.group
 	g.mu.Lock()
 	if len(g.queue) > 0 {
 		next := g.queue[0]
@@ -181,6 +199,10 @@ func (s *Store) runGroup(calls []*groupCall) {
 // errGroupRollback rolls back a group's transaction after a call failed
 // in it; no caller sees it.
 var errGroupRollback = errors.New("cdrstore: group rolled back")
+
+// errGroupPanicked fails the calls of a group whose transaction panicked
+// outside them (in bbolt); it was rolled back.
+var errGroupPanicked = errors.New("cdrstore: group commit: the transaction panicked and was rolled back")
 
 // run runs c's function in tx, recording its error or panic.
 func (c *groupCall) run(tx *Tx) {

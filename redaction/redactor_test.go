@@ -236,3 +236,30 @@ func wasReplayed(res any) bool {
 	}
 	return false
 }
+
+// The same request delivered twice at once (a bus re-delivery) shares a
+// commit with itself: the first applies, the second replays its result,
+// and one audit entry is written; the same ID with other arguments in
+// that group is refused and fails nothing else.
+func TestGroupedRequestDeliveredTwice(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, rd := setup(t, smsOut("s1", ada, "hello"), smsOut("s2", bob, "hi"))
+		c := redaction.WithRequest(ctx, withID("bus-1"))
+		redact := func(id string) func(*redaction.Redactor) (any, error) {
+			return func(rd *redaction.Redactor) (any, error) {
+				return rd.RedactByID(c, "acme", id, cdrstore.ProductSMS, cdrstore.Outbound)
+			}
+		}
+		got := runInOneGroup(s, rd, []groupedOp{{"first", redact("s1")}, {"again", redact("s1")}, {"other args", redact("s2")}})
+		require.NoError(t, got[0].err)
+		require.NoError(t, got[1].err)
+		assert.False(t, wasReplayed(got[0].res))
+		assert.True(t, wasReplayed(got[1].res))
+		assert.Equal(t, got[0].res, firstRun(got[1].res))
+		require.ErrorIs(t, got[2].err, redaction.ErrRequestConflict)
+		assert.Len(t, storetest.AuditEntries(t, s, "acme"), 1)
+		r, err := s.Get("acme", "s2")
+		require.NoError(t, err)
+		assert.Equal(t, "hi", r.Body)
+	})
+}
