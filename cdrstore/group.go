@@ -55,7 +55,8 @@ func (s *Store) GroupStats() GroupStats {
 type groupCall struct {
 	fn func(*Tx) error
 	// wake receives once: when the call is done (err, panicked), or when
-	// it is to lead the next group (lead).
+	// it is to lead the next group (lead). Nil for a call that led from
+	// the start, which nobody wakes.
 	wake     chan struct{}
 	lead     bool
 	err      error
@@ -85,11 +86,15 @@ type groupCall struct {
 // after a rollback applies nothing twice. A failed commit fails every call
 // of its group. fn must not call UpdateGrouped, Update or PutGrouped.
 func (s *Store) UpdateGrouped(fn func(*Tx) error) error {
-	c := &groupCall{fn: fn, wake: make(chan struct{}, 1)}
+	c := &groupCall{fn: fn}
 	g := &s.group
 	g.mu.Lock()
-	g.queue = append(g.queue, c)
 	lead := !g.running
+	if !lead {
+		// Only a call that waits is woken (a leader runs its own call).
+		c.wake = make(chan struct{}, 1)
+	}
+	g.queue = append(g.queue, c)
 	g.running = true
 	g.mu.Unlock()
 	if !lead {
