@@ -2,19 +2,29 @@ package cdrstore
 
 import (
 	"errors"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// This file holds group commit for short writes (UpdateGrouped): callers
-// that arrive while a write transaction commits queue up, and the first of
-// them runs the queue's calls in the next transaction, one commit for all.
+// This file holds the store's one write path. Update, UpdateGrouped and
+// PutGrouped all run their functions through runGroup: one write
+// transaction for a group of calls, in which a call that fails is isolated
+// from the others, a panic while committing halts the store's writes, and
+// a transaction that wrote nothing is rolled back. UpdateGrouped (and
+// PutGrouped on it) adds the queue: callers that arrive while a write
+// transaction commits queue up, and the first of them runs the queue's
+// calls in the next transaction, one commit for all.
 
 // maxGroup bounds the calls of one shared transaction (bbolt's
 // MaxBatchSize).
 const maxGroup = 1000
+
+// beforeCommit runs in every write transaction once its calls have run,
+// just before it commits; tests make it panic.
+var beforeCommit = func() {}
 
 // group is the queue of UpdateGrouped calls.
 type group struct {
@@ -25,9 +35,9 @@ type group struct {
 	groups, calls, reruns atomic.Uint64 // GroupStats
 }
 
-// GroupStats counts the work of [Store.UpdateGrouped] since the store was
-// opened. Calls/Groups is the mean number of callers that shared a
-// commit.
+// GroupStats counts the work of [Store.UpdateGrouped] (and of
+// [Store.PutGrouped], which runs on it) since the store was opened.
+// Calls/Groups is the mean number of callers that shared a commit.
 type GroupStats struct {
 	// Groups is the number of groups run, each one write transaction
 	// (more when Reruns says a group ran again).
@@ -51,17 +61,26 @@ func (s *Store) GroupStats() GroupStats {
 	return GroupStats{Groups: g.groups.Load(), Calls: g.calls.Load(), Reruns: g.reruns.Load()}
 }
 
-// groupCall is one UpdateGrouped call.
+// groupCall is one call of a write transaction.
 type groupCall struct {
 	fn func(*Tx) error
 	// wake receives once: when the call is done (err, panicked), or when
 	// it is to lead the next group (lead). Nil for a call that led from
-	// the start, which nobody wakes.
+	// the start, or that is not queued (Update), which nobody wakes.
 	wake     chan struct{}
 	lead     bool
 	err      error
-	panicked bool
+	panicked bool // fn panicked with panicVal, a panic of the caller's
 	panicVal any
+}
+
+// result returns the call's error, or raises its panic again in the
+// caller's goroutine.
+func (c *groupCall) result() error {
+	if c.panicked {
+		panic(c.panicVal)
+	}
+	return c.err
 }
 
 // UpdateGrouped runs fn in a read-write transaction as [Store.Update]
@@ -79,12 +98,14 @@ type groupCall struct {
 //   - when it returns an error (or panics) after writing, the transaction
 //     is rolled back and the group runs again without it, in a fresh
 //     transaction. Its caller gets its error (or its panic, raised again in
-//     the caller's goroutine).
+//     the caller's goroutine; a damaged page bbolt panicked on is an error
+//     matching ErrCorrupt, as from Update).
 //
 // fn may therefore run more than once: it must keep every effect inside
 // tx and set (not accumulate) whatever it hands back, so that a second run
 // after a rollback applies nothing twice. A failed commit fails every call
-// of its group. fn must not call UpdateGrouped, Update or PutGrouped.
+// of its group; a panic while committing also halts the store's writes
+// (ErrHalted). fn must not call UpdateGrouped, Update or PutGrouped.
 func (s *Store) UpdateGrouped(fn func(*Tx) error) error {
 	c := &groupCall{fn: fn}
 	g := &s.group
@@ -104,10 +125,7 @@ func (s *Store) UpdateGrouped(fn func(*Tx) error) error {
 	if lead {
 		s.leadGroup(c)
 	}
-	if c.panicked {
-		panic(c.panicVal)
-	}
-	return c.err
+	return c.result()
 }
 
 // leadGroup runs the calls at the head of the queue (self, the leader's,
@@ -123,26 +141,8 @@ func (s *Store) leadGroup(self *groupCall) {
 	g.groups.Add(1)
 	g.calls.Add(uint64(n))
 
-	done := false
-	defer func() {
-		if !done {
-			// bbolt panicked outside any call (its commit): the calls
-			// fail, the lead passes on, and the panic goes on up.
-			for _, c := range calls {
-				c.err, c.panicked, c.panicVal = errGroupPanicked, false, nil
-			}
-			s.handOn(calls, self)
-		}
-	}()
 	s.runGroup(calls)
-	done = true
-	s.handOn(calls, self)
-}
 
-// handOn hands the lead to the next call waiting, if any, and wakes the
-// calls of the group just run but self.
-func (s *Store) handOn(calls []*groupCall, self *groupCall) {
-	g := &s.group
 	g.mu.Lock()
 	if len(g.queue) > 0 {
 		next := g.queue[0]
@@ -159,37 +159,20 @@ func (s *Store) handOn(calls []*groupCall, self *groupCall) {
 	}
 }
 
-// runGroup runs calls in one write transaction and sets their results.
-// A call that fails after writing is taken out and the rest run again.
+// runGroup runs calls in one write transaction and sets their results; it
+// never panics. A call that fails after writing is taken out and the rest
+// run again, in a fresh transaction.
 func (s *Store) runGroup(calls []*groupCall) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var err error
-	switch {
-	case s.db == nil:
-		err = ErrClosed
-	case s.opts.ReadOnly:
-		err = ErrReadOnly
-	}
+	err := s.writable()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	for len(calls) > 0 && err == nil {
-		failed := -1
-		err = s.db.Update(func(btx *bolt.Tx) error {
-			tx := newTx(s, btx)
-			for i, c := range calls {
-				wrote := tx.writes
-				c.run(tx)
-				if c.panicked || (c.err != nil && tx.writes != wrote) {
-					failed = i
-					return errGroupRollback
-				}
-			}
-			return nil
-		})
-		if failed < 0 {
+		var failed int
+		if failed, err = s.tryGroup(calls); failed < 0 {
 			break
 		}
 		calls = append(calls[:failed:failed], calls[failed+1:]...)
-		err = nil
 		if len(calls) > 0 {
 			s.group.reruns.Add(1)
 		}
@@ -201,21 +184,73 @@ func (s *Store) runGroup(calls []*groupCall) {
 	}
 }
 
+// tryGroup runs calls in one write transaction. It returns the index of a
+// call that failed after writing (the transaction was then rolled back),
+// or -1 and the transaction's error. A panic outside the calls (bbolt's
+// commit) halts the store's writes and is returned as the *HaltedError.
+func (s *Store) tryGroup(calls []*groupCall) (failed int, err error) {
+	failed = -1
+	defer func() {
+		if p := recover(); p != nil {
+			cause := errPanicInCommit
+			if panickedInBbolt() || isFault(p) {
+				cause = &CorruptionError{Bucket: "(pages)", Err: errDamagedPage}
+			}
+			failed, err = -1, s.halt(cause)
+		}
+	}()
+	err = s.db.Update(func(btx *bolt.Tx) error {
+		tx := newTx(s, btx)
+		for i, c := range calls {
+			wrote := tx.writes
+			if c.run(tx) || (c.err != nil && tx.writes != wrote) {
+				failed = i
+				return errGroupRollback
+			}
+		}
+		beforeCommit()
+		if tx.writes == 0 {
+			return errNothingWritten
+		}
+		return nil
+	})
+	if err == errGroupRollback || err == errNothingWritten {
+		err = nil
+	}
+	return failed, err
+}
+
 // errGroupRollback rolls back a group's transaction after a call failed
 // in it; no caller sees it.
 var errGroupRollback = errors.New("cdrstore: group rolled back")
 
-// errGroupPanicked fails the calls of a group whose transaction panicked
-// outside them (in bbolt); it was rolled back.
-var errGroupPanicked = errors.New("cdrstore: group commit: the transaction panicked and was rolled back")
+// errNothingWritten rolls back a write transaction whose calls wrote
+// nothing (Tx.writes is 0): a commit writes a meta page, and a command
+// that changed nothing (a dry run, a refusal, settings set to what they
+// are) must leave the file's bytes and modification time as they were.
+// No caller sees it.
+var errNothingWritten = errors.New("cdrstore: nothing written")
 
-// run runs c's function in tx, recording its error or panic.
-func (c *groupCall) run(tx *Tx) {
+// errPanicInCommit is the cause of a halt after a panic while committing
+// that was not bbolt's on a damaged page.
+var errPanicInCommit = errors.New("panic in a commit")
+
+// run runs c's function in tx, recording its error or panic, and reports
+// whether it panicked: the transaction must then be rolled back. A panic
+// of bbolt on a damaged page (or a memory fault) is an error matching
+// ErrCorrupt; any other is the caller's, raised again by result.
+func (c *groupCall) run(tx *Tx) (panicked bool) {
 	c.err, c.panicked, c.panicVal = nil, false, nil
 	defer func() {
 		if p := recover(); p != nil {
-			c.panicked, c.panicVal = true, p
+			panicked = true
+			if panickedInBbolt() || isFault(p) {
+				c.err = &CorruptionError{Bucket: "(pages)", Err: errDamagedPage}
+			} else {
+				c.panicked, c.panicVal = true, p
+			}
 		}
 	}()
 	c.err = c.fn(tx)
+	return false
 }

@@ -94,7 +94,7 @@ func heldKeys(t *testing.T, s *cdrstore.Store) (map[string]uint64, uint64) {
 // order they arrived, each seeing the writes of those before it.
 func TestUpdateGroupedSharesATransaction(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := storetest.Open(t, nil)
+		s := groupStore(t)
 		const n = 5
 		txs := make([]*cdrstore.Tx, n)
 		var fns []func(*cdrstore.Tx) error
@@ -139,7 +139,7 @@ func TestUpdateGroupedIsolatesFailures(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				s := storetest.Open(t, nil)
+				s := groupStore(t)
 				runs := make([]atomic.Int32, 4)
 				var fns []func(*cdrstore.Tx) error
 				for i := range 4 {
@@ -174,13 +174,14 @@ func TestUpdateGroupedIsolatesFailures(t *testing.T) {
 }
 
 // A caller with no one to share with starts its transaction at once: no
-// window is waited for.
+// window is waited for, by UpdateGrouped or by PutGrouped on it.
 func TestUpdateGroupedAloneDoesNotWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := storetest.Open(t, nil)
 		start := time.Now()
 		for range 3 {
 			require.NoError(t, s.UpdateGrouped(func(tx *cdrstore.Tx) error { return tx.Put(sms("a", t2026, ada, "hi")) }))
+			require.NoError(t, s.PutGrouped([]cdrstore.Record{sms("b", t2026, ada, "hi")}))
 		}
 		assert.Zero(t, time.Since(start))
 	})
@@ -189,7 +190,7 @@ func TestUpdateGroupedAloneDoesNotWait(t *testing.T) {
 // Many goroutines, some of whose calls fail after writing: every
 // successful call is applied once, no failed call at all, and all return.
 func TestUpdateGroupedConcurrent(t *testing.T) {
-	s := storetest.Open(t, nil)
+	s := groupStore(t)
 	const writers, each = 16, 25
 	var wg sync.WaitGroup
 	var failed atomic.Int32
@@ -231,4 +232,14 @@ func TestUpdateGroupedClosedAndReadOnly(t *testing.T) {
 	require.NoError(t, err)
 	defer ro.Close()
 	assert.ErrorIs(t, ro.UpdateGrouped(noop), cdrstore.ErrReadOnly)
+}
+
+// groupStore opens a test store with workspace acme, whose holds bucket
+// counted's calls write to.
+func groupStore(t *testing.T) *cdrstore.Store {
+	t.Helper()
+	s := storetest.Open(t, nil)
+	_, err := s.CreateWorkspace("acme")
+	require.NoError(t, err)
+	return s
 }

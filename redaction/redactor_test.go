@@ -153,7 +153,7 @@ func TestGroupedOperationsFaultInjection(t *testing.T) {
 			got = runInOneGroup(s, rd, ops)
 			stats = s.GroupStats().Sub(before)
 			redaction.SetHook(rd, nil)
-			gotDump = dump(t, s)
+			gotDump = storetest.Dump(t, s)
 			for k, o := range got {
 				if errors.Is(o.err, errInjected) {
 					require.Equal(t, -1, failed, "one fault failed two operations")
@@ -165,7 +165,7 @@ func TestGroupedOperationsFaultInjection(t *testing.T) {
 			}
 			// Replays return the first results and change nothing; the
 			// failed operation applies when run again, then replays.
-			replayed := dump(t, s)
+			replayed := storetest.Dump(t, s)
 			for k, op := range ops {
 				if k == failed || got[k].err != nil {
 					continue
@@ -174,7 +174,7 @@ func TestGroupedOperationsFaultInjection(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, got[k].res, firstRun(res), "replay of %s", op.name)
 			}
-			assert.Equal(t, replayed, dump(t, s), "replays changed the store")
+			assert.Equal(t, replayed, storetest.Dump(t, s), "replays changed the store")
 			if failed >= 0 {
 				_, err := ops[failed].run(rd)
 				require.NoError(t, err, "%s after its fault", ops[failed].name)
@@ -198,7 +198,7 @@ func TestGroupedOperationsFaultInjection(t *testing.T) {
 					assert.Equal(t, want[k], got[k], "fault at step %d: %s", i, ops[k].name)
 				}
 			}
-			assert.Equal(t, dump(t, s), gotDump, "fault at step %d (in %s): the store differs from the others run alone", i, opName(ops, failed))
+			assert.Equal(t, storetest.Dump(t, s), gotDump, "fault at step %d (in %s): the store differs from the others run alone", i, opName(ops, failed))
 		})
 		if t.Failed() {
 			return

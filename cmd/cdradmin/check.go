@@ -50,7 +50,7 @@ func (c *checkCmd) run(ctx context.Context, e *env) error {
 		for _, f := range rep.Findings {
 			where := ""
 			if f.Workspace != "" {
-				where = f.Workspace + ": "
+				where = show(f.Workspace) + ": "
 			}
 			fmt.Fprintf(e.stdout, "- %s%s\n  what to do: %s\n", where, f.Issue, f.Action)
 		}
@@ -90,6 +90,13 @@ func review(ctx context.Context, s *cdrstore.Store, now time.Time) (checkReport,
 	erasures := 0
 	err = s.View(func(tx *cdrstore.Tx) error {
 		for _, ws := range tx.Workspaces() {
+			if err := cdrstore.ValidateNewWorkspace(ws); err != nil {
+				var ve *cdrstore.ValidationError
+				errors.As(err, &ve)
+				rep.Findings = append(rep.Findings, finding{Workspace: ws,
+					Issue:  fmt.Sprintf("the workspace name %s would be refused today (%s): an operator can take it for another", show(ws), ve.Reason),
+					Action: "its records stay readable and erasable under this name; move them to a workspace with a plain name (ingest them there, then erase and sweep this one)"})
+			}
 			settings, err := redaction.LoadSettings(tx, ws)
 			if err != nil {
 				rep.Integrity = oneLine(err)
@@ -99,13 +106,13 @@ func review(ctx context.Context, s *cdrstore.Store, now time.Time) (checkReport,
 				if m := settings.RetentionMonths(p); m > 13 {
 					rep.Findings = append(rep.Findings, finding{Workspace: ws,
 						Issue:  fmt.Sprintf("%s records are kept %d months, longer than 13", p, m),
-						Action: fmt.Sprintf("confirm the legal basis, or: cdradmin policy set -w %s --retention %s=13", ws, p)})
+						Action: fmt.Sprintf("confirm the legal basis, or: cdradmin policy set -w %s --retention %s=13", show(ws), p)})
 				}
 			}
 			if len(settings.AutoRedact) == 0 {
 				rep.Findings = append(rep.Findings, finding{Workspace: ws,
 					Issue:  "no auto-redaction policy: message bodies and numbers are kept until the retention sweep",
-					Action: fmt.Sprintf("consider: cdradmin policy set -w %s --auto-redact sms:any:content,address:6h", ws)})
+					Action: fmt.Sprintf("consider: cdradmin policy set -w %s --auto-redact sms:any:content,address:6h", show(ws))})
 			}
 			for en, err := range tx.AuditEntries(ws, 0) {
 				if err != nil {

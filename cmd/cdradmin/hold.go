@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/e164"
+	"github.com/cdrvault/cdrvault/redaction"
 )
 
 type holdCmd struct {
@@ -61,11 +65,23 @@ func (c *holdCmd) run(ctx context.Context, e *env) error {
 	switch e.args[0] {
 	case "add":
 		if c.id != "" {
-			_, err = rd.HoldRecord(ctxRequest(ctx, ""), c.ws, c.id, c.reason)
+			if _, err = rd.HoldRecord(ctxRequest(ctx, ""), c.ws, c.id, c.reason); err == nil {
+				warnHeldIDNotStored(e, rd.Store(), c.ws, c.id)
+			}
 		} else {
 			_, err = rd.HoldNumber(ctxRequest(ctx, ""), c.ws, c.n, c.reason)
 		}
 	case "remove":
+		// The library's release is idempotent (a replayed release must
+		// not fail); an operator who names a hold that is not there has
+		// mistyped its key, and is told so before anything is written.
+		var holds []redaction.Hold
+		if holds, err = rd.Holds(c.ws); err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(holds, func(h redaction.Hold) bool { return h.Key == e.args[1] }) {
+			return fmt.Errorf("no hold %q in workspace %s (see hold list)", e.args[1], c.ws)
+		}
 		_, err = rd.ReleaseHold(ctxRequest(ctx, ""), c.ws, e.args[1])
 	}
 	if err != nil {
@@ -78,9 +94,17 @@ func (c *holdCmd) run(ctx context.Context, e *env) error {
 	if e.json {
 		return e.printJSON(holds)
 	}
-	fmt.Fprintf(e.stdout, "%d legal holds in %s\n", len(holds), c.ws)
+	fmt.Fprintf(e.stdout, "%d legal holds in %s\n", len(holds), show(c.ws))
 	for _, h := range holds {
-		fmt.Fprintf(e.stdout, "  %s  since %s  %s\n", h.Key, h.Since.Format(time.RFC3339), h.Reason)
+		fmt.Fprintf(e.stdout, "  %s  since %s  %s\n", show(h.Key), h.Since.Format(time.RFC3339), show(h.Reason))
 	}
 	return nil
+}
+
+// warnHeldIDNotStored warns when a hold names a record that is not stored:
+// holding ahead of ingest is allowed, but it is more often a typo.
+func warnHeldIDNotStored(e *env, s *cdrstore.Store, ws, id string) {
+	if _, err := s.Get(ws, id); errors.Is(err, cdrstore.ErrNotFound) {
+		fmt.Fprintf(e.stderr, "cdradmin hold: warning: no record %q in workspace %s yet; the hold covers it once it is ingested\n", id, ws)
+	}
 }

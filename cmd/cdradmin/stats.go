@@ -38,34 +38,43 @@ func collectStats(s *cdrstore.Store) (storeStats, error) {
 	}
 	err := s.View(func(tx *cdrstore.Tx) error {
 		for _, ws := range tx.Workspaces() {
-			w := wsStats{Workspace: ws}
-			n, err := tx.Count(ws)
+			w, err := workspaceStats(tx, ws)
 			if err != nil {
 				return err
-			}
-			w.Records = n
-			for _, b := range []struct {
-				name cdrstore.Name
-				dst  *int
-			}{{cdrstore.BucketOutbox, &w.Outbox}, {cdrstore.BucketOptout, &w.OptOuts}, {cdrstore.BucketHolds, &w.Holds}} {
-				kv, err := tx.Bucket(ws, b.name)
-				if err != nil {
-					return err
-				}
-				*b.dst = kv.Len()
-			}
-			head, ok, err := tx.AuditHead(ws)
-			if err != nil {
-				return err
-			}
-			if ok {
-				w.AuditSeq, w.AuditHead = head.Seq, hex.EncodeToString(head.Hash[:8])
 			}
 			st.Workspaces = append(st.Workspaces, w)
 		}
 		return nil
 	})
 	return st, err
+}
+
+// workspaceStats counts what workspace ws holds.
+func workspaceStats(tx *cdrstore.Tx, ws string) (wsStats, error) {
+	w := wsStats{Workspace: ws}
+	n, err := tx.Count(ws)
+	if err != nil {
+		return w, err
+	}
+	w.Records = n
+	for _, b := range []struct {
+		name cdrstore.Name
+		dst  *int
+	}{{cdrstore.BucketOutbox, &w.Outbox}, {cdrstore.BucketOptout, &w.OptOuts}, {cdrstore.BucketHolds, &w.Holds}} {
+		kv, err := tx.Bucket(ws, b.name)
+		if err != nil {
+			return w, err
+		}
+		*b.dst = kv.Len()
+	}
+	head, ok, err := tx.AuditHead(ws)
+	if err != nil {
+		return w, err
+	}
+	if ok {
+		w.AuditSeq, w.AuditHead = head.Seq, hex.EncodeToString(head.Hash[:8])
+	}
+	return w, nil
 }
 
 func (c *statsCmd) run(ctx context.Context, e *env) error {
@@ -84,7 +93,7 @@ func (c *statsCmd) run(ctx context.Context, e *env) error {
 	fmt.Fprintf(e.stdout, "%s: %d bytes, %d workspaces\n", st.Path, st.FileBytes, len(st.Workspaces))
 	for _, w := range st.Workspaces {
 		fmt.Fprintf(e.stdout, "  %-12s records %-9d outbox %-5d opt-outs %-5d holds %-3d audit seq %d head %s\n",
-			w.Workspace, w.Records, w.Outbox, w.OptOuts, w.Holds, w.AuditSeq, w.AuditHead)
+			show(w.Workspace), w.Records, w.Outbox, w.OptOuts, w.Holds, w.AuditSeq, w.AuditHead)
 	}
 	return nil
 }
