@@ -3,8 +3,6 @@ package cdrstore_test
 import (
 	"fmt"
 	"math/rand/v2"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
@@ -49,30 +47,11 @@ func BenchmarkStore_PutBatch(b *testing.B) {
 // records, durably, as concurrent ingest callers do (cmd/compare's
 // "concurrent commits/s" phase); b.N is the number of calls.
 func BenchmarkStore_PutGroupedConcurrent(b *testing.B) {
-	const n, writers = 10_000, 16
+	const n = 10_000
 	s := storetest.BuildFixture(b, n).Open(b, false)
 	g := workload.New(workload.Config{Seed: 3, N: n, Start: workload.DefaultEnd, End: workload.DefaultEnd.AddDate(0, 1, 0)})
 	recs := g.Batch(nil, b.N)
-	var next atomic.Int64
-	before := s.GroupStats()
-	b.ReportAllocs()
-	b.ResetTimer()
-	var wg sync.WaitGroup
-	for range writers {
-		wg.Go(func() {
-			for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
-				if err := s.PutGrouped(recs[i : i+1]); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-	if st := s.GroupStats().Sub(before); st.Groups > 0 {
-		b.ReportMetric(float64(st.Calls)/float64(st.Groups), "calls/commit")
-	}
+	storetest.BenchConcurrent(b, s, func(i int) error { return s.PutGrouped(recs[i : i+1]) })
 }
 
 func BenchmarkStore_Get(b *testing.B) {

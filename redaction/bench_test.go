@@ -3,8 +3,6 @@ package redaction_test
 import (
 	"fmt"
 	"math/rand/v2"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,27 +162,11 @@ func BenchmarkRedactByIDConcurrent(b *testing.B) {
 			rd := redaction.New(s, nil)
 			recs := redactable(b, f, s)
 			rand.New(rand.NewPCG(1, 2)).Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
-			var next atomic.Int64
-			groups := s.GroupStats()
-			b.ReportAllocs()
-			b.ResetTimer()
-			var wg sync.WaitGroup
-			for range 16 {
-				wg.Go(func() {
-					for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
-						r := recs[i%int64(len(recs))]
-						if _, err := rd.RedactByID(b.Context(), "acme", r.ID, r.Product, r.Direction); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-			if g := s.GroupStats().Sub(groups); g.Groups > 0 {
-				b.ReportMetric(float64(g.Calls)/float64(g.Groups), "calls/commit")
-			}
+			storetest.BenchConcurrent(b, s, func(i int) error {
+				r := recs[i%len(recs)]
+				_, err := rd.RedactByID(b.Context(), "acme", r.ID, r.Product, r.Direction)
+				return err
+			})
 		})
 	}
 }
