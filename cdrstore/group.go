@@ -200,8 +200,9 @@ func (s *Store) tryGroup(calls []*groupCall) (failed int, err error) {
 		}
 	}()
 	err = s.db.Update(func(btx *bolt.Tx) error {
-		tx := newTx(s, btx)
+		var tx *Tx
 		for i, c := range calls {
+			tx = tx.next(s, btx)
 			wrote := tx.writes
 			if c.run(tx) || (c.err != nil && tx.writes != wrote) {
 				failed = i
@@ -235,10 +236,13 @@ var errNothingWritten = errors.New("cdrstore: nothing written")
 // that was not bbolt's on a damaged page.
 var errPanicInCommit = errors.New("panic in a commit")
 
-// run runs c's function in tx, recording its error or panic, and reports
-// whether it panicked: the transaction must then be rolled back. A panic
-// of bbolt on a damaged page (or a memory fault) is an error matching
-// ErrCorrupt; any other is the caller's, raised again by result.
+// run runs c's function in tx, then the end of its writes (Tx.finish:
+// what the write hook does once per write, such as its audit entry), so
+// that each call, alone or in a group, finishes its own. It records its
+// error or panic, and reports whether it panicked: the transaction must
+// then be rolled back. A panic of bbolt on a damaged page (or a memory
+// fault) is an error matching ErrCorrupt; any other is the caller's,
+// raised again by result.
 func (c *groupCall) run(tx *Tx) (panicked bool) {
 	c.err, c.panicked, c.panicVal = nil, false, nil
 	defer func() {
@@ -251,6 +255,8 @@ func (c *groupCall) run(tx *Tx) (panicked bool) {
 			}
 		}
 	}()
-	c.err = c.fn(tx)
+	if c.err = c.fn(tx); c.err == nil {
+		c.err = tx.finish()
+	}
 	return false
 }

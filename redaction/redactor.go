@@ -49,12 +49,15 @@ type Redactor struct {
 	hook func(step string) error
 }
 
-// New returns a Redactor on s. A nil opts means the zero Options.
+// New returns a Redactor on s. A nil opts means the zero Options. It
+// installs on s the write hook that applies erasures' tombstones to every
+// record written afterwards (see cdrstore.WriteHook), whoever writes it.
 func New(s *cdrstore.Store, opts *Options) *Redactor {
 	r := &Redactor{s: s}
 	if opts != nil {
 		r.opts = *opts
 	}
+	s.SetWriteHook(writeHook{r})
 	return r
 }
 
@@ -158,6 +161,9 @@ type call struct {
 	// requests pay one commit between them. Not the batched ones (sweep,
 	// auto-redaction), whose transactions are large already.
 	grouped bool
+	// createWorkspace lets an erasure create the workspace it names
+	// rather than refuse it (EraseContactOptions.AheadOfWorkspace).
+	createWorkspace bool
 }
 
 // run executes fn as one transaction on workspace ws, which must exist
@@ -202,7 +208,12 @@ func run[T any](r *Redactor, ctx context.Context, ws string, c call, fn func(*op
 		if err != nil {
 			return err
 		}
-		if !found {
+		switch {
+		case !found && c.createWorkspace && !c.dryRun:
+			if _, err := tx.CreateWorkspace(ws); err != nil {
+				return err
+			}
+		case !found:
 			return fmt.Errorf("redaction: %s: %w", action, &cdrstore.NoWorkspaceError{Workspace: ws})
 		}
 		var fp string
@@ -214,7 +225,7 @@ func run[T any](r *Redactor, ctx context.Context, ws string, c call, fn func(*op
 			}
 		}
 		o := &op{r: r, ctx: ctx, tx: tx, ws: ws, now: tx.Now(), res: Result{Workspace: ws, Action: action, DryRun: c.dryRun}}
-		o.entry = audit.Entry{Action: action, Actor: req.Actor, RequestID: req.ID}
+		o.entry = audit.Entry{Action: action, Actor: req.Actor, RequestID: auditRequestID(tx, req.ID)}
 		if err := ctx.Err(); err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package crashtest_test
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -87,9 +88,9 @@ func groupedChild(dir string, seed uint64) error {
 }
 
 // Erasures that share commits, killed at random: every acknowledged one
-// is wholly there with its audit entry and request ID, and every other is
-// wholly there or wholly absent (record, outbox entry, audit entry and
-// request ID together).
+// is wholly there with its audit entry, request ID and tombstone, and
+// every other is wholly there or wholly absent (record, outbox entry,
+// audit entry, request ID and tombstone together).
 func TestCrashKillGrouped(t *testing.T) {
 	killRuns(t, max(crashIterations()/4, 5), func(s *cdrstore.Store) {
 		require.NoError(t, s.PutBatch(groupedRecords()))
@@ -118,6 +119,18 @@ func verifyGrouped(t *testing.T, dir string, log []string) {
 	for _, it := range items {
 		pending[it.URL] = true
 	}
+	tombs := map[string]bool{} // the subjects of the ID tombstones
+	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+		for ts, err := range tx.Tombstones("acme") {
+			if err != nil {
+				return err
+			}
+			if ts.Term == cdrstore.TermID {
+				tombs[hex.EncodeToString(ts.Subject)] = true
+			}
+		}
+		return nil
+	}))
 	applied := 0
 	for i, orig := range groupedRecords() {
 		rq := fmt.Sprintf("rq-%03d", i)
@@ -125,6 +138,7 @@ func verifyGrouped(t *testing.T, dir string, log []string) {
 			rec   cdrstore.Record
 			found bool
 			kept  bool
+			tomb  bool // the operation's tombstone
 		)
 		require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
 			var err error
@@ -136,7 +150,11 @@ func verifyGrouped(t *testing.T, dir string, log []string) {
 			if err != nil {
 				return err
 			}
-			kept = kv.Get([]byte(rq)) != nil
+			// Request IDs are kept, and audited, as their keyed HMAC.
+			key := tx.RequestKey(rq)
+			kept = kv.Get(key) != nil
+			rq = hex.EncodeToString(key)
+			tomb = tombs[hex.EncodeToString(tx.SubjectHMAC(orig.ID))]
 			return nil
 		}))
 		var done bool // the record shows the operation
@@ -150,10 +168,10 @@ func verifyGrouped(t *testing.T, dir string, log []string) {
 			}
 		}
 		require.LessOrEqual(t, audited[rq], 1, "operation %d audited twice", i)
-		whole := done && audited[rq] == 1 && kept && pending[orig.RecordingURL]
-		absent := !done && audited[rq] == 0 && !kept && !pending[orig.RecordingURL]
-		assert.True(t, whole || absent, "operation %d is half there: applied %v, audit entries %d, request kept %v, recording queued %v",
-			i, done, audited[rq], kept, pending[orig.RecordingURL])
+		whole := done && audited[rq] == 1 && kept && pending[orig.RecordingURL] && tomb
+		absent := !done && audited[rq] == 0 && !kept && !pending[orig.RecordingURL] && !tomb
+		assert.True(t, whole || absent, "operation %d is half there: applied %v, audit entries %d, request kept %v, recording queued %v, tombstone %v",
+			i, done, audited[rq], kept, pending[orig.RecordingURL], tomb)
 		if acked[i] {
 			assert.True(t, whole, "acknowledged operation %d is not wholly there", i)
 		}
