@@ -263,4 +263,34 @@ func TestWriteOfNothingCommitsNothing(t *testing.T) {
 		require.NoError(t, s.Update(w.write), w.name)
 		assert.NotEqual(t, before, state(), "%s was committed", w.name)
 	}
+
+	// Tombstones last: once the store holds one, records need a hook.
+	tomb := func(at time.Time) func(tx *cdrstore.Tx) error {
+		return func(tx *cdrstore.Tx) error {
+			return tx.PutTombstone("acme", cdrstore.Tombstone{Term: cdrstore.TermID, Kind: 'd', Subject: tx.SubjectHMAC("m9"), At: at})
+		}
+	}
+	drop := func(tx *cdrstore.Tx) error { _, err := tx.DropTombstones("acme", t2026); return err }
+	for _, w := range []struct {
+		name    string
+		write   func(tx *cdrstore.Tx) error
+		changes bool
+	}{
+		{"tombstone", tomb(t2026.Add(time.Hour)), true},
+		{"tombstone older than the one kept", tomb(t2026), false},
+		{"tombstones dropped: none", drop, false},
+		{"tombstone later", tomb(t2026.Add(2 * time.Hour)), true},
+	} {
+		for _, update := range []func(func(*cdrstore.Tx) error) error{s.Update, s.UpdateGrouped} {
+			touch()
+			before := state()
+			require.NoError(t, update(w.write), w.name)
+			if w.changes {
+				assert.NotEqual(t, before, state(), "%s was committed", w.name)
+				w.changes = false // the same again changes nothing
+			} else {
+				assert.Equal(t, before, state(), "%s: nothing was committed", w.name)
+			}
+		}
+	}
 }
