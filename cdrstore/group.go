@@ -215,7 +215,10 @@ func (s *Store) tryGroup(calls []*groupCall) (failed int, err error) {
 		}
 		return nil
 	})
-	if err == errGroupRollback || err == errNothingWritten {
+	switch err {
+	case nil:
+		s.recordMetas() // what Scrub reads of this commit
+	case errGroupRollback, errNothingWritten:
 		err = nil
 	}
 	return failed, err
