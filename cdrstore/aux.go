@@ -55,6 +55,7 @@ func (kv *KV) Put(k, v []byte) error {
 	if kv.b == nil || !kv.tx.btx.Writable() {
 		return ErrReadOnly
 	}
+	kv.tx.writes++
 	kc := append(kv.tx.alloc(len(k)), k...)
 	vc := append(kv.tx.alloc(len(v)), v...)
 	added := kv.name == BucketOutbox && kv.b.Get(k) == nil
@@ -72,6 +73,7 @@ func (kv *KV) Delete(k []byte) error {
 	if kv.b == nil || !kv.tx.btx.Writable() {
 		return ErrReadOnly
 	}
+	kv.tx.writes++
 	removed := kv.name == BucketOutbox && kv.b.Get(k) != nil
 	if err := kv.b.Delete(k); err != nil {
 		return err
@@ -87,6 +89,7 @@ func (kv *KV) NextSequence() (uint64, error) {
 	if kv.b == nil || !kv.tx.btx.Writable() {
 		return 0, ErrReadOnly
 	}
+	kv.tx.writes++
 	return kv.b.NextSequence()
 }
 

@@ -9,7 +9,9 @@ import (
 	"maps"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/cdrvault/cdrvault/audit"
@@ -102,6 +104,25 @@ func checkCounts(s *cdrstore.Store) error {
 		return fmt.Errorf("kept %v, walked %v", kept, walked)
 	}
 	return nil
+}
+
+// InOneGroup runs each of fns in a goroutine of its own, one after
+// another, while a transaction holds the writer of s, so that the
+// [cdrstore.Store.UpdateGrouped] calls they make queue in that order and
+// share the next transaction; it returns when every fn has. It must run in
+// a testing/synctest bubble: each fn is started once the one before it is
+// blocked (queued).
+func InOneGroup(s *cdrstore.Store, fns ...func()) {
+	gate := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { s.UpdateGrouped(func(*cdrstore.Tx) error { <-gate; return nil }) })
+	synctest.Wait()
+	for _, fn := range fns {
+		wg.Go(fn)
+		synctest.Wait()
+	}
+	close(gate)
+	wg.Wait()
 }
 
 // Dump returns the logical image of s (see Store.Dump): two stores with
