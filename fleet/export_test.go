@@ -1,0 +1,6 @@
+package fleet
+
+// SetAfterReport sets the hook run after a command's report is written
+// and before it is acknowledged; an error stops Run there, as a crash
+// between commit and acknowledgement would.
+func (a *Agent) SetAfterReport(fn func(seq uint64) error) { a.afterReport = fn }
