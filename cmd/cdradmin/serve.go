@@ -15,15 +15,25 @@ import (
 )
 
 type serveCmd struct {
-	addr string
-	rate float64
+	addr  string
+	rate  float64
+	fleet natsFlags
+	node  string
 }
 
 func (c *serveCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.Float64Var(&c.rate, "rate", 170, "requests per second per key")
+	c.fleet.flags(fs)
+	fs.StringVar(&c.node, "node", "", "this node's ID in the fleet (with --nats)")
 }
-func (c *serveCmd) validate(e *env) error { return noArgs(e) }
+
+func (c *serveCmd) validate(e *env) error {
+	if (c.fleet.url != "") != (c.node != "") || (c.fleet.url != "" && c.fleet.keysDir == "") {
+		return usageErr("--nats, --node and --fleet-keys go together")
+	}
+	return noArgs(e)
+}
 
 func (c *serveCmd) run(ctx context.Context, e *env) error {
 	s, err := e.openStore(readWrite)
@@ -32,7 +42,16 @@ func (c *serveCmd) run(ctx context.Context, e *env) error {
 	}
 	defer s.Close()
 	logger := slog.New(slog.NewJSONHandler(e.stderr, nil))
-	api := httpapi.New(redaction.New(s, nil), &httpapi.Options{RateLimit: c.rate, Logger: logger})
+	rd := redaction.New(s, nil)
+	if c.fleet.url != "" {
+		stop, err := c.fleet.startAgent(ctx, e, c.node, rd, func(f string, a ...any) { logger.Error(fmt.Sprintf(f, a...)) })
+		if err != nil {
+			return fmt.Errorf("join fleet: %w", err)
+		}
+		defer stop()
+		logger.Info("fleet node", "node", c.node)
+	}
+	api := httpapi.New(rd, &httpapi.Options{RateLimit: c.rate, Logger: logger})
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -1,0 +1,305 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/cdrvault/cdrvault/e164"
+	"github.com/cdrvault/cdrvault/fleet"
+	"github.com/cdrvault/cdrvault/redaction"
+)
+
+// exitPending is the status of a fleet command whose record is still
+// pending when --wait ends.
+const exitPending = 3
+
+// errPending marks a fleet record still pending at --wait: exit status 3.
+var errPending = errors.New("fleet record pending")
+
+// natsFlags are the connection flags of serve and fleet.
+type natsFlags struct {
+	url, creds, keysDir string
+}
+
+func (n *natsFlags) flags(fs *flag.FlagSet) {
+	fs.StringVar(&n.url, "nats", "", "NATS server URL(s), comma-separated (user:password@ and tls:// are honoured)")
+	fs.StringVar(&n.creds, "nats-creds", "", "NATS credentials file (JWT and nkey seed)")
+	fs.StringVar(&n.keysDir, "fleet-keys", "", "fleet key directory (cdradmin fleet keygen)")
+}
+
+func (n *natsFlags) connect(name string) (*nats.Conn, error) {
+	opts := []nats.Option{nats.Name(name), nats.Timeout(5 * time.Second), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+	if n.creds != "" {
+		opts = append(opts, nats.UserCredentials(n.creds))
+	}
+	return nats.Connect(n.url, opts...)
+}
+
+type fleetCmd struct {
+	nf                                                natsFlags
+	ws, reason, region, requestID, product, direction string
+	id, number, conversation, out, settings           string
+	wait                                              time.Duration
+	cmd                                               fleet.Command
+}
+
+func (c *fleetCmd) flags(fs *flag.FlagSet) {
+	c.nf.flags(fs)
+	fs.StringVar(&c.ws, "w", "", "workspace")
+	fs.StringVar(&c.reason, "reason", "", "erasure reason code (erase; default gdpr_art17) or hold reason (hold add)")
+	fs.StringVar(&c.region, "region", "", "region for a number in national form")
+	fs.StringVar(&c.requestID, "request-id", "", "idempotency key every store applies the command under (default: a random one, printed)")
+	fs.StringVar(&c.product, "product", "", "product (redact)")
+	fs.StringVar(&c.direction, "type", "outbound", "inbound or outbound (redact)")
+	fs.StringVar(&c.id, "id", "", "record ID (delete, hold)")
+	fs.StringVar(&c.number, "number", "", "number (hold)")
+	fs.StringVar(&c.conversation, "conversation", "", "conversation ID (delete)")
+	fs.StringVar(&c.out, "out", "", "directory to write keys to (keygen)")
+	fs.StringVar(&c.settings, "settings", "", "workspace settings as JSON, as 'policy show --json' prints them (policy set)")
+	fs.DurationVar(&c.wait, "wait", 0, "wait this long for the fleet record; exit 3 if still pending")
+}
+
+func (c *fleetCmd) validate(e *env) error {
+	if len(e.args) == 0 {
+		return usageErr("need a fleet command: keygen, erase, redact, delete, hold, optout, policy, status, nodes, node, demo")
+	}
+	sub, args := e.args[0], e.args[1:]
+	switch sub {
+	case "keygen":
+		if c.out == "" {
+			return usageErr("keygen needs --out DIR")
+		}
+		return nil
+	case "demo":
+		return nil
+	}
+	if c.nf.url == "" || c.nf.keysDir == "" {
+		return usageErr("need --nats URL and --fleet-keys DIR")
+	}
+	num := func(s string) (e164.Number, error) { return e164.Parse(s, c.region) }
+	cmd := fleet.Command{RequestID: c.requestID, Workspace: c.ws}
+	var err error
+	switch sub {
+	case "erase":
+		if len(args) != 1 {
+			return usageErr("erase needs -w WS and one number")
+		}
+		cmd.Kind, cmd.Reason = fleet.KindEraseContact, c.reason
+		if cmd.Reason == "" {
+			cmd.Reason = "gdpr_art17"
+		}
+		cmd.Number, err = num(args[0])
+	case "redact":
+		if len(args) != 1 {
+			return usageErr("redact needs -w WS --product P and one ID")
+		}
+		cmd.Kind, cmd.ID = fleet.KindRedactID, args[0]
+		if cmd.Product, err = redaction.ParseProduct(c.product); err != nil {
+			return err
+		}
+		cmd.Direction, err = redaction.ParseDirection(c.direction)
+	case "delete":
+		cmd.Kind, cmd.ID = fleet.KindDeleteRecord, c.id
+		if c.conversation != "" {
+			cmd.Kind, cmd.Conversation = fleet.KindDeleteConversation, c.conversation
+		}
+	case "hold", "optout":
+		if len(args) == 0 || (args[0] != "add" && args[0] != "remove") {
+			return usageErr("%s needs add or remove", sub)
+		}
+		add := args[0] == "add"
+		raw := c.number
+		if sub == "optout" {
+			if len(args) != 2 {
+				return usageErr("optout %s needs one number", args[0])
+			}
+			raw = args[1]
+			cmd.Kind = map[bool]fleet.Kind{true: fleet.KindOptOutAdd, false: fleet.KindOptOutRemove}[add]
+		} else {
+			cmd.Kind = map[bool]fleet.Kind{true: fleet.KindHoldPlace, false: fleet.KindHoldRelease}[add]
+			cmd.ID, cmd.Reason = c.id, c.reason
+		}
+		if raw != "" {
+			cmd.Number, err = num(raw)
+		}
+	case "policy":
+		if len(args) != 1 || args[0] != "set" || c.settings == "" {
+			return usageErr("policy needs set -w WS --settings JSON")
+		}
+		var s redaction.Settings
+		if err := json.Unmarshal([]byte(c.settings), &s); err != nil {
+			return usageErr("--settings is not settings JSON: %v", err)
+		}
+		cmd.Kind, cmd.Settings = fleet.KindSettings, &s
+	case "status":
+		if len(args) != 1 {
+			return usageErr("status needs a request ID")
+		}
+		return nil
+	case "nodes":
+		return nil
+	case "node":
+		if len(args) != 2 || args[0] != "retire" {
+			return usageErr("node needs retire ID")
+		}
+		return nil
+	default:
+		return usageErr("unknown fleet command %q", sub)
+	}
+	if err != nil {
+		return err
+	}
+	if cmd.RequestID == "" {
+		b := make([]byte, 8)
+		rand.Read(b)
+		cmd.RequestID = "fleet-" + hex.EncodeToString(b)
+	}
+	cmd.IssuedAt = e.now().UTC()
+	c.cmd = cmd
+	return cmd.Validate()
+}
+
+func (c *fleetCmd) run(ctx context.Context, e *env) error {
+	sub := e.args[0]
+	switch sub {
+	case "keygen":
+		k, err := fleet.Keygen(c.out)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "wrote %s (issuer private key: keep with operators), %s and %s (give to nodes); issuer %s, data key %s\n",
+			fleet.IssuerKeyFile, fleet.DataKeyFile, fleet.BundleFile, fleet.KeyID(k.Issuers[0]), k.DataKeys[0].ID)
+		return nil
+	case "demo":
+		return fleetDemo(ctx, e)
+	}
+	keys, err := fleet.LoadKeys(c.nf.keysDir)
+	if err != nil {
+		return err
+	}
+	nc, err := c.nf.connect("cdradmin fleet")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	is, err := fleet.NewIssuer(ctx, nc, keys, &fleet.IssuerOptions{Now: e.now})
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "nodes":
+		nodes, err := is.Nodes(ctx)
+		if err != nil {
+			return err
+		}
+		if e.json {
+			return e.printJSON(nodes)
+		}
+		for _, n := range nodes {
+			state := "member"
+			if n.RetiredAt != nil {
+				state = "retired " + n.RetiredAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(e.stdout, "%-16s lag %-6d applied %-8d joined %s  %s\n", n.ID, n.Lag, n.Applied, n.JoinedAt.Format(time.RFC3339), state)
+		}
+		return nil
+	case "node":
+		if err := is.Retire(ctx, e.args[2]); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "node %s retired: fleet records no longer wait for it\n", e.args[2])
+		return nil
+	case "status":
+		return c.printRecord(ctx, e, is, e.args[1], is.Correlation(e.args[1]))
+	}
+	corr, err := is.Publish(ctx, c.cmd)
+	if err != nil {
+		return err
+	}
+	return c.printRecord(ctx, e, is, c.cmd.RequestID, corr)
+}
+
+// printRecord waits up to --wait for corr's record and prints it; a
+// record still pending is errPending (exit 3).
+func (c *fleetCmd) printRecord(ctx context.Context, e *env, is *fleet.Issuer, requestID, corr string) error {
+	wctx, cancel := context.WithTimeout(ctx, c.wait)
+	defer cancel()
+	rec, err := is.Wait(wctx, corr, 100*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	rec.RequestID = requestID
+	if e.json {
+		if err := e.printJSON(rec); err != nil {
+			return err
+		}
+	} else {
+		writeRecord(e.stdout, rec)
+	}
+	if !rec.Complete() {
+		return fmt.Errorf("%w: %d/%d stores answered", errPending, rec.NodesDone, rec.NodesExpected)
+	}
+	return nil
+}
+
+func writeRecord(w io.Writer, rec fleet.Record) {
+	fmt.Fprintf(w, "request %s (corr %s): %s\n", rec.RequestID, rec.Corr, rec.Summary())
+	for _, n := range rec.Nodes {
+		line := fmt.Sprintf("  %-16s %-9s %4d records", n.Node, n.Status, n.RecordsAffected)
+		if n.AuditSeq > 0 {
+			line += fmt.Sprintf("  audit seq %d", n.AuditSeq)
+		}
+		if n.Receipt != "" {
+			line += "  receipt " + n.Receipt
+		}
+		if n.Reason != "" {
+			line += "  (" + n.Reason + ")"
+		}
+		if n.Retired {
+			line += "  [retired]"
+		}
+		fmt.Fprintln(w, line)
+	}
+	if rec.Sig != nil {
+		fmt.Fprintf(w, "signed by %s at %s\n", rec.Signer, rec.CompletedAt.Format(time.RFC3339))
+	}
+}
+
+// fleetAgent joins the fleet beside a served store (serve --nats).
+func (n *natsFlags) startAgent(ctx context.Context, e *env, node string, rd *redaction.Redactor, logf func(string, ...any)) (stop func(), err error) {
+	keys, err := fleet.LoadKeys(n.keysDir)
+	if err != nil {
+		return nil, err
+	}
+	key, err := fleet.LoadOrCreateNodeKey(e.db + ".fleet-node.key")
+	if err != nil {
+		return nil, err
+	}
+	nc, err := n.connect("cdrvault node " + node)
+	if err != nil {
+		return nil, err
+	}
+	a, err := fleet.NewAgent(ctx, nc, rd, fleet.AgentOptions{Node: node, NodeKey: key, Keys: keys.NodeKeys(), Now: e.now})
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	actx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := a.Run(actx); err != nil {
+			logf("fleet agent stopped: %v", err)
+		}
+	}()
+	return func() { cancel(); <-done; nc.Close() }, nil
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/internal/natstest"
+	"github.com/cdrvault/cdrvault/redaction"
+)
+
+// serveNode runs `serve --nats` on db as node id until the returned stop.
+func serveNode(t *testing.T, db, url, keys, id string) (stop func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var errb bytes.Buffer
+	go func() {
+		done <- runWithClock(ctx, []string{"--db", db, "serve", "--addr", freeAddr(t), "--nats", url, "--node", id, "--fleet-keys", keys},
+			strings.NewReader(""), io.Discard, &errb, func() time.Time { return fixedNow })
+	}()
+	stopped := false
+	stop = func() int {
+		if stopped {
+			return 0
+		}
+		stopped = true
+		cancel()
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(20 * time.Second):
+			t.Fatal("serve did not stop")
+			return -1
+		}
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
+type fleetJSON struct {
+	RequestID       string `json:"request_id"`
+	Status          string `json:"status"`
+	NodesExpected   int    `json:"nodes_expected"`
+	NodesDone       int    `json:"nodes_done"`
+	RecordsAffected int    `json:"records_affected"`
+	Nodes           []struct {
+		Node   string `json:"node"`
+		Status string `json:"status"`
+	} `json:"nodes"`
+}
+
+func TestFleetEraseWaitPendingAndCatchUp(t *testing.T) {
+	srv, err := natstest.Run(t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(srv.Kill)
+	keys := filepath.Join(t.TempDir(), "keys")
+	code, out, stderr := cli(t, "", "fleet", "keygen", "--out", keys)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "issuer private key")
+	code, _, _ = cli(t, "", "fleet", "keygen", "--out", keys)
+	assert.Equal(t, 1, code, "keygen never overwrites keys")
+
+	dbA, dbB := fixtureDB(t, 300), fixtureDB(t, 300)
+	rec := firstRecord(t, dbA, "acme", func(r cdrstore.Record) bool { return r.Body != "" && r.Direction == cdrstore.Outbound })
+	number := redaction.Counterparty(&rec).String()
+	stopA := serveNode(t, dbA, srv.URL(), keys, "a")
+	stopB := serveNode(t, dbB, srv.URL(), keys, "b")
+	flags := []string{"--nats", srv.URL(), "--fleet-keys", keys}
+	fleetCLI := func(args ...string) (int, fleetJSON, string) {
+		t.Helper()
+		code, out, stderr := cli(t, "", append(append([]string{"fleet"}, args...), flags...)...)
+		var rec fleetJSON
+		if code == 0 || code == exitPending {
+			require.NoError(t, json.Unmarshal([]byte(out), &rec), out+stderr)
+		}
+		return code, rec, stderr
+	}
+	require.Eventually(t, func() bool {
+		code, out, _ := cli(t, "", append([]string{"fleet", "nodes", "--json"}, flags...)...)
+		return code == 0 && strings.Count(out, `"id"`) == 2
+	}, 20*time.Second, 50*time.Millisecond)
+
+	code, r1, stderr := fleetCLI("erase", "-w", "acme", "--request-id", "r1", "--wait", "20s", "--json", number)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "r1", r1.RequestID)
+	assert.Equal(t, "complete", r1.Status)
+	assert.Equal(t, 2, r1.NodesExpected)
+	assert.Equal(t, 2, r1.NodesDone)
+	assert.Positive(t, r1.RecordsAffected)
+	assert.Equal(t, 0, r1.RecordsAffected%2, "the same records on both stores")
+
+	require.Equal(t, 0, stopB())
+	code, r2, _ := fleetCLI("erase", "-w", "acme", "--request-id", "r2", "--wait", "300ms", "--json", "--reason", "ndpr_right_to_erasure", number)
+	require.Equal(t, exitPending, code)
+	assert.Equal(t, "pending", r2.Status)
+	assert.Equal(t, 1, r2.NodesDone)
+
+	serveNode(t, dbB, srv.URL(), keys, "b")
+	code, r2, stderr = fleetCLI("status", "r2", "--wait", "20s", "--json")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, 2, r2.NodesDone)
+
+	// A replayed request ID changes nothing and prints the same record.
+	code, again, stderr := fleetCLI("erase", "-w", "acme", "--request-id", "r1", "--wait", "20s", "--json", number)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, r1, again)
+
+	code, _, stderr = cli(t, "", "fleet", "erase", "-w", "acme", number)
+	assert.Equal(t, exitUsage, code, stderr)
+
+	require.Equal(t, 0, stopA())
+	srv.Kill()
+	digits := strings.TrimPrefix(number, "+")
+	require.NoError(t, filepath.WalkDir(srv.StoreDir(), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		raw, err := os.ReadFile(p)
+		require.NoError(t, err)
+		assert.False(t, bytes.Contains(raw, []byte(digits)), "%s holds the number", p)
+		assert.False(t, bytes.Contains(raw, []byte(`"r1"`)), "%s holds the request ID", p)
+		return nil
+	}))
+}
+
+func TestFleetDemo(t *testing.T) {
+	code, out, stderr := cli(t, "", "fleet", "demo")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "pending on 2/3 stores")
+	assert.Contains(t, out, "complete on 3/3 stores, 9 records")
+	assert.Contains(t, out, "signature verified")
+	assert.NotContains(t, out, "8031234567")
+}
