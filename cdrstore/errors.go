@@ -23,6 +23,13 @@ var (
 	// from the key the store was created with: subjects already
 	// pseudonymised in the audit log and opt-out list would no longer match.
 	ErrKeyMismatch = errors.New("cdrstore: subject key does not match the store")
+
+	// ErrHalted is returned by every write after a commit panicked (bbolt
+	// met a damaged page while committing): what the store holds in memory
+	// may no longer match the file, so it refuses writes until it is closed
+	// and opened again. Reads go on. Errors of this class are *HaltedError
+	// values, which say what failed.
+	ErrHalted = errors.New("cdrstore: writes halted")
 )
 
 // Errors returned by transactions and queries.
@@ -132,3 +139,20 @@ func (e *CorruptionError) Unwrap() error { return e.Err }
 
 // errCodec is the cause of a value that cannot be decoded.
 var errCodec = errors.New("malformed value")
+
+// HaltedError is the error of every write to a store that stopped writing
+// after a commit panicked. It matches ErrHalted, and unwraps to what
+// failed (a *CorruptionError when bbolt met a damaged page).
+type HaltedError struct {
+	Err error
+}
+
+func (e *HaltedError) Error() string {
+	return fmt.Sprintf("cdrstore: writes refused until the store is reopened: a commit failed: %v", e.Err)
+}
+
+// Is reports whether target is ErrHalted.
+func (e *HaltedError) Is(target error) bool { return target == ErrHalted }
+
+// Unwrap returns what failed.
+func (e *HaltedError) Unwrap() error { return e.Err }

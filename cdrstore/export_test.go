@@ -17,6 +17,14 @@ func SetSyncDir(t testing.TB, f func(dir string) error) {
 	t.Cleanup(func() { syncDir = old })
 }
 
+// SetGroupCommitPanic makes every group commit panic once its calls have
+// run, just before it commits, until the test ends.
+func SetGroupCommitPanic(t testing.TB) {
+	old := beforeGroupCommit
+	beforeGroupCommit = func() { panic("injected panic in a group commit") }
+	t.Cleanup(func() { beforeGroupCommit = old })
+}
+
 // AuxBuckets returns the auxiliary bucket names.
 func AuxBuckets() []Name { return auxBuckets }
 

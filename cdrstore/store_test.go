@@ -662,6 +662,16 @@ func TestOpenRejectsNewerFormatAndForeignFiles(t *testing.T) {
 	_, err = cdrstore.Open(junk, nil)
 	require.ErrorIs(t, err, cdrstore.ErrCorrupt)
 
+	// An empty file is not a store to a read-only open, which writes
+	// nothing (a writable open makes it one).
+	zero := filepath.Join(dir, "zero.db")
+	require.NoError(t, os.WriteFile(zero, nil, 0o600))
+	_, err = cdrstore.Open(zero, &cdrstore.Options{ReadOnly: true})
+	require.ErrorIs(t, err, cdrstore.ErrCorrupt)
+	fi, err := os.Stat(zero)
+	require.NoError(t, err)
+	assert.Zero(t, fi.Size())
+
 	// A bbolt file of another application is refused, by a writable open
 	// too, and left byte for byte as it was: only a file without buckets
 	// becomes a store.
@@ -1020,17 +1030,25 @@ func oneRecordFile(t *testing.T) string {
 	return path
 }
 
-// Opening a store that needs no migration writes nothing to its file.
+// Opening a store that needs no migration, reading it and closing it
+// write nothing to its file: its bytes and modification time stay.
 func TestOpenWritesNothing(t *testing.T) {
 	path := oneRecordFile(t)
+	old := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	require.NoError(t, os.Chtimes(path, old, old))
 	before, err := os.ReadFile(path)
 	require.NoError(t, err)
 	s, err := cdrstore.Open(path, &cdrstore.Options{NoSync: true})
 	require.NoError(t, err)
+	_, err = s.Get("acme", "nope")
+	require.ErrorIs(t, err, cdrstore.ErrNotFound)
 	require.NoError(t, s.Close())
 	after, err := os.ReadFile(path)
 	require.NoError(t, err)
 	assert.True(t, bytes.Equal(before, after), "a writable open changed the file")
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, old, fi.ModTime().UTC())
 }
 
 // A workspace bucket whose name no valid write could make (too long, not

@@ -142,6 +142,14 @@ func TestRedactTransactionContract(t *testing.T) {
 			"detail": "ID 'bulk-a' could not be found (type=MO)"}},
 		{"invalid json", `{"id":"x" "product":"sms"}`, basic(f.key), 422, map[string]any{
 			"type": "https://developer.nexmo.com/api-errors#invalid-json", "title": "Invalid JSON"}},
+		{"id of the wrong JSON type", `{"id":2090,"product":"sms"}`, basic(f.key), 422, map[string]any{
+			"type": "https://developer.nexmo.com/api-errors#invalid-json", "title": "Invalid JSON", "detail": "id must be a string, not a number"}},
+		{"product of the wrong JSON type", `{"id":"x","product":["sms"]}`, basic(f.key), 422, map[string]any{
+			"title": "Invalid JSON", "detail": "product must be a string, not an array"}},
+		{"type of the wrong JSON type", `{"id":"x","product":"sms","type":true}`, basic(f.key), 422, map[string]any{
+			"title": "Invalid JSON", "detail": "type must be a string, not a bool"}},
+		{"not an object", `["x"]`, basic(f.key), 422, map[string]any{
+			"title": "Invalid JSON", "detail": "the request body is not a JSON object"}},
 		{"invalid product", `{"id":"x","product":"sms2"}`, basic(f.key), 422, map[string]any{
 			"type": "https://developer.nexmo.com/api-errors/redact#invalid-product", "title": "Invalid Product",
 			"detail": "No product corresponding to supplied string sms2!"}},
@@ -398,7 +406,8 @@ func TestWrongMethod(t *testing.T) {
 		{"PUT", "/v1/redact/transaction", "POST", "title", "Method Not Allowed"},
 		{"GET", "/v1/contacts/+2348031234567", "DELETE", "error_code", "METHOD_NOT_ALLOWED"},
 		{"POST", "/v1/contacts/", "DELETE", "error_code", "METHOD_NOT_ALLOWED"},
-		{"DELETE", "/v1/records/voice-1", "GET, HEAD", "title", "Method Not Allowed"},
+		{"PUT", "/v1/records/voice-1", "GET, HEAD, DELETE", "title", "Method Not Allowed"},
+		{"GET", "/v1/conversations/CON-1", "DELETE", "error_code", "METHOD_NOT_ALLOWED"},
 		{"POST", "/v1/records", "GET, HEAD", "title", "Method Not Allowed"},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {

@@ -5,21 +5,24 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
 )
 
 type auditCmd struct {
-	ws    string
-	after uint64
-	limit int
+	ws      string
+	after   uint64
+	limit   int
+	reverse bool
 }
 
 func (c *auditCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ws, "w", "", "workspace (list: required; verify: default all)")
-	fs.Uint64Var(&c.after, "after", 0, "list entries after this seq")
-	fs.IntVar(&c.limit, "limit", 100, "list at most this many entries")
+	fs.Uint64Var(&c.after, "after", 0, "list only entries after this seq")
+	fs.IntVar(&c.limit, "limit", 100, "list at most this many entries: the newest (the oldest with --reverse)")
+	fs.BoolVar(&c.reverse, "reverse", false, "list the oldest entries first (default: newest first)")
 }
 
 func (c *auditCmd) validate(e *env) error {
@@ -28,6 +31,9 @@ func (c *auditCmd) validate(e *env) error {
 	}
 	if e.args[0] == "list" && c.ws == "" {
 		return usageErr("list needs -w WS")
+	}
+	if c.limit < 1 {
+		return usageErr("--limit must be at least 1")
 	}
 	return nil
 }
@@ -54,25 +60,46 @@ func (c *auditCmd) run(ctx context.Context, e *env) error {
 	if e.args[0] == "verify" {
 		return c.verify(ctx, e, s)
 	}
-	return s.View(func(tx *cdrstore.Tx) error {
-		n := 0
-		for en, err := range tx.AuditEntries(c.ws, c.after) {
+	var lines []auditLine
+	err = s.View(func(tx *cdrstore.Tx) error {
+		after := c.after
+		if !c.reverse {
+			// Seqs run 1, 2, … with no gap (audit.Verify checks it): the
+			// newest c.limit entries follow the head's seq minus c.limit.
+			head, ok, err := tx.AuditHead(c.ws)
+			if err != nil || !ok {
+				return err
+			}
+			if head.Seq > uint64(c.limit) {
+				after = max(after, head.Seq-uint64(c.limit))
+			}
+		}
+		for en, err := range tx.AuditEntries(c.ws, after) {
 			if err != nil {
 				return err
 			}
-			if n++; n > c.limit {
+			if len(lines) == c.limit {
 				break
 			}
-			l := auditLine{Seq: en.Seq, Time: en.Time.Format(time.RFC3339Nano), Action: en.Action, Reason: en.Reason, Actor: en.Actor,
-				Subject: hex.EncodeToString(en.Subject), Count: en.Count, Detail: en.Detail, RequestID: en.RequestID, Hash: hex.EncodeToString(en.Hash[:])}
-			if e.json {
-				e.printJSON(l)
-				continue
-			}
-			fmt.Fprintf(e.stdout, "%6d  %s  %-20s count=%-6d %s %s\n", l.Seq, l.Time, show(l.Action), l.Count, show(l.Reason), show(l.Detail))
+			lines = append(lines, auditLine{Seq: en.Seq, Time: en.Time.Format(time.RFC3339Nano), Action: en.Action, Reason: en.Reason, Actor: en.Actor,
+				Subject: hex.EncodeToString(en.Subject), Count: en.Count, Detail: en.Detail, RequestID: en.RequestID, Hash: hex.EncodeToString(en.Hash[:])})
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	if !c.reverse {
+		slices.Reverse(lines)
+	}
+	for _, l := range lines {
+		if e.json {
+			e.printJSON(l)
+			continue
+		}
+		fmt.Fprintf(e.stdout, "%6d  %s  %-20s count=%-6d %s %s\n", l.Seq, l.Time, show(l.Action), l.Count, show(l.Reason), show(l.Detail))
+	}
+	return nil
 }
 
 func (c *auditCmd) verify(ctx context.Context, e *env, s *cdrstore.Store) error {

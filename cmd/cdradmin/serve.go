@@ -36,12 +36,15 @@ func (c *serveCmd) validate(e *env) error {
 }
 
 func (c *serveCmd) run(ctx context.Context, e *env) error {
+	// The store logs to the same place: a commit that fails and halts
+	// writes says so there.
+	logger := slog.New(slog.NewJSONHandler(e.stderr, nil))
+	e.logger = logger
 	s, err := e.openStore(readWrite)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	logger := slog.New(slog.NewJSONHandler(e.stderr, nil))
 	rd := redaction.New(s, nil)
 	if c.fleet.url != "" {
 		stop, err := c.fleet.startAgent(ctx, e, c.node, rd, func(f string, a ...any) { logger.Error(fmt.Sprintf(f, a...)) })

@@ -39,31 +39,45 @@ func TestKeysAndServe(t *testing.T) {
 	assert.Contains(t, out, k.Key)
 	assert.NotContains(t, out, k.Secret, "the secret is never shown again")
 
-	addr := freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int)
-	go func() {
-		done <- runWithClock(ctx, []string{"--db", db, "serve", "--addr", addr}, strings.NewReader(""), io.Discard, io.Discard, func() time.Time { return fixedNow })
-	}()
-	var resp *http.Response
-	require.Eventually(t, func() bool {
-		req, _ := http.NewRequest("DELETE", "http://"+addr+"/v1/contacts/+2348031234567", nil)
-		req.Header.Set("Authorization", "Bearer "+k.Token)
-		var err error
-		resp, err = http.DefaultClient.Do(req)
-		return err == nil
-	}, 5*time.Second, 20*time.Millisecond)
+	addr, stop := serve(t, db, io.Discard)
+	req, _ := http.NewRequest("DELETE", "http://"+addr+"/v1/contacts/+2348031234567", nil)
+	req.Header.Set("Authorization", "Bearer "+k.Token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	assert.Equal(t, 200, resp.StatusCode, string(body))
 	assert.JSONEq(t, `{"erased":true,"e164":"+2348031234567","records_affected":0}`, string(body))
-	cancel()
-	select {
-	case code := <-done:
-		assert.Equal(t, 0, code)
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not shut down")
-	}
+	stop()
 	code, _, _ = cli(t, "", "--db", db, "keys", "revoke", "-w", "acme", k.Key)
 	assert.Equal(t, 0, code)
+}
+
+// serve runs cdradmin serve on the store at db, its log to stderr, and
+// returns its address once it accepts connections, and the function that
+// stops it (and checks it stopped cleanly).
+func serve(t *testing.T, db string, stderr io.Writer) (string, func()) {
+	t.Helper()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		done <- runWithClock(ctx, []string{"--db", db, "serve", "--addr", addr}, strings.NewReader(""), io.Discard, stderr, func() time.Time { return fixedNow })
+	}()
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 5*time.Second, 20*time.Millisecond)
+	return addr, func() {
+		cancel()
+		select {
+		case code := <-done:
+			assert.Equal(t, 0, code)
+		case <-time.After(10 * time.Second):
+			t.Fatal("serve did not shut down")
+		}
+	}
 }
