@@ -35,7 +35,9 @@ type AgentOptions struct {
 	// Logger gets one line per command (no number); nil discards.
 	Logger *slog.Logger
 	// AckWait is how long JetStream waits for an acknowledgement before
-	// it redelivers (default 30s); the agent extends it while it works.
+	// it redelivers (default 10s): after a node is killed mid-command,
+	// its restart gets the command again this long after. The agent
+	// extends it while it works.
 	AckWait time.Duration
 	// FetchWait is how long one fetch waits for a command (default 1s).
 	FetchWait time.Duration
@@ -81,7 +83,7 @@ func NewAgent(ctx context.Context, nc *nats.Conn, rd *redaction.Redactor, opts A
 		o.Now = time.Now
 	}
 	if o.AckWait == 0 {
-		o.AckWait = 30 * time.Second
+		o.AckWait = 10 * time.Second
 	}
 	if o.FetchWait == 0 {
 		o.FetchWait = time.Second
@@ -218,6 +220,22 @@ func (a *Agent) handle(ctx context.Context, msg jetstream.Msg) error {
 		a.log.Warn("command rejected", "corr", corr, "seq", seq, "reason", err)
 		return a.c.call(ctx, func(context.Context) error { return msg.TermWithReason("rejected") })
 	}
+	// Keep the delivery ours while a long operation runs: no
+	// redelivery before the answer.
+	hb, stopHB := context.WithCancel(ctx)
+	defer stopHB()
+	go func() {
+		t := time.NewTicker(max(a.o.AckWait/3, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-hb.Done():
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
 	var rep Report
 	for attempt := 0; ; attempt++ {
 		var transient error
@@ -230,7 +248,6 @@ func (a *Agent) handle(ctx context.Context, msg jetstream.Msg) error {
 			r := Report{Corr: corr, Node: a.o.Node, Kind: cmd.Kind, Status: StatusRetrying, Reason: transient.Error(), StreamSeq: seq}
 			_ = a.report(ctx, r)
 		}
-		_ = msg.InProgress()
 		a.sleep(ctx, backoff(attempt, a.o.RetryBase, a.o.RetryMax))
 		if ctx.Err() != nil {
 			return ctx.Err()

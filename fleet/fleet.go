@@ -89,34 +89,41 @@ func (c *conn) call(ctx context.Context, fn func(ctx context.Context) error) err
 	return fn(ctx)
 }
 
-// setup creates or updates the stream and bucket (idempotent), retrying
-// while the cluster elects leaders until ctx ends.
+// setup finds the stream and bucket, creating them when missing (the
+// first participant to start creates them with its Config; a running
+// fleet's are never changed), retrying while the cluster elects leaders.
 func setup(ctx context.Context, js jetstream.JetStream, cfg Config) (*conn, error) {
 	cfg = cfg.withDefaults()
 	c := &conn{cfg: cfg, js: js}
 	var err error
 	for attempt := 0; ; attempt++ {
 		err = c.call(ctx, func(ctx context.Context) error {
-			st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-				Name:        cfg.Stream,
-				Subjects:    []string{cfg.Subject},
-				Retention:   jetstream.LimitsPolicy,
-				Storage:     jetstream.FileStorage,
-				Replicas:    cfg.Replicas,
-				MaxAge:      cfg.MaxAge,
-				Duplicates:  cfg.Duplicates,
-				Description: "cdrvault fleet command log",
-			})
+			st, err := js.Stream(ctx, cfg.Stream)
+			if errors.Is(err, jetstream.ErrStreamNotFound) {
+				st, err = js.CreateStream(ctx, jetstream.StreamConfig{
+					Name:        cfg.Stream,
+					Subjects:    []string{cfg.Subject},
+					Retention:   jetstream.LimitsPolicy,
+					Storage:     jetstream.FileStorage,
+					Replicas:    cfg.Replicas,
+					MaxAge:      cfg.MaxAge,
+					Duplicates:  cfg.Duplicates,
+					Description: "cdrvault fleet command log",
+				})
+			}
 			if err != nil {
 				return fmt.Errorf("fleet: stream %s: %w", cfg.Stream, err)
 			}
-			kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-				Bucket:      cfg.Bucket,
-				Replicas:    cfg.Replicas,
-				Storage:     jetstream.FileStorage,
-				History:     1,
-				Description: "cdrvault fleet nodes, requests, reports and records",
-			})
+			kv, err := js.KeyValue(ctx, cfg.Bucket)
+			if errors.Is(err, jetstream.ErrBucketNotFound) {
+				kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+					Bucket:      cfg.Bucket,
+					Replicas:    cfg.Replicas,
+					Storage:     jetstream.FileStorage,
+					History:     1,
+					Description: "cdrvault fleet nodes, requests, reports and records",
+				})
+			}
 			if err != nil {
 				return fmt.Errorf("fleet: bucket %s: %w", cfg.Bucket, err)
 			}

@@ -28,13 +28,17 @@ var errPending = errors.New("fleet record pending")
 // natsFlags are the connection flags of serve and fleet.
 type natsFlags struct {
 	url, creds, keysDir string
+	replicas            int
 }
 
 func (n *natsFlags) flags(fs *flag.FlagSet) {
 	fs.StringVar(&n.url, "nats", "", "NATS server URL(s), comma-separated (user:password@ and tls:// are honoured)")
 	fs.StringVar(&n.creds, "nats-creds", "", "NATS credentials file (JWT and nkey seed)")
 	fs.StringVar(&n.keysDir, "fleet-keys", "", "fleet key directory (cdradmin fleet keygen)")
+	fs.IntVar(&n.replicas, "nats-replicas", 1, "replicas of the command log and fleet bucket when this process creates them (3 in a cluster)")
 }
+
+func (n *natsFlags) config() fleet.Config { return fleet.Config{Replicas: n.replicas} }
 
 func (n *natsFlags) connect(name string) (*nats.Conn, error) {
 	opts := []nats.Option{nats.Name(name), nats.Timeout(5 * time.Second), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
@@ -191,7 +195,7 @@ func (c *fleetCmd) run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer nc.Close()
-	is, err := fleet.NewIssuer(ctx, nc, keys, &fleet.IssuerOptions{Now: e.now})
+	is, err := fleet.NewIssuer(ctx, nc, keys, &fleet.IssuerOptions{Config: c.nf.config(), Now: e.now})
 	if err != nil {
 		return err
 	}
@@ -288,7 +292,7 @@ func (n *natsFlags) startAgent(ctx context.Context, e *env, node string, rd *red
 	if err != nil {
 		return nil, err
 	}
-	a, err := fleet.NewAgent(ctx, nc, rd, fleet.AgentOptions{Node: node, NodeKey: key, Keys: keys.NodeKeys(), Now: e.now})
+	a, err := fleet.NewAgent(ctx, nc, rd, fleet.AgentOptions{Config: n.config(), Node: node, NodeKey: key, Keys: keys.NodeKeys(), Now: e.now})
 	if err != nil {
 		nc.Close()
 		return nil, err
