@@ -278,7 +278,7 @@ func (a *Agent) handle(ctx context.Context, msg jetstream.Msg) error {
 // complete writes the fleet record of corr when this report was the last
 // one it waited for.
 func (a *Agent) complete(ctx context.Context, corr string) {
-	if _, err := a.c.status(ctx, corr, a.nsign, a.o.Now()); err != nil && !errors.Is(err, ErrUnknownRequest) {
+	if _, err := a.c.status(ctx, corr, a.nsign, a.o.Now(), true); err != nil && !errors.Is(err, ErrUnknownRequest) {
 		a.log.Warn("fleet record", "corr", corr, "err", err)
 	}
 }

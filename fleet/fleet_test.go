@@ -39,7 +39,7 @@ func (c *clock) Add(d time.Duration) { c.ns.Add(int64(d)) }
 // harness is a fleet on a NATS URL: an issuer and named nodes, each a
 // store with an agent that can be stopped and started.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
 	cfg   fleet.Config
 	keys  fleet.Keys
@@ -58,7 +58,7 @@ type node struct {
 	done   chan error
 }
 
-func newHarness(t *testing.T, url string, cfg fleet.Config) *harness {
+func newHarness(t testing.TB, url string, cfg fleet.Config) *harness {
 	t.Helper()
 	keys, err := fleet.NewKeys()
 	require.NoError(t, err)

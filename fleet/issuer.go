@@ -122,24 +122,35 @@ func (is *Issuer) Status(ctx context.Context, corr string) (Record, error) {
 	if is.keys.Issuer != nil {
 		s = &signer{name: "issuer:" + KeyID(is.keys.Issuer.Public().(ed25519.PublicKey)), key: is.keys.Issuer}
 	}
-	return is.c.status(ctx, corr, s, is.now())
+	return is.c.status(ctx, corr, s, is.now(), false)
 }
 
-// Wait polls Status every poll until the record is complete or ctx ends;
-// then it returns the last record it read (pending) and no error. Each
-// read has its own call deadline, so the last one completes even when ctx
-// has ended meanwhile.
+// Wait waits until corr's fleet record is complete or ctx ends, and
+// returns the last record it read (pending when ctx ended first) and no
+// error. It reads the stored record every poll, and tallies the reports
+// (completing the record itself when no node did) once a second and at
+// the end. Each read has its own call deadline, so the last one
+// completes even when ctx has ended meanwhile.
 func (is *Issuer) Wait(ctx context.Context, corr string, poll time.Duration) (Record, error) {
-	for {
-		rec, err := is.Status(context.WithoutCancel(ctx), corr)
-		if err != nil || rec.Complete() || ctx.Err() != nil {
-			return rec, err
-		}
+	rec, err := is.Status(context.WithoutCancel(ctx), corr)
+	last := time.Now()
+	for err == nil && !rec.Complete() && ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
 		case <-time.After(poll):
 		}
+		if ctx.Err() != nil || time.Since(last) >= time.Second {
+			rec, err = is.Status(context.WithoutCancel(ctx), corr)
+			last = time.Now()
+			continue
+		}
+		var stored Record
+		found, _, gerr := is.c.getJSON(context.WithoutCancel(ctx), recordKey(corr), &stored)
+		if gerr == nil && found {
+			rec = stored
+		}
 	}
+	return rec, err
 }
 
 // NodeStatus is a node as `fleet nodes` shows it.

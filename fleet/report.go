@@ -159,32 +159,41 @@ type signer struct {
 	key  ed25519.PrivateKey
 }
 
-// nodes lists the registry.
-func (c *conn) nodes(ctx context.Context) (map[string]Node, error) {
-	out := map[string]Node{}
-	err := c.call(ctx, func(ctx context.Context) error {
-		kl, err := c.kv.ListKeysFiltered(ctx, "node.*")
+// scan reads every entry whose key matches filter (a key-value
+// wildcard) in one pass: one watcher, which stops after the values that
+// exist now.
+func (c *conn) scan(ctx context.Context, filter string, each func(key string, value []byte) error) error {
+	return c.call(ctx, func(ctx context.Context) error {
+		w, err := c.kv.Watch(ctx, filter, jetstream.IgnoreDeletes())
 		if err != nil {
 			return err
 		}
-		var keys []string
-		for k := range kl.Keys() {
-			keys = append(keys, k)
+		defer w.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case e, ok := <-w.Updates():
+				if !ok || e == nil {
+					return nil // the initial values are all in
+				}
+				if err := each(e.Key(), e.Value()); err != nil {
+					return err
+				}
+			}
 		}
-		for _, k := range keys {
-			e, err := c.kv.Get(ctx, k)
-			if isNoKey(err) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			var n Node
-			if err := json.Unmarshal(e.Value(), &n); err != nil {
-				return fmt.Errorf("fleet: node entry %s: %w", k, err)
-			}
-			out[n.ID] = n
+	})
+}
+
+// nodes lists the registry.
+func (c *conn) nodes(ctx context.Context) (map[string]Node, error) {
+	out := map[string]Node{}
+	err := c.scan(ctx, "node.*", func(k string, v []byte) error {
+		var n Node
+		if err := json.Unmarshal(v, &n); err != nil {
+			return fmt.Errorf("fleet: node entry %s: %w", k, err)
 		}
+		out[n.ID] = n
 		return nil
 	})
 	return out, err
@@ -234,30 +243,13 @@ func (c *conn) createJSON(ctx context.Context, key string, v any) (created bool,
 	return created, err
 }
 
-// reports lists the reports of corr, by node.
+// reports lists the reports of corr, by node. A report that does not
+// parse does not count.
 func (c *conn) reports(ctx context.Context, corr string) (map[string]Report, error) {
 	out := map[string]Report{}
-	err := c.call(ctx, func(ctx context.Context) error {
-		kl, err := c.kv.ListKeysFiltered(ctx, "report."+corr+".*")
-		if err != nil {
-			return err
-		}
-		var keys []string
-		for k := range kl.Keys() {
-			keys = append(keys, k)
-		}
-		for _, k := range keys {
-			e, err := c.kv.Get(ctx, k)
-			if isNoKey(err) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			var r Report
-			if err := json.Unmarshal(e.Value(), &r); err != nil {
-				continue // a report that does not parse does not count
-			}
+	err := c.scan(ctx, "report."+corr+".*", func(k string, v []byte) error {
+		var r Report
+		if json.Unmarshal(v, &r) == nil {
 			out[strings.TrimPrefix(k, "report."+corr+".")] = r
 		}
 		return nil
@@ -268,8 +260,11 @@ func (c *conn) reports(ctx context.Context, corr string) (map[string]Report, err
 // status builds the fleet record of corr: the stored one when written;
 // otherwise the current tally, and when that is complete and s is set,
 // it is signed and written once (compare-and-set: the first writer wins
-// and every caller returns what was stored).
-func (c *conn) status(ctx context.Context, corr string, s *signer, now time.Time) (Record, error) {
+// and every caller returns what was stored). With onlyIfAll, it stops
+// early (returning a zero Record) unless every expected node has a
+// report: the cheap check a node makes after each command, leaving the
+// case of a node retired meanwhile to the issuer.
+func (c *conn) status(ctx context.Context, corr string, s *signer, now time.Time, onlyIfAll bool) (Record, error) {
 	var rec Record
 	if found, _, err := c.getJSON(ctx, recordKey(corr), &rec); err != nil || found {
 		return rec, err
@@ -282,11 +277,18 @@ func (c *conn) status(ctx context.Context, corr string, s *signer, now time.Time
 	if !found {
 		return Record{}, fmt.Errorf("%w: %s", ErrUnknownRequest, corr)
 	}
-	nodes, err := c.nodes(ctx)
+	reps, err := c.reports(ctx, corr)
 	if err != nil {
 		return Record{}, err
 	}
-	reps, err := c.reports(ctx, corr)
+	if onlyIfAll {
+		for _, id := range req.Expected {
+			if r, ok := reps[id]; !ok || !r.Status.Final() {
+				return Record{}, nil
+			}
+		}
+	}
+	nodes, err := c.nodes(ctx)
 	if err != nil {
 		return Record{}, err
 	}

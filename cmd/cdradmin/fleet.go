@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -279,7 +280,7 @@ func writeRecord(w io.Writer, rec fleet.Record) {
 }
 
 // fleetAgent joins the fleet beside a served store (serve --nats).
-func (n *natsFlags) startAgent(ctx context.Context, e *env, node string, rd *redaction.Redactor, logf func(string, ...any)) (stop func(), err error) {
+func (n *natsFlags) startAgent(ctx context.Context, e *env, node string, rd *redaction.Redactor, logger *slog.Logger) (stop func(), err error) {
 	keys, err := fleet.LoadKeys(n.keysDir)
 	if err != nil {
 		return nil, err
@@ -292,7 +293,7 @@ func (n *natsFlags) startAgent(ctx context.Context, e *env, node string, rd *red
 	if err != nil {
 		return nil, err
 	}
-	a, err := fleet.NewAgent(ctx, nc, rd, fleet.AgentOptions{Config: n.config(), Node: node, NodeKey: key, Keys: keys.NodeKeys(), Now: e.now})
+	a, err := fleet.NewAgent(ctx, nc, rd, fleet.AgentOptions{Config: n.config(), Node: node, NodeKey: key, Keys: keys.NodeKeys(), Now: e.now, Logger: logger})
 	if err != nil {
 		nc.Close()
 		return nil, err
@@ -302,7 +303,7 @@ func (n *natsFlags) startAgent(ctx context.Context, e *env, node string, rd *red
 	go func() {
 		defer close(done)
 		if err := a.Run(actx); err != nil {
-			logf("fleet agent stopped: %v", err)
+			logger.Error("fleet agent stopped", "err", err)
 		}
 	}()
 	return func() { cancel(); <-done; nc.Close() }, nil

@@ -47,7 +47,7 @@ func (c *serveCmd) run(ctx context.Context, e *env) error {
 	defer s.Close()
 	rd := redaction.New(s, nil)
 	if c.fleet.url != "" {
-		stop, err := c.fleet.startAgent(ctx, e, c.node, rd, func(f string, a ...any) { logger.Error(fmt.Sprintf(f, a...)) })
+		stop, err := c.fleet.startAgent(ctx, e, c.node, rd, logger)
 		if err != nil {
 			return fmt.Errorf("join fleet: %w", err)
 		}
