@@ -41,12 +41,19 @@ func options(name, dir string, port int) *server.Options {
 }
 
 // Run starts a single server with its store in dir on a free port.
-func Run(dir string) (*Server, error) {
+func Run(dir string) (*Server, error) { return RunWith(dir, nil) }
+
+// RunWith is Run with the options changed by edit (users and their
+// permissions, say) before the server starts.
+func RunWith(dir string, edit func(*server.Options)) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{opts: options("single", dir, port)}
+	if edit != nil {
+		edit(s.opts)
+	}
 	return s, s.start()
 }
 
@@ -67,6 +74,11 @@ func (s *Server) start() error {
 
 // URL is the server's client URL.
 func (s *Server) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.opts.Port) }
+
+// UserURL is the client URL with user:password.
+func (s *Server) UserURL(user, password string) string {
+	return fmt.Sprintf("nats://%s:%s@127.0.0.1:%d", user, password, s.opts.Port)
+}
 
 // Kill stops the server at once.
 func (s *Server) Kill() {
