@@ -50,6 +50,7 @@ type AgentOptions struct {
 // reports each. Run it beside the Store for as long as the service runs.
 type Agent struct {
 	c     *conn
+	nc    *nats.Conn
 	rd    *redaction.Redactor
 	o     AgentOptions
 	cons  jetstream.Consumer
@@ -106,7 +107,7 @@ func NewAgent(ctx context.Context, nc *nats.Conn, rd *redaction.Redactor, opts A
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{c: c, rd: rd, o: o, log: log.With("node", o.Node),
+	a := &Agent{c: c, nc: nc, rd: rd, o: o, log: log.With("node", o.Node),
 		nsign: &signer{name: "node:" + o.Node, key: o.NodeKey}}
 	if err := a.join(ctx); err != nil {
 		return nil, err
@@ -149,11 +150,17 @@ func (a *Agent) join(ctx context.Context) error {
 	})
 }
 
-// Run applies commands until ctx ends, then returns nil. A command is
+// Run applies commands until ctx ends, then returns nil; meanwhile it
+// answers subject-access queries (see Issuer.Export). A command is
 // acknowledged only after it is applied and its report written, so a
 // crash at any point redelivers it and the store's request-ID replay
 // makes the redelivery change nothing.
 func (a *Agent) Run(ctx context.Context) error {
+	stopQueries, err := a.serveQueries(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopQueries()
 	fails := 0
 	for ctx.Err() == nil {
 		if err := a.runDeferred(ctx); err != nil {

@@ -29,7 +29,15 @@ const (
 	KindOptOutAdd          Kind = "optout_add"          // OptOut
 	KindOptOutRemove       Kind = "optout_remove"       // RemoveOptOut
 	KindSettings           Kind = "settings"            // SetSettings
+
+	// Queries: answered by live nodes over request/reply, never
+	// published on the command log (see Issuer.Export).
+	KindExport Kind = "export" // a contact's records, by number
+	KindSearch Kind = "search" // records by ID (up to MaxSearchIDs)
 )
+
+// MaxSearchIDs bounds the IDs of one search query.
+const MaxSearchIDs = 10
 
 // Command is one request to every store of the fleet. Everything in it
 // travels sealed under the fleet data key; only its Kind, the
@@ -55,6 +63,14 @@ type Command struct {
 	Conversation string `json:"conversation,omitempty"`
 	// Settings: a workspace settings change (the whole policy).
 	Settings *redaction.Settings `json:"settings,omitempty"`
+	// Since and Until bound an export by started_at (zero: unbounded).
+	Since time.Time `json:"since,omitzero"`
+	Until time.Time `json:"until,omitzero"`
+	// IDs are a search's record IDs.
+	IDs []string `json:"ids,omitempty"`
+	// ReplyKey is a query's one-off X25519 public key: nodes seal their
+	// answer to it, so only the requester can read it.
+	ReplyKey []byte `json:"reply_key,omitempty"`
 }
 
 // Validate checks c's fields for its kind. The error is a *CommandError
@@ -118,11 +134,29 @@ func (c *Command) Validate() error {
 		if err := c.Settings.Validate(); err != nil {
 			return bad("settings", "not valid settings")
 		}
+	case KindExport, KindSearch:
+		if len(c.ReplyKey) != 32 {
+			return bad("reply_key", "need a 32-byte X25519 public key")
+		}
+		if c.Kind == KindExport {
+			return needNumber()
+		}
+		if len(c.IDs) == 0 || len(c.IDs) > MaxSearchIDs {
+			return bad("ids", fmt.Sprintf("need 1-%d record IDs", MaxSearchIDs))
+		}
+		for _, id := range c.IDs {
+			if cdrstore.ValidateID(id) != nil {
+				return bad("ids", "need valid record IDs")
+			}
+		}
 	default:
 		return bad("kind", "unknown kind")
 	}
 	return nil
 }
+
+// query reports whether c is a query rather than a command.
+func (c *Command) query() bool { return c.Kind == KindExport || c.Kind == KindSearch }
 
 // envelope is a command on the wire: readable kind, correlation and
 // times; sealed arguments; the issuer's signature over all of it.

@@ -13,6 +13,7 @@ import (
 const (
 	DefaultStream      = "CDRFLEET"
 	DefaultSubject     = "cdrfleet.cmd"
+	DefaultQuery       = "cdrfleet.query"
 	DefaultBucket      = "cdrfleet"
 	DefaultCallTimeout = 5 * time.Second
 	// DefaultMaxAge keeps the command log for the longest retention (13
@@ -29,6 +30,7 @@ const (
 type Config struct {
 	Stream  string // command log stream name
 	Subject string // command subject
+	Query   string // subject of subject-access queries (core NATS)
 	Bucket  string // key-value bucket of nodes, requests, reports, records
 	// Replicas of the stream and bucket: 3 in a cluster, 1 on a single
 	// server (the default).
@@ -48,6 +50,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Subject == "" {
 		c.Subject = DefaultSubject
+	}
+	if c.Query == "" {
+		c.Query = DefaultQuery
 	}
 	if c.Bucket == "" {
 		c.Bucket = DefaultBucket

@@ -24,6 +24,7 @@ type IssuerOptions struct {
 // It is safe for concurrent use.
 type Issuer struct {
 	c    *conn
+	nc   *nats.Conn
 	keys Keys
 	now  func() time.Time
 }
@@ -49,7 +50,7 @@ func NewIssuer(ctx context.Context, nc *nats.Conn, keys Keys, opts *IssuerOption
 	if err != nil {
 		return nil, err
 	}
-	return &Issuer{c: c, keys: keys, now: o.Now}, nil
+	return &Issuer{c: c, nc: nc, keys: keys, now: o.Now}, nil
 }
 
 // Publish signs, seals and publishes cmd, and returns its correlation.
@@ -67,6 +68,9 @@ func (is *Issuer) Publish(ctx context.Context, cmd Command) (string, error) {
 	}
 	if err := cmd.Validate(); err != nil {
 		return "", err
+	}
+	if cmd.query() {
+		return "", &CommandError{Field: "kind", Reason: "a query is asked with Export or Search, not published"}
 	}
 	raw, corr, err := seal(is.keys, cmd)
 	if err != nil {
