@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -10,12 +11,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/cdrvault/cdrvault/e164"
 	"github.com/cdrvault/cdrvault/fleet"
+	"github.com/cdrvault/cdrvault/internal/cdrjson"
 	"github.com/cdrvault/cdrvault/redaction"
 )
 
@@ -24,7 +27,7 @@ import (
 const exitPending = 3
 
 // errPending marks a fleet record still pending at --wait: exit status 3.
-var errPending = errors.New("fleet record pending")
+var errPending = errors.New("not every store answered yet")
 
 // natsFlags are the connection flags of serve and fleet.
 type natsFlags struct {
@@ -53,7 +56,8 @@ type fleetCmd struct {
 	nf                                                natsFlags
 	ws, reason, region, requestID, product, direction string
 	id, number, conversation, out, settings           string
-	wait                                              time.Duration
+	wait, timeout                                     time.Duration
+	since, until, format, ids                         string
 	cmd                                               fleet.Command
 }
 
@@ -71,6 +75,11 @@ func (c *fleetCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.out, "out", "", "directory to write keys to (keygen)")
 	fs.StringVar(&c.settings, "settings", "", "workspace settings as JSON, as 'policy show --json' prints them (policy set)")
 	fs.DurationVar(&c.wait, "wait", 0, "wait this long for the fleet record; exit 3 if still pending")
+	fs.StringVar(&c.since, "since", "", "export: records started at or after this RFC 3339 time")
+	fs.StringVar(&c.until, "until", "", "export: records started before this RFC 3339 time")
+	fs.StringVar(&c.format, "format", "json", "export, search: json or csv")
+	fs.StringVar(&c.ids, "ids", "", "search: record IDs, comma-separated (at most 10)")
+	fs.DurationVar(&c.timeout, "timeout", 5*time.Second, "export, search: how long to wait for each node's next chunk; exit 3 if one did not answer")
 }
 
 func (c *fleetCmd) validate(e *env) error {
@@ -145,6 +154,34 @@ func (c *fleetCmd) validate(e *env) error {
 			return usageErr("--settings is not settings JSON: %v", err)
 		}
 		cmd.Kind, cmd.Settings = fleet.KindSettings, &s
+	case "export", "search":
+		if c.format != "json" && c.format != "csv" {
+			return usageErr("--format must be json or csv")
+		}
+		cmd.Kind = fleet.KindSearch
+		if sub == "export" {
+			if c.number == "" {
+				return usageErr("export needs -w WS and --number N")
+			}
+			cmd.Kind = fleet.KindExport
+			if cmd.Number, err = num(c.number); err != nil {
+				return err
+			}
+			for _, b := range []struct {
+				s string
+				t *time.Time
+			}{{c.since, &cmd.Since}, {c.until, &cmd.Until}} {
+				if b.s == "" {
+					continue
+				}
+				if *b.t, err = time.Parse(time.RFC3339Nano, b.s); err != nil {
+					return usageErr("%q is not an RFC 3339 time", b.s)
+				}
+			}
+		} else if cmd.IDs = strings.Split(c.ids, ","); c.ids == "" {
+			return usageErr("search needs -w WS and --ids ID,...")
+		}
+		cmd.ReplyKey = make([]byte, 32) // Export makes the real one
 	case "status":
 		if len(args) != 1 {
 			return usageErr("status needs a request ID")
@@ -225,6 +262,8 @@ func (c *fleetCmd) run(ctx context.Context, e *env) error {
 		return nil
 	case "status":
 		return c.printRecord(ctx, e, is, e.args[1], is.Correlation(e.args[1]))
+	case "export", "search":
+		return c.export(ctx, e, is)
 	}
 	corr, err := is.Publish(ctx, c.cmd)
 	if err != nil {
@@ -307,4 +346,69 @@ func (n *natsFlags) startAgent(ctx context.Context, e *env, node string, rd *red
 		}
 	}()
 	return func() { cancel(); <-done; nc.Close() }, nil
+}
+
+// export streams the fleet's answer to a subject access query, merged in
+// time order, and says which nodes answered: JSON (one object, written as
+// the records arrive) or CSV (the summary goes to stderr).
+func (c *fleetCmd) export(ctx context.Context, e *env, is *fleet.Issuer) error {
+	q := c.cmd
+	q.ReplyKey = nil
+	var csvw *csv.Writer
+	first := true
+	if c.format == "csv" {
+		csvw = csv.NewWriter(e.stdout)
+		csvw.Write(append([]string{"node"}, exportCSVHeader...))
+	} else {
+		head, _ := json.Marshal(struct {
+			Workspace string `json:"workspace"`
+			E164      string `json:"e164,omitempty"`
+		}{q.Workspace, numberOrEmpty(q)})
+		fmt.Fprintf(e.stdout, "%s,\"records\":[", head[:len(head)-1])
+	}
+	sum, err := is.Export(ctx, q, c.timeout, func(node string, r cdrjson.Record) error {
+		if csvw != nil {
+			csvw.Write(append([]string{node}, exportCSVRow(r)...))
+			return csvw.Error()
+		}
+		raw, err := json.Marshal(struct {
+			Node string `json:"node"`
+			cdrjson.Record
+		}{node, r})
+		if err != nil {
+			return err
+		}
+		if !first {
+			fmt.Fprint(e.stdout, ",")
+		}
+		first = false
+		_, err = fmt.Fprintf(e.stdout, "\n%s", raw)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if csvw != nil {
+		csvw.Flush()
+		if err := csvw.Error(); err != nil {
+			return err
+		}
+		for _, n := range sum.Nodes {
+			fmt.Fprintf(e.stderr, "node %s: answered %t, complete %t, %d records\n", n.Node, n.Answered, n.Complete, n.Records)
+		}
+	} else {
+		tail, _ := json.Marshal(sum)
+		fmt.Fprintf(e.stdout, "\n],%s\n", tail[1:])
+	}
+	if len(sum.Missing) > 0 {
+		return fmt.Errorf("%w: no complete answer from %s", errPending, strings.Join(sum.Missing, ", "))
+	}
+	return nil
+}
+
+func numberOrEmpty(q fleet.Command) string {
+	if q.Number.IsValid() {
+		return q.Number.String()
+	}
+	return ""
 }

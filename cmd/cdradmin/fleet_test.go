@@ -143,3 +143,74 @@ func TestFleetDemo(t *testing.T) {
 	assert.Contains(t, out, "signature verified")
 	assert.NotContains(t, out, "8031234567")
 }
+
+func TestFleetExportMatchesTheLocalExports(t *testing.T) {
+	srv, err := natstest.Run(t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(srv.Kill)
+	keys := filepath.Join(t.TempDir(), "keys")
+	code, _, stderr := cli(t, "", "fleet", "keygen", "--out", keys)
+	require.Equal(t, 0, code, stderr)
+	dbA, dbB := fixtureDB(t, 300), fixtureDB(t, 300)
+	rec := firstRecord(t, dbA, "acme", func(r cdrstore.Record) bool { return r.Direction == cdrstore.Outbound })
+	number := redaction.Counterparty(&rec).String()
+	var local []string
+	for _, db := range []string{dbA, dbB} {
+		code, out, stderr := cli(t, "", "--db", db, "export", "-w", "acme", "--number", number)
+		require.Equal(t, 0, code, stderr)
+		var ex subjectExport
+		require.NoError(t, json.Unmarshal([]byte(out), &ex))
+		for _, r := range ex.Records {
+			raw, _ := json.Marshal(r)
+			local = append(local, string(raw))
+		}
+	}
+	require.NotEmpty(t, local)
+	serveNode(t, dbA, srv.URL(), keys, "a")
+	stopB := serveNode(t, dbB, srv.URL(), keys, "b")
+	flags := []string{"--nats", srv.URL(), "--fleet-keys", keys}
+	require.Eventually(t, func() bool {
+		code, out, _ := cli(t, "", append([]string{"fleet", "nodes", "--json"}, flags...)...)
+		return code == 0 && strings.Count(out, `"id"`) == 2
+	}, 20*time.Second, 50*time.Millisecond)
+
+	code, out, stderr := cli(t, "", append([]string{"fleet", "export", "-w", "acme", "--number", number}, flags...)...)
+	require.Equal(t, 0, code, stderr)
+	var got struct {
+		E164    string `json:"e164"`
+		Records []map[string]any
+		Nodes   []struct {
+			Node     string `json:"node"`
+			Complete bool   `json:"complete"`
+			Records  int    `json:"records"`
+		} `json:"nodes"`
+		Missing []string `json:"missing"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &got), out)
+	assert.Equal(t, number, got.E164)
+	var fleetRecs []string
+	last := ""
+	for _, r := range got.Records {
+		assert.GreaterOrEqual(t, r["started_at"].(string), last, "merged in time order")
+		last = r["started_at"].(string)
+		delete(r, "node")
+		raw, _ := json.Marshal(r)
+		fleetRecs = append(fleetRecs, string(raw))
+	}
+	var localNorm []string
+	for _, l := range local {
+		var m map[string]any
+		json.Unmarshal([]byte(l), &m)
+		raw, _ := json.Marshal(m)
+		localNorm = append(localNorm, string(raw))
+	}
+	assert.ElementsMatch(t, localNorm, fleetRecs, "the union of the local exports")
+	require.Len(t, got.Nodes, 2)
+	assert.Empty(t, got.Missing)
+
+	require.Equal(t, 0, stopB())
+	code, out, stderr = cli(t, "", append([]string{"fleet", "export", "-w", "acme", "--number", number, "--timeout", "300ms", "--format", "csv"}, flags...)...)
+	assert.Equal(t, exitPending, code)
+	assert.Contains(t, stderr, "no complete answer from b")
+	assert.Equal(t, len(local)/2+1, strings.Count(out, "\n"), "node a's records and the header")
+}
