@@ -99,11 +99,7 @@ func NewAgent(ctx context.Context, nc *nats.Conn, rd *redaction.Redactor, opts A
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, err
-	}
-	c, err := setup(ctx, js, o.Config)
+	c, err := setup(ctx, nc, o.Config)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -97,10 +98,13 @@ func (c *conn) call(ctx context.Context, fn func(ctx context.Context) error) err
 // setup finds the stream and bucket, creating them when missing (the
 // first participant to start creates them with its Config; a running
 // fleet's are never changed), retrying while the cluster elects leaders.
-func setup(ctx context.Context, js jetstream.JetStream, cfg Config) (*conn, error) {
+func setup(ctx context.Context, nc *nats.Conn, cfg Config) (*conn, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
 	c := &conn{cfg: cfg, js: js}
-	var err error
 	for attempt := 0; ; attempt++ {
 		err = c.call(ctx, func(ctx context.Context) error {
 			st, err := js.Stream(ctx, cfg.Stream)

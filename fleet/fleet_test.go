@@ -234,9 +234,12 @@ func TestNodeDownCatchesUpInOrder(t *testing.T) {
 	rel := h.publish(fleet.Command{Kind: fleet.KindHoldRelease, RequestID: "release-1", Workspace: "acme", Number: contact})
 	er2 := h.publish(erase("erase-after-release"))
 
-	rec := h.wait(er2, 300*time.Millisecond)
-	assert.False(t, rec.Complete())
-	assert.Equal(t, 2, rec.NodesDone)
+	require.Eventually(t, func() bool {
+		rec, err := h.is.Status(t.Context(), er2)
+		return err == nil && rec.NodesDone == 2
+	}, 20*time.Second, 20*time.Millisecond, "the two live nodes answer")
+	rec := h.wait(er2, 0)
+	assert.False(t, rec.Complete(), "the record waits for the node that is down")
 	assert.Equal(t, 3, rec.NodesExpected)
 
 	h.start("c", nil)

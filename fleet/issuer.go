@@ -42,11 +42,7 @@ func NewIssuer(ctx context.Context, nc *nats.Conn, keys Keys, opts *IssuerOption
 	if err := keys.validate(); err != nil {
 		return nil, err
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, err
-	}
-	c, err := setup(ctx, js, o.Config)
+	c, err := setup(ctx, nc, o.Config)
 	if err != nil {
 		return nil, err
 	}
