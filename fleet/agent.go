@@ -367,14 +367,19 @@ func (a *Agent) runDeferred(ctx context.Context) error {
 // (anything but the command's own fault) is returned for a retry; every
 // other outcome is in the report.
 func (a *Agent) apply(ctx context.Context, cmd Command) (Report, error) {
-	ctx = redaction.WithRequest(ctx, redaction.Request{ID: cmd.RequestID, Actor: "fleet"})
+	// The issue time stamps the tombstone an erasure leaves: a CDR that
+	// started before the request erases on arrival, on every node, however
+	// late the command reaches it.
+	ctx = redaction.WithRequest(ctx, redaction.Request{ID: cmd.RequestID, Actor: "fleet", IssuedAt: cmd.IssuedAt})
 	rd, ws := a.rd, cmd.Workspace
 	var res redaction.Result
 	var err error
 	switch cmd.Kind {
 	case KindEraseContact:
 		var er redaction.EraseResult
-		er, err = rd.EraseContact(ctx, ws, cmd.Number, cmd.Reason)
+		// A workspace this node has not seen yet gets the erasure
+		// ahead of it: what is ingested there later is stored erased.
+		er, err = rd.EraseContactWith(ctx, ws, cmd.Number, cmd.Reason, redaction.EraseContactOptions{AheadOfWorkspace: true})
 		res = er.Result
 	case KindRedactID:
 		res, err = rd.RedactByID(ctx, ws, cmd.ID, cmd.Product, cmd.Direction)

@@ -161,18 +161,6 @@ func body(t *testing.T, s *cdrstore.Store, id string) string {
 	return rec.Body
 }
 
-// auditCount counts ws's audit entries under request ID id.
-func auditCount(t *testing.T, s *cdrstore.Store, id string) int {
-	t.Helper()
-	n := 0
-	for _, e := range auditEntries(t, s) {
-		if e == id {
-			n++
-		}
-	}
-	return n
-}
-
 func runServer(t *testing.T) *natstest.Server {
 	t.Helper()
 	dir := t.TempDir()
@@ -444,4 +432,33 @@ func scanNoPlaintext(t *testing.T, dir string, words ...string) {
 		}
 		return nil
 	}))
+}
+
+func TestLateCDRMeetsTheTombstoneOnEveryNode(t *testing.T) {
+	srv := runServer(t)
+	h := newHarness(t, srv.URL(), fleet.Config{})
+	a := h.addNode("a", contactRecords("a", 1)...)
+	fresh := h.addNode("fresh") // has never seen workspace acme
+	require.NoError(t, h.stop("fresh"))
+	corr := h.publish(erase("tomb-1")) // issued at epoch
+	h.clock.Add(2 * time.Hour)         // the node comes back two hours later
+	h.start("fresh", nil)
+	rec := h.wait(corr, 20*time.Second)
+	require.True(t, rec.Complete(), rec.Summary())
+	for _, nr := range rec.Nodes {
+		assert.Equal(t, fleet.StatusDone, nr.Status, "%s: %s", nr.Node, nr.Reason)
+	}
+
+	// A CDR that started before the request was issued, arriving after
+	// the command, is stored erased, on the node that had the workspace
+	// and on the one that had not; one that started after the request
+	// (though before the late node applied it) is not.
+	late := contactRecords("late", 1)[0]
+	newer := late
+	newer.ID, newer.StartedAt = "newer", epoch.Add(time.Hour)
+	for _, n := range []*node{a, fresh} {
+		require.NoError(t, n.store.PutBatch([]cdrstore.Record{late, newer}))
+		assert.Equal(t, redaction.RedactedBody, body(t, n.store, late.ID), n.id)
+		assert.Equal(t, "hello late", body(t, n.store, "newer"), n.id)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/hex"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -28,13 +29,17 @@ func publishRaw(nc *nats.Conn, data []byte) error {
 	return err
 }
 
-// auditEntries lists the request IDs of the acme workspace's audit.
-func auditEntries(t *testing.T, s *cdrstore.Store) []string {
+// auditCount counts the acme workspace's audit entries under request ID
+// id (kept as its keyed HMAC).
+func auditCount(t *testing.T, s *cdrstore.Store, id string) int {
 	t.Helper()
-	var ids []string
+	var key string
+	require.NoError(t, s.View(func(tx *cdrstore.Tx) error { key = hex.EncodeToString(tx.RequestKey(id)); return nil }))
+	n := 0
 	for _, e := range storetest.AuditEntries(t, s, "acme") {
-		ids = append(ids, e.RequestID)
+		if e.RequestID == key {
+			n++
+		}
 	}
-	require.NotNil(t, s)
-	return ids
+	return n
 }

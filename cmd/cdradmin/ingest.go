@@ -12,6 +12,7 @@ import (
 
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/internal/cdrjson"
+	"github.com/cdrvault/cdrvault/redaction"
 )
 
 type ingestCmd struct {
@@ -43,6 +44,13 @@ type ingestResult struct {
 	Read     int `json:"read"`
 	Stored   int `json:"stored"`
 	Rejected int `json:"rejected"`
+	// Records stored redacted: an earlier erasure covered them (they
+	// started before it), or they were past an auto-redaction policy's
+	// window when written. Records not stored: a deletion covered them,
+	// or they started before the last retention sweep's cutoff.
+	Redacted  int `json:"redacted,omitempty"`
+	NotStored int `json:"not_stored,omitempty"`
+	Expired   int `json:"expired,omitempty"`
 }
 
 func (c *ingestCmd) run(ctx context.Context, e *env) error {
@@ -60,11 +68,16 @@ func (c *ingestCmd) run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer s.Close()
+	// The Redactor's write hook applies earlier erasures to what comes in.
+	redaction.New(s, nil)
 	res, err := c.ingest(ctx, s, in, e.stderr)
 	if e.json {
 		e.printJSON(res)
 	} else {
 		fmt.Fprintf(e.stdout, "read %d lines: %d stored, %d rejected\n", res.Read, res.Stored, res.Rejected)
+		if res.Redacted+res.NotStored+res.Expired > 0 {
+			fmt.Fprintf(e.stdout, "%d stored redacted (an erasure or a policy covered them), %d not stored (deleted), %d not stored (past retention)\n", res.Redacted, res.NotStored, res.Expired)
+		}
 	}
 	if err != nil {
 		return err
@@ -134,10 +147,14 @@ func (c *ingestCmd) ingest(ctx context.Context, s *cdrstore.Store, in io.Reader,
 		if len(batch) == 0 {
 			return nil
 		}
-		if err := s.PutBatch(batch); err != nil {
+		wr, err := s.PutBatchResult(batch)
+		if err != nil {
 			return err
 		}
-		res.Stored += len(batch)
+		res.Stored += wr.Stored
+		res.Redacted += wr.Changed
+		res.NotStored += wr.Dropped
+		res.Expired += wr.Expired
 		batch = batch[:0]
 		prog.update("%d stored, %d rejected", res.Stored, res.Rejected)
 		return ctx.Err()
