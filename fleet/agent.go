@@ -158,9 +158,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer stopQueries()
 	fails := 0
+	var lastDeferred time.Time
 	for ctx.Err() == nil {
-		if err := a.runDeferred(ctx); err != nil {
-			a.log.Warn("deferred commands", "err", err)
+		// Deferred commands are looked at once per FetchWait, not
+		// between every two commands.
+		if time.Since(lastDeferred) >= a.o.FetchWait {
+			lastDeferred = time.Now()
+			if err := a.runDeferred(ctx); err != nil {
+				a.log.Warn("deferred commands", "err", err)
+			}
 		}
 		fctx, cancel := context.WithTimeout(ctx, a.o.FetchWait)
 		msg, err := a.cons.Next(jetstream.FetchContext(fctx))

@@ -48,28 +48,33 @@ func BenchmarkPublishToRecord(b *testing.B) {
 // BenchmarkCatchUp measures one node applying a backlog: commands
 // published while it was down, applied in order once it starts.
 func BenchmarkCatchUp(b *testing.B) {
-	const backlog = 1000
-	srv, err := natstest.Run(b.TempDir())
-	require.NoError(b, err)
-	defer srv.Kill()
-	for b.Loop() {
-		name := fmt.Sprintf("S%d", time.Now().UnixNano())
-		h := newHarness(b, srv.URL(), fleet.Config{Stream: name, Bucket: name, Subject: "cmd." + name})
-		h.addNode("n", contactRecords("n", 5)...)
-		require.NoError(b, h.stop("n"))
-		var last string
-		for i := range backlog {
-			last = h.publish(erase(fmt.Sprintf("backlog-%d", i)))
-		}
-		start := time.Now()
-		h.start("n", nil)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		rec, err := h.is.Wait(ctx, last, 5*time.Millisecond)
-		cancel()
-		require.NoError(b, err)
-		require.True(b, rec.Complete())
-		b.ReportMetric(backlog/time.Since(start).Seconds(), "applies/s")
-		require.NoError(b, h.stop("n"))
+	for _, backlog := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("backlog=%d", backlog), func(b *testing.B) {
+			srv, err := natstest.Run(b.TempDir())
+			require.NoError(b, err)
+			defer srv.Kill()
+			for b.Loop() {
+				name := fmt.Sprintf("S%d", time.Now().UnixNano())
+				h := newHarness(b, srv.URL(), fleet.Config{Stream: name, Bucket: name, Subject: "cmd." + name})
+				h.addNode("n", contactRecords("n", 5)...)
+				require.NoError(b, h.stop("n"))
+				var last string
+				for i := range backlog {
+					last = h.publish(erase(fmt.Sprintf("backlog-%d", i)))
+				}
+				start := time.Now()
+				h.start("n", nil)
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+				rec, err := h.is.Wait(ctx, last, 5*time.Millisecond)
+				cancel()
+				require.NoError(b, err)
+				require.True(b, rec.Complete())
+				elapsed := time.Since(start)
+				b.ReportMetric(float64(backlog)/elapsed.Seconds(), "applies/s")
+				b.ReportMetric(elapsed.Seconds(), "catch-up-s")
+				require.NoError(b, h.stop("n"))
+			}
+		})
 	}
 }
 
