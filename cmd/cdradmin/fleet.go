@@ -57,8 +57,9 @@ type fleetCmd struct {
 	ws, reason, region, requestID, product, direction string
 	id, number, conversation, out, settings           string
 	wait, timeout                                     time.Duration
-	since, until, format, ids                         string
+	since, until, format, ids, idsFrom                string
 	cmd                                               fleet.Command
+	redactIDs                                         []string
 }
 
 func (c *fleetCmd) flags(fs *flag.FlagSet) {
@@ -70,7 +71,7 @@ func (c *fleetCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.product, "product", "", "product (redact)")
 	fs.StringVar(&c.direction, "type", "outbound", "inbound or outbound (redact)")
 	fs.StringVar(&c.id, "id", "", "record ID (delete, hold)")
-	fs.StringVar(&c.number, "number", "", "number (hold)")
+	fs.StringVar(&c.number, "number", "", "number (hold, export)")
 	fs.StringVar(&c.conversation, "conversation", "", "conversation ID (delete)")
 	fs.StringVar(&c.out, "out", "", "directory to write keys to (keygen)")
 	fs.StringVar(&c.settings, "settings", "", "workspace settings as JSON, as 'policy show --json' prints them (policy set)")
@@ -79,6 +80,7 @@ func (c *fleetCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.until, "until", "", "export: records started before this RFC 3339 time")
 	fs.StringVar(&c.format, "format", "json", "export, search: json or csv")
 	fs.StringVar(&c.ids, "ids", "", "search: record IDs, comma-separated (at most 10)")
+	fs.StringVar(&c.idsFrom, "ids-from", "", "redact: file with one transaction ID per line")
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Second, "export, search: how long to wait for each node's next chunk; exit 3 if one did not answer")
 }
 
@@ -113,10 +115,13 @@ func (c *fleetCmd) validate(e *env) error {
 		}
 		cmd.Number, err = num(args[0])
 	case "redact":
-		if len(args) != 1 {
-			return usageErr("redact needs -w WS --product P and one ID")
+		if c.redactIDs, err = readIDs(args, c.idsFrom); err != nil {
+			return err
 		}
-		cmd.Kind, cmd.ID = fleet.KindRedactID, args[0]
+		if c.product == "" {
+			return usageErr("redact needs -w WS and --product P")
+		}
+		cmd.Kind, cmd.ID = fleet.KindRedactID, c.redactIDs[0]
 		if cmd.Product, err = redaction.ParseProduct(c.product); err != nil {
 			return err
 		}
@@ -265,11 +270,58 @@ func (c *fleetCmd) run(ctx context.Context, e *env) error {
 	case "export", "search":
 		return c.export(ctx, e, is)
 	}
+	if len(c.redactIDs) > 1 {
+		return c.redactEach(ctx, e, is)
+	}
 	corr, err := is.Publish(ctx, c.cmd)
 	if err != nil {
 		return err
 	}
 	return c.printRecord(ctx, e, is, c.cmd.RequestID, corr)
+}
+
+// redactEach publishes one redaction per ID, each under request ID
+// "REQUEST-ID/ID", then prints each fleet record as --wait allows (JSON:
+// one line each); any still pending is errPending.
+func (c *fleetCmd) redactEach(ctx context.Context, e *env, is *fleet.Issuer) error {
+	type published struct{ requestID, corr string }
+	var pubs []published
+	for _, id := range c.redactIDs {
+		cmd := c.cmd
+		cmd.ID, cmd.RequestID = id, c.cmd.RequestID+"/"+id
+		if err := cmd.Validate(); err != nil {
+			return fmt.Errorf("%s: %w", id, err)
+		}
+		corr, err := is.Publish(ctx, cmd)
+		if err != nil {
+			return err
+		}
+		pubs = append(pubs, published{cmd.RequestID, corr})
+	}
+	wctx, cancel := context.WithTimeout(ctx, c.wait)
+	defer cancel()
+	pending := 0
+	for _, p := range pubs {
+		rec, err := is.Wait(wctx, p.corr, 100*time.Millisecond)
+		if err != nil {
+			return err
+		}
+		rec.RequestID = p.requestID
+		if e.json {
+			if err := e.printJSON(rec); err != nil {
+				return err
+			}
+		} else {
+			writeRecord(e.stdout, rec)
+		}
+		if !rec.Complete() {
+			pending++
+		}
+	}
+	if pending > 0 {
+		return fmt.Errorf("%w: %d of %d redactions pending", errPending, pending, len(pubs))
+	}
+	return nil
 }
 
 // printRecord waits up to --wait for corr's record and prints it; a
