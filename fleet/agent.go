@@ -57,6 +57,10 @@ type Agent struct {
 	log   *slog.Logger
 	nsign *signer
 
+	// beforeApply, when set (by tests), runs before each attempt to apply
+	// a command; its error counts as a transient failure of the store.
+	beforeApply func(kind Kind) error
+
 	// afterReport, when set (by tests), runs after a command's report is
 	// written and before it is acknowledged; an error stops Run there,
 	// as a crash would.
@@ -373,6 +377,11 @@ func (a *Agent) runDeferred(ctx context.Context) error {
 // (anything but the command's own fault) is returned for a retry; every
 // other outcome is in the report.
 func (a *Agent) apply(ctx context.Context, cmd Command) (Report, error) {
+	if a.beforeApply != nil {
+		if err := a.beforeApply(cmd.Kind); err != nil {
+			return Report{}, err
+		}
+	}
 	// The issue time stamps the tombstone an erasure leaves: a CDR that
 	// started before the request erases on arrival, on every node, however
 	// late the command reaches it.

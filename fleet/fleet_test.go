@@ -462,3 +462,58 @@ func TestLateCDRMeetsTheTombstoneOnEveryNode(t *testing.T) {
 		assert.Equal(t, "hello late", body(t, n.store, "newer"), n.id)
 	}
 }
+
+func TestTransientErrorRetriesInOrder(t *testing.T) {
+	srv := runServer(t)
+	h := newHarness(t, srv.URL(), fleet.Config{})
+	n := h.addNode("a", contactRecords("a", 2)...)
+	var failures atomic.Int32
+	failures.Store(4)
+	n.agent.SetBeforeApply(func(kind fleet.Kind) error {
+		if kind == fleet.KindHoldPlace && failures.Add(-1) >= 0 {
+			return fmt.Errorf("disk busy")
+		}
+		return nil
+	})
+	hold := h.publish(fleet.Command{Kind: fleet.KindHoldPlace, RequestID: "hold", Workspace: "acme", Number: contact, Reason: "litigation"})
+	er := h.publish(erase("erase-after-hold"))
+	rec := h.wait(er, 20*time.Second)
+	require.True(t, rec.Complete())
+	assert.Equal(t, fleet.StatusPartial, rec.Nodes[0].Status, "the erasure met the hold placed before it: order kept")
+	assert.Equal(t, 0, rec.RecordsAffected)
+	assert.Less(t, failures.Load(), int32(0), "the hold failed four times, then was applied")
+	require.True(t, h.wait(hold, time.Second).Complete())
+}
+
+func TestRotatedDataKey(t *testing.T) {
+	srv := runServer(t)
+	h := newHarness(t, srv.URL(), fleet.Config{})
+	h.addNode("a", contactRecords("a", 1)...)
+	// An issuer sealing under a data key the node does not hold (yet):
+	// rejected, named, and the log moves on.
+	next, err := fleet.NewKeys()
+	require.NoError(t, err)
+	rotated := h.keys
+	rotated.DataKeys = append([]fleet.DataKey{next.DataKeys[0]}, h.keys.DataKeys...)
+	is, err := fleet.NewIssuer(t.Context(), h.connect(), rotated, nil)
+	require.NoError(t, err)
+	corr, err := is.Publish(t.Context(), erase("under-new-key"))
+	require.NoError(t, err)
+	rec := h.wait(corr, 20*time.Second)
+	require.True(t, rec.Complete())
+	assert.Equal(t, fleet.StatusRejected, rec.Nodes[0].Status)
+	assert.Contains(t, rec.Nodes[0].Reason, "unknown data key")
+
+	// A node given the new key (newest first) opens both.
+	require.NoError(t, h.stop("a"))
+	h.keys = rotated
+	h.start("a", nil)
+	rec2 := h.wait(h.publish(erase("under-old-key")), 20*time.Second)
+	corr3, err := is.Publish(t.Context(), erase("under-new-key-2"))
+	require.NoError(t, err)
+	rec3 := h.wait(corr3, 20*time.Second)
+	for _, r := range []fleet.Record{rec2, rec3} {
+		require.True(t, r.Complete())
+		assert.Equal(t, fleet.StatusDone, r.Nodes[0].Status, r.Nodes[0].Reason)
+	}
+}
