@@ -31,13 +31,17 @@ var errPending = errors.New("not every store answered yet")
 
 // natsFlags are the connection flags of serve and fleet.
 type natsFlags struct {
-	url, creds, keysDir string
-	replicas            int
+	url, creds, nkey, ca, cert, key, keysDir string
+	replicas                                 int
 }
 
 func (n *natsFlags) flags(fs *flag.FlagSet) {
 	fs.StringVar(&n.url, "nats", "", "NATS server URL(s), comma-separated (user:password@ and tls:// are honoured)")
 	fs.StringVar(&n.creds, "nats-creds", "", "NATS credentials file (JWT and nkey seed)")
+	fs.StringVar(&n.nkey, "nats-nkey", "", "NATS nkey seed file")
+	fs.StringVar(&n.ca, "nats-ca", "", "CA certificate file the NATS server's TLS certificate must chain to")
+	fs.StringVar(&n.cert, "nats-cert", "", "client TLS certificate file (with --nats-key)")
+	fs.StringVar(&n.key, "nats-key", "", "client TLS key file (with --nats-cert)")
 	fs.StringVar(&n.keysDir, "fleet-keys", "", "fleet key directory (cdradmin fleet keygen)")
 	fs.IntVar(&n.replicas, "nats-replicas", 1, "replicas of the command log and fleet bucket when this process creates them (3 in a cluster)")
 }
@@ -48,6 +52,22 @@ func (n *natsFlags) connect(name string) (*nats.Conn, error) {
 	opts := []nats.Option{nats.Name(name), nats.Timeout(5 * time.Second), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
 	if n.creds != "" {
 		opts = append(opts, nats.UserCredentials(n.creds))
+	}
+	if n.nkey != "" {
+		o, err := nats.NkeyOptionFromSeed(n.nkey)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, o)
+	}
+	if n.ca != "" {
+		opts = append(opts, nats.RootCAs(n.ca))
+	}
+	if (n.cert != "") != (n.key != "") {
+		return nil, usageErr("--nats-cert and --nats-key go together")
+	}
+	if n.cert != "" {
+		opts = append(opts, nats.ClientCert(n.cert, n.key))
 	}
 	return nats.Connect(n.url, opts...)
 }
