@@ -61,6 +61,9 @@ type Agent struct {
 	// a command; its error counts as a transient failure of the store.
 	beforeApply func(kind Kind) error
 
+	// stopQueries ends the query subscription (when Run returns).
+	stopQueries func()
+
 	// afterReport, when set (by tests), runs after a command's report is
 	// written and before it is acknowledged; an error stops Run there,
 	// as a crash would.
@@ -109,7 +112,13 @@ func NewAgent(ctx context.Context, nc *nats.Conn, rd *redaction.Redactor, opts A
 	}
 	a := &Agent{c: c, nc: nc, rd: rd, o: o, log: log.With("node", o.Node),
 		nsign: &signer{name: "node:" + o.Node, key: o.NodeKey}}
+	// Queries are answered from before the node is registered, so a
+	// node listed as a member always answers them.
+	if a.stopQueries, err = a.serveQueries(); err != nil {
+		return nil, err
+	}
 	if err := a.join(ctx); err != nil {
+		a.stopQueries()
 		return nil, err
 	}
 	return a, nil
@@ -150,17 +159,14 @@ func (a *Agent) join(ctx context.Context) error {
 	})
 }
 
-// Run applies commands until ctx ends, then returns nil; meanwhile it
-// answers subject-access queries (see Issuer.Export). A command is
+// Run applies commands until ctx ends, then returns nil. The agent
+// answers subject-access queries (see Issuer.Export) from NewAgent until
+// Run returns. A command is
 // acknowledged only after it is applied and its report written, so a
 // crash at any point redelivers it and the store's request-ID replay
 // makes the redelivery change nothing.
 func (a *Agent) Run(ctx context.Context) error {
-	stopQueries, err := a.serveQueries(ctx)
-	if err != nil {
-		return err
-	}
-	defer stopQueries()
+	defer a.stopQueries()
 	fails := 0
 	var lastDeferred time.Time
 	for ctx.Err() == nil {

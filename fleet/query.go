@@ -64,8 +64,9 @@ func aead(key []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(b)
 }
 
-// serveQueries answers queries until ctx ends.
-func (a *Agent) serveQueries(ctx context.Context) (func(), error) {
+// serveQueries answers queries until the returned function is called.
+func (a *Agent) serveQueries() (func(), error) {
+	ctx, cancel := context.WithCancel(context.Background())
 	sub, err := a.nc.Subscribe(a.c.cfg.Query, func(m *nats.Msg) {
 		if m.Reply == "" {
 			return
@@ -73,9 +74,17 @@ func (a *Agent) serveQueries(ctx context.Context) (func(), error) {
 		go a.answer(ctx, m.Data, m.Reply)
 	})
 	if err != nil {
+		cancel()
 		return nil, err
 	}
-	return func() { sub.Unsubscribe() }, nil
+	// The subscription is in place on the server before NewAgent
+	// registers the node.
+	if err := a.nc.Flush(); err != nil {
+		sub.Unsubscribe()
+		cancel()
+		return nil, err
+	}
+	return func() { sub.Unsubscribe(); cancel() }, nil
 }
 
 // answer streams one query's answer to reply. A query that is not signed
