@@ -79,7 +79,7 @@ func TestExportGathersEveryNodeMergedInTimeOrder(t *testing.T) {
 	// A stopped node is reported missing; a query no issuer signed gets
 	// no answer.
 	require.NoError(t, h.stop("b"))
-	_, sum = export(t, h.is, fleet.Query{Kind: fleet.KindExport, Workspace: "acme", Number: contact}, 300*time.Millisecond)
+	_, sum = export(t, h.is, fleet.Query{Kind: fleet.KindExport, Workspace: "acme", Number: contact}, 2*time.Second)
 	assert.Equal(t, []string{"b"}, sum.Missing)
 	stranger := newHarness(t, srv.URL(), fleet.Config{})
 	got, sum = export(t, stranger.is, fleet.Query{Kind: fleet.KindExport, Workspace: "acme", Number: contact}, 300*time.Millisecond)
