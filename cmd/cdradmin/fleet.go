@@ -286,7 +286,7 @@ func (c *fleetCmd) run(ctx context.Context, e *env) error {
 		fmt.Fprintf(e.stdout, "node %s retired: fleet records no longer wait for it\n", e.args[2])
 		return nil
 	case "status":
-		return c.printRecord(ctx, e, is, e.args[1], is.Correlation(e.args[1]))
+		return c.printRecords(ctx, e, is, []published{{e.args[1], is.Correlation(e.args[1])}})
 	case "export", "search":
 		return c.export(ctx, e, is)
 	}
@@ -297,14 +297,13 @@ func (c *fleetCmd) run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	return c.printRecord(ctx, e, is, c.cmd.RequestID, corr)
+	return c.printRecords(ctx, e, is, []published{{c.cmd.RequestID, corr}})
 }
 
 // redactEach publishes one redaction per ID, each under request ID
 // "REQUEST-ID/ID", then prints each fleet record as --wait allows (JSON:
 // one line each); any still pending is errPending.
 func (c *fleetCmd) redactEach(ctx context.Context, e *env, is *fleet.Issuer) error {
-	type published struct{ requestID, corr string }
 	var pubs []published
 	for _, id := range c.redactIDs {
 		cmd := c.cmd
@@ -318,9 +317,19 @@ func (c *fleetCmd) redactEach(ctx context.Context, e *env, is *fleet.Issuer) err
 		}
 		pubs = append(pubs, published{cmd.RequestID, corr})
 	}
+	return c.printRecords(ctx, e, is, pubs)
+}
+
+// published is one request put on the log.
+type published struct{ requestID, corr string }
+
+// printRecords waits up to --wait for the fleet records of pubs and
+// prints each (JSON: one line each); a record still pending is
+// errPending (exit 3).
+func (c *fleetCmd) printRecords(ctx context.Context, e *env, is *fleet.Issuer, pubs []published) error {
 	wctx, cancel := context.WithTimeout(ctx, c.wait)
 	defer cancel()
-	pending := 0
+	var pending []fleet.Record
 	for _, p := range pubs {
 		rec, err := is.Wait(wctx, p.corr, 100*time.Millisecond)
 		if err != nil {
@@ -335,36 +344,17 @@ func (c *fleetCmd) redactEach(ctx context.Context, e *env, is *fleet.Issuer) err
 			writeRecord(e.stdout, rec)
 		}
 		if !rec.Complete() {
-			pending++
+			pending = append(pending, rec)
 		}
 	}
-	if pending > 0 {
-		return fmt.Errorf("%w: %d of %d redactions pending", errPending, pending, len(pubs))
+	switch {
+	case len(pending) == 0:
+		return nil
+	case len(pubs) == 1:
+		return fmt.Errorf("%w: %d/%d stores answered", errPending, pending[0].NodesDone, pending[0].NodesExpected)
+	default:
+		return fmt.Errorf("%w: %d of %d requests pending", errPending, len(pending), len(pubs))
 	}
-	return nil
-}
-
-// printRecord waits up to --wait for corr's record and prints it; a
-// record still pending is errPending (exit 3).
-func (c *fleetCmd) printRecord(ctx context.Context, e *env, is *fleet.Issuer, requestID, corr string) error {
-	wctx, cancel := context.WithTimeout(ctx, c.wait)
-	defer cancel()
-	rec, err := is.Wait(wctx, corr, 100*time.Millisecond)
-	if err != nil {
-		return err
-	}
-	rec.RequestID = requestID
-	if e.json {
-		if err := e.printJSON(rec); err != nil {
-			return err
-		}
-	} else {
-		writeRecord(e.stdout, rec)
-	}
-	if !rec.Complete() {
-		return fmt.Errorf("%w: %d/%d stores answered", errPending, rec.NodesDone, rec.NodesExpected)
-	}
-	return nil
 }
 
 func writeRecord(w io.Writer, rec fleet.Record) {
