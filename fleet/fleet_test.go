@@ -320,6 +320,16 @@ func TestLateJoinerReplaysTheLog(t *testing.T) {
 	rec = h.wait(pending, 20*time.Second)
 	require.True(t, rec.Complete())
 	assert.Equal(t, 1, rec.NodesExpected)
+
+	// A retired node cannot come back under its ID; another key cannot
+	// take a member's ID.
+	_, err = fleet.NewAgent(t.Context(), h.connect(), late.rd, fleet.AgentOptions{Node: "late", NodeKey: late.key, Keys: h.keys.NodeKeys()})
+	require.ErrorIs(t, err, fleet.ErrNodeRetired)
+	_, other, _ := ed25519GenerateKey()
+	_, err = fleet.NewAgent(t.Context(), h.connect(), late.rd, fleet.AgentOptions{Node: "a", NodeKey: other, Keys: h.keys.NodeKeys()})
+	require.ErrorIs(t, err, fleet.ErrNodeKeyMismatch)
+	_, err = fleet.NewAgent(t.Context(), h.connect(), late.rd, fleet.AgentOptions{Node: "no spaces", NodeKey: other, Keys: h.keys.NodeKeys()})
+	require.ErrorIs(t, err, fleet.ErrInvalidNode)
 }
 
 func TestRedactByIDAbsentDeferredNotFound(t *testing.T) {
