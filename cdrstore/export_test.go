@@ -3,6 +3,7 @@ package cdrstore
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -17,12 +18,23 @@ func SetSyncDir(t testing.TB, f func(dir string) error) {
 	t.Cleanup(func() { syncDir = old })
 }
 
-// SetGroupCommitPanic makes every group commit panic once its calls have
-// run, just before it commits, until the test ends.
-func SetGroupCommitPanic(t testing.TB) {
-	old := beforeGroupCommit
-	beforeGroupCommit = func() { panic("injected panic in a group commit") }
-	t.Cleanup(func() { beforeGroupCommit = old })
+// SetScrubChunk makes Scrub's chunks at most pages pages and d long until
+// the test ends.
+func SetScrubChunk(t testing.TB, pages int, d time.Duration) {
+	oldPages, oldTime := scrubChunkPages, scrubChunkTime
+	scrubChunkPages, scrubChunkTime = pages, d
+	t.Cleanup(func() { scrubChunkPages, scrubChunkTime = oldPages, oldTime })
+}
+
+// SetGroupCommitPanic makes every write transaction (a group commit or
+// an Update) panic once its calls have run, just before it commits, until
+// the test ends or the function it returns is called.
+func SetGroupCommitPanic(t testing.TB) (restore func()) {
+	old := beforeCommit
+	beforeCommit = func() { panic("injected panic in a group commit") }
+	restore = func() { beforeCommit = old }
+	t.Cleanup(restore)
+	return restore
 }
 
 // AuxBuckets returns the auxiliary bucket names.

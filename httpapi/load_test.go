@@ -66,6 +66,7 @@ func BenchmarkServerLoad(b *testing.B) {
 				lats []time.Duration
 				next atomic.Int64
 			)
+			groups := s.GroupStats()
 			b.ReportAllocs()
 			start := time.Now()
 			total := int64(b.N)
@@ -103,6 +104,9 @@ func BenchmarkServerLoad(b *testing.B) {
 				b.ReportMetric(float64(len(lats))/elapsed.Seconds(), "requests/s")
 				b.ReportMetric(float64(lats[len(lats)/2].Microseconds()), "p50-µs")
 				b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds()), "p99-µs")
+			}
+			if g := s.GroupStats().Sub(groups); g.Groups > 0 {
+				b.ReportMetric(float64(g.Calls)/float64(g.Groups), "calls/commit")
 			}
 		})
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/e164"
+	"github.com/cdrvault/cdrvault/internal/killpoint"
 	"github.com/cdrvault/cdrvault/redaction"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -70,7 +71,11 @@ func TestMain(m *testing.M) {
 	}
 	if dir := os.Getenv("CDRVAULT_CRASH_CHILD"); dir != "" {
 		seed, _ := strconv.ParseUint(os.Getenv("CDRVAULT_CRASH_SEED"), 10, 64)
-		if err := child(dir, seed); err != nil {
+		run := child
+		if os.Getenv("CDRVAULT_CRASH_WORKLOAD") == "grouped" {
+			run = groupedChild
+		}
+		if err := run(dir, seed); err != nil {
 			fmt.Fprintln(os.Stderr, "child:", err)
 			os.Exit(3)
 		}
@@ -93,6 +98,20 @@ func child(dir string, seed uint64) error {
 		return err
 	}
 	say := func(format string, args ...any) { fmt.Printf("ok "+format+"\n", args...) }
+	if name, nth, ok := killAt(seed, ""); ok {
+		// Die at the nth time a scrub reaches the point, not at a random
+		// time: inside a chunk (zeros written, writer lock held), after a
+		// chunk's sync, before the final sync, before ScrubbedAt commits.
+		reached := 0
+		killpoint.Set(func(point string) {
+			if point == name {
+				if reached++; reached == nth {
+					fmt.Printf("kill %s %d\n", name, nth)
+					syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				}
+			}
+		})
+	}
 	rng := rand.New(rand.NewPCG(seed, 1))
 	for step := 0; ; step++ {
 		switch rng.IntN(8) {
@@ -162,6 +181,20 @@ func child(dir string, seed uint64) error {
 	}
 }
 
+// scrubKillPoints are the points inside Scrub a child may be killed at.
+var scrubKillPoints = []string{"scrub.writing", "scrub.chunk", "scrub.zeroed", "scrub.synced"}
+
+// killAt returns the kill point of the child run with seed, if it has one
+// (every other run of the default workload, the one that scrubs): the
+// point's name and at which time it is reached.
+func killAt(seed uint64, workload string) (name string, nth int, ok bool) {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	if workload != "" || rng.IntN(2) == 0 {
+		return "", 0, false
+	}
+	return scrubKillPoints[rng.IntN(len(scrubKillPoints))], 1 + rng.IntN(3), true
+}
+
 func crashIterations() int {
 	if v, err := strconv.Atoi(os.Getenv("CDRVAULT_CRASH_ITERATIONS")); err == nil {
 		return v
@@ -173,15 +206,22 @@ func crashIterations() int {
 }
 
 func TestCrashKill(t *testing.T) {
-	n := crashIterations()
+	killRuns(t, crashIterations(), func(s *cdrstore.Store) {
+		require.NoError(t, s.PutBatch(seedRecords()))
+		_, err := redaction.New(s, nil).SetSettings(context.Background(), "acme", redaction.Settings{AutoRedact: []redaction.AutoRedactPolicy{
+			{Product: cdrstore.ProductSMS, Direction: cdrstore.Inbound, Address: true, Hold: redaction.Duration(6 * time.Hour)}}})
+		require.NoError(t, err)
+	}, "", verify)
+}
+
+// killRuns seeds a store, then n times runs the child's workload (see
+// TestMain) on a copy of it, kills the child and verifies what it left.
+// CDRVAULT_CRASH_SEED replays one run.
+func killRuns(t *testing.T, n int, seedStore func(*cdrstore.Store), workload string, verify func(t *testing.T, dir string, log []string)) {
 	seedDir := t.TempDir()
 	s, err := openStore(filepath.Join(seedDir, "store.db"))
 	require.NoError(t, err)
-	require.NoError(t, s.PutBatch(seedRecords()))
-	rd := redaction.New(s, nil)
-	_, err = rd.SetSettings(context.Background(), "acme", redaction.Settings{AutoRedact: []redaction.AutoRedactPolicy{
-		{Product: cdrstore.ProductSMS, Direction: cdrstore.Inbound, Address: true, Hold: redaction.Duration(6 * time.Hour)}}})
-	require.NoError(t, err)
+	seedStore(s)
 	require.NoError(t, s.Close())
 	seedBytes, err := os.ReadFile(filepath.Join(seedDir, "store.db"))
 	require.NoError(t, err)
@@ -190,13 +230,24 @@ func TestCrashKill(t *testing.T) {
 	if v, err := strconv.ParseUint(os.Getenv("CDRVAULT_CRASH_SEED"), 10, 64); err == nil {
 		base, n = v, 1
 	}
+	killed := map[string]int{}
+	defer func() {
+		t.Logf("runs killed inside Scrub, by kill point: %v", killed)
+		if workload == "" && n >= 20 {
+			assert.NotEmpty(t, killed, "no run was killed inside Scrub")
+		}
+	}()
 	for i := range n {
 		seed := base + uint64(i)
 		dir := t.TempDir()
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "store.db"), seedBytes, 0o600))
-		log := runAndKill(t, dir, seed)
+		log := runAndKill(t, dir, seed, workload)
+		if len(log) > 0 && strings.HasPrefix(log[len(log)-1], "kill ") {
+			name, _, _ := strings.Cut(strings.TrimPrefix(log[len(log)-1], "kill "), " ")
+			killed[name]++
+		}
 		if failed := !t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { verify(t, dir, log) }); failed {
-			t.Logf("replay with: CDRVAULT_CRASH_SEED=%d go test -run TestCrashKill ./internal/crashtest (%d ops acknowledged)", seed, len(log))
+			t.Logf("replay with: CDRVAULT_CRASH_SEED=%d go test -run '^%s$' ./internal/crashtest (%d ops acknowledged)", seed, t.Name(), len(log))
 			return
 		}
 	}
@@ -204,19 +255,23 @@ func TestCrashKill(t *testing.T) {
 
 // runAndKill starts the child and kills it after a random delay; it
 // returns the operations the child acknowledged.
-func runAndKill(t *testing.T, dir string, seed uint64) []string {
+func runAndKill(t *testing.T, dir string, seed uint64, workload string) []string {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "CDRVAULT_CRASH_CHILD="+dir, fmt.Sprintf("CDRVAULT_CRASH_SEED=%d", seed))
+	cmd.Env = append(os.Environ(), "CDRVAULT_CRASH_CHILD="+dir, fmt.Sprintf("CDRVAULT_CRASH_SEED=%d", seed), "CDRVAULT_CRASH_WORKLOAD="+workload)
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
 	delay := time.Duration(5+rand.New(rand.NewPCG(seed, 2)).IntN(150)) * time.Millisecond
+	if _, _, ok := killAt(seed, workload); ok {
+		delay = 5 * time.Second // a backstop: the kill point should come first
+	}
 	timer := time.AfterFunc(delay, func() { cmd.Process.Signal(syscall.SIGKILL) })
 	var log []string
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		log = append(log, strings.TrimPrefix(sc.Text(), "ok "))
 	}
+
 	timer.Stop()
 	cmd.Process.Signal(syscall.SIGKILL)
 	err = cmd.Wait()
@@ -243,6 +298,7 @@ func verify(t *testing.T, dir string, log []string) {
 		}
 		return nil
 	}))
+	var wholly []string // contacts no record holds a transcript of
 	acked := map[string]bool{}
 	for _, l := range log {
 		acked[l] = true
@@ -320,6 +376,9 @@ func verify(t *testing.T, dir string, log []string) {
 			}
 		}
 		redacted := perContact - erased - untouched
+		if untouched == 0 {
+			wholly = append(wholly, c)
+		}
 		if acked["erase "+c] {
 			assert.Zero(t, untouched, "acknowledged erasure of contact %d is incomplete", ci)
 		}
@@ -367,5 +426,18 @@ func verify(t *testing.T, dir string, log []string) {
 			r := records[fmt.Sprintf("c%d-%02d", ci, j)]
 			assert.True(t, r.RecordingURL == url || pending[url] || delivered[url], "recording %s lost", url)
 		}
+	}
+
+	// The next scrub finishes what a killed one began: it leaves nothing
+	// pinned (no reader is open), and no transcript of an erased contact
+	// is left in the file.
+	res, err := s.Scrub(context.Background())
+	require.NoError(t, err, "the scrub after the kill")
+	assert.Zero(t, res.PagesPinned)
+	require.NoError(t, s.Check(context.Background()))
+	raw, err := os.ReadFile(filepath.Join(dir, "store.db"))
+	require.NoError(t, err)
+	for _, c := range wholly {
+		assert.NotContains(t, string(raw), "words of "+c, "an erased transcript left in the file after the scrub")
 	}
 }
