@@ -106,16 +106,24 @@ func (c *exportCmd) run(ctx context.Context, e *env) error {
 	}
 	w := csv.NewWriter(e.stdout)
 	w.Write([]string{"# workspace", c.ws, "e164", out.E164, "opted_out", boolText(out.OptedOut), "legal_holds", strings.Join(out.Held, "; ")})
-	w.Write([]string{"id", "product", "direction", "from", "to", "started_at", "ended_at", "status", "price", "currency", "body", "transcript", "recording_url", "conversation_id", "redacted"})
+	w.Write(exportCSVHeader)
 	for _, r := range out.Records {
-		rec := ""
-		if r.RecordingURL != nil {
-			rec = *r.RecordingURL
-		}
-		w.Write([]string{r.ID, r.Product, r.Direction, r.From, r.To, r.StartedAt, r.EndedAt, r.Status, r.Price, r.Currency, r.Body, strings.Join(r.Transcript, " / "), rec, r.ConversationID, strings.Join(r.Redacted, "|")})
+		w.Write(exportCSVRow(r))
 	}
 	w.Flush()
 	return w.Error()
+}
+
+// exportCSVHeader and exportCSVRow are the CSV form of an exported record
+// (export, fleet export).
+var exportCSVHeader = []string{"id", "product", "direction", "from", "to", "started_at", "ended_at", "status", "price", "currency", "body", "transcript", "recording_url", "conversation_id", "redacted"}
+
+func exportCSVRow(r cdrjson.Record) []string {
+	rec := ""
+	if r.RecordingURL != nil {
+		rec = *r.RecordingURL
+	}
+	return []string{r.ID, r.Product, r.Direction, r.From, r.To, r.StartedAt, r.EndedAt, r.Status, r.Price, r.Currency, r.Body, strings.Join(r.Transcript, " / "), rec, r.ConversationID, strings.Join(r.Redacted, "|")}
 }
 
 func boolText(b bool) string {

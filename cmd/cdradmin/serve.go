@@ -23,6 +23,8 @@ type serveCmd struct {
 	logFormat   string
 	logLevel    string
 	level       slog.Level
+	fleet       natsFlags
+	node        string
 }
 
 func (c *serveCmd) flags(fs *flag.FlagSet) {
@@ -31,6 +33,8 @@ func (c *serveCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "listen address of /metrics, /healthz and /readyz (none when empty)")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format on stderr: json or text")
 	fs.StringVar(&c.logLevel, "log-level", "info", "least level logged: debug, info, warn or error")
+	c.fleet.flags(fs)
+	fs.StringVar(&c.node, "node", "", "this node's ID in the fleet (with --nats)")
 }
 
 func (c *serveCmd) validate(e *env) error {
@@ -39,6 +43,9 @@ func (c *serveCmd) validate(e *env) error {
 	}
 	if err := c.level.UnmarshalText([]byte(c.logLevel)); err != nil {
 		return usageErr("--log-level must be debug, info, warn or error, not %q", c.logLevel)
+	}
+	if (c.fleet.url != "") != (c.node != "") || (c.fleet.url != "" && c.fleet.keysDir == "") {
+		return usageErr("--nats, --node and --fleet-keys go together")
 	}
 	return noArgs(e)
 }
@@ -70,7 +77,16 @@ func (c *serveCmd) run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer s.Close()
-	api := httpapi.New(redaction.New(s, rdOpts), apiOpts)
+	rd := redaction.New(s, rdOpts)
+	if c.fleet.url != "" {
+		stop, err := c.fleet.startAgent(ctx, e, c.node, rd, logger)
+		if err != nil {
+			return fmt.Errorf("join fleet: %w", err)
+		}
+		defer stop()
+		logger.Info("fleet node", "node", c.node)
+	}
+	api := httpapi.New(rd, apiOpts)
 	servers := []*http.Server{newServer(api)}
 	listeners := []string{c.addr}
 	if m != nil {
