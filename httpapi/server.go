@@ -17,6 +17,7 @@ import (
 
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/e164"
+	"github.com/cdrvault/cdrvault/internal/apikeys"
 	"github.com/cdrvault/cdrvault/internal/cdrjson"
 	"github.com/cdrvault/cdrvault/redaction"
 	"golang.org/x/time/rate"
@@ -24,11 +25,12 @@ import (
 
 // Options configures a Server. Zero fields take their defaults.
 type Options struct {
-	RateLimit    float64       // requests per second per key; default 170
-	Burst        int           // default: RateLimit rounded up
-	MaxBodyBytes int64         // request body cap; default 64 KiB
-	Logger       *slog.Logger  // access log; default discard
-	ReloadEvery  time.Duration // how often an unknown key may trigger a reload of the key list; default 1s
+	RateLimit    float64      // requests per second per key; default 170
+	Burst        int          // default: RateLimit rounded up
+	MaxBodyBytes int64        // request body cap; default 64 KiB
+	Logger       *slog.Logger // access log; default discard
+	// Deprecated: ignored; every request reads its key from the store.
+	ReloadEvery time.Duration
 }
 
 // Server is the HTTP API over a Redactor's store. It is safe for
@@ -39,10 +41,8 @@ type Server struct {
 	opts Options
 	mux  *http.ServeMux
 
-	mu         sync.Mutex
-	keyWS      map[string]string // key ID -> its workspace
-	limiters   map[string]*rate.Limiter
-	lastReload time.Time
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter
 }
 
 // New returns a Server on rd. A nil opts means defaults.
@@ -62,9 +62,6 @@ func New(rd *redaction.Redactor, opts *Options) *Server {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.ReloadEvery <= 0 {
-		o.ReloadEvery = time.Second
 	}
 	srv := &Server{rd: rd, s: rd.Store(), opts: o, limiters: map[string]*rate.Limiter{}}
 	mux := http.NewServeMux()
@@ -88,7 +85,7 @@ func New(rd *redaction.Redactor, opts *Options) *Server {
 func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-	trace := randomHex(16)
+	trace := apikeys.RandomHex(16)
 	ctx := context.WithValue(r.Context(), traceKey{}, trace)
 	srv.mux.ServeHTTP(rw, r.WithContext(ctx))
 	srv.opts.Logger.Info("http",
@@ -129,16 +126,12 @@ func setKey(w http.ResponseWriter, keyID string) {
 }
 
 // credential returns the credential of keyID as the store holds it now,
-// so that a key revoked while the server runs is refused from the next
-// request on; nil when there is none (or the store cannot be read).
-// Which workspace holds a key is cached; an unknown key reloads that
-// list, at most every ReloadEvery.
+// so that a key added or revoked while the server runs is accepted or
+// refused from the next request on; nil when there is none (or the store
+// cannot be read). Nothing is cached, found or not: the lookup is one
+// read transaction with one Get per workspace.
 func (srv *Server) credential(keyID string) *Credential {
-	ws, ok := srv.workspaceOf(keyID)
-	if !ok {
-		return nil
-	}
-	c, err := getKey(srv.s, ws, keyID)
+	c, err := apikeys.Find(srv.s, keyID)
 	if err != nil {
 		srv.opts.Logger.Error("load credential", "key", keyID, "err", err)
 		return nil
@@ -146,37 +139,10 @@ func (srv *Server) credential(keyID string) *Credential {
 	return c
 }
 
-// workspaceOf returns the workspace of keyID.
-func (srv *Server) workspaceOf(keyID string) (string, bool) {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	if ws, ok := srv.keyWS[keyID]; ok {
-		return ws, true
-	}
-	if srv.keyWS != nil && time.Since(srv.lastReload) < srv.opts.ReloadEvery {
-		return "", false
-	}
-	srv.lastReload = time.Now()
-	all, err := ListKeys(srv.s, "")
-	if err != nil {
-		srv.opts.Logger.Error("load credentials", "err", err)
-		return "", false
-	}
-	srv.keyWS = make(map[string]string, len(all))
-	for _, c := range all {
-		srv.keyWS[c.KeyID] = c.Workspace
-	}
-	ws, ok := srv.keyWS[keyID]
-	return ws, ok
-}
-
-// ReloadKeys makes the server read the list of keys again on the next
-// request. Revocations need no reload: every request reads its key.
-func (srv *Server) ReloadKeys() {
-	srv.mu.Lock()
-	srv.keyWS = nil
-	srv.mu.Unlock()
-}
+// ReloadKeys is kept for callers of earlier versions; it does nothing.
+//
+// Deprecated: every request reads its key from the store.
+func (srv *Server) ReloadKeys() {}
 
 // authenticate checks Basic (key:secret) or Bearer (key.secret) auth.
 func (srv *Server) authenticate(r *http.Request, basic, bearer bool) *Credential {
@@ -187,14 +153,14 @@ func (srv *Server) authenticate(r *http.Request, basic, bearer bool) *Credential
 	}
 	if !ok && bearer {
 		if tok, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); found {
-			key, secret, ok = splitToken(strings.TrimSpace(tok))
+			key, secret, ok = apikeys.SplitToken(strings.TrimSpace(tok))
 		}
 	}
 	if !ok || key == "" {
 		return nil
 	}
 	c := srv.credential(key)
-	if c == nil || !c.check(secret) {
+	if c == nil || !c.Check(secret) {
 		return nil
 	}
 	return c
@@ -302,7 +268,7 @@ func (srv *Server) redactTransaction(w http.ResponseWriter, r *http.Request) {
 		problem(w, r, http.StatusUnprocessableEntity, perr.typ, perr.title, perr.detail)
 		return
 	}
-	if !c.mayRedact(p) {
+	if !c.MayRedact(p) {
 		problem(w, r, http.StatusForbidden, typeBase+"#unprovisioned", "Authorisation error",
 			fmt.Sprintf("User=%s is not provisioned to redact product=%s", c.KeyID, strings.ToUpper(string(p))))
 		return
@@ -454,7 +420,7 @@ func (srv *Server) eraseContact(w http.ResponseWriter, r *http.Request) {
 	}
 	var missing []string
 	for _, p := range cdrstore.Products() {
-		if settings.Provisioned(p) && !c.mayRedact(p) {
+		if settings.Provisioned(p) && !c.MayRedact(p) {
 			missing = append(missing, string(p))
 		}
 	}
