@@ -1,0 +1,359 @@
+package control
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/e164"
+	"github.com/cdrvault/cdrvault/redaction"
+)
+
+// Options configures a Server. Zero fields take their defaults.
+type Options struct {
+	// SocketPath is where the socket is bound; default SocketPath(the
+	// store's path).
+	SocketPath string
+	// Logger receives refused peers and failed requests; default discard.
+	Logger *slog.Logger
+	// MaxBodyBytes caps a request body; default 1 MiB.
+	MaxBodyBytes int64
+}
+
+// Server serves a store's operations on its control socket.
+type Server struct {
+	local *Local
+	opts  Options
+	ln    *net.UnixListener
+	http  *http.Server
+	mux   *http.ServeMux
+	done  chan error
+
+	once    sync.Once
+	stopErr error
+}
+
+// Start binds the control socket of rd's store and serves it until Close.
+// The store must be open for writing: only the process holding its
+// exclusive file lock may serve it, and so replace a stale socket
+// (cdrstore.ErrReadOnly otherwise). A path over the OS limit is a
+// *PathTooLongError; a path taken by a file that is not a socket, or by
+// a socket another process answers on, is ErrSocketTaken.
+func Start(rd *redaction.Redactor, opts *Options) (*Server, error) {
+	o := Options{}
+	if opts != nil {
+		o = *opts
+	}
+	s := rd.Store()
+	if s.ReadOnly() {
+		return nil, fmt.Errorf("control: serve %s: %w", s.Path(), cdrstore.ErrReadOnly)
+	}
+	if o.SocketPath == "" {
+		o.SocketPath = SocketPath(s.Path())
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	ln, err := listen(o.SocketPath)
+	if err != nil {
+		return nil, err
+	}
+	srv := &Server{local: NewLocal(rd), opts: o, ln: ln, mux: http.NewServeMux(), done: make(chan error, 1)}
+	srv.routes()
+	srv.http = &http.Server{
+		Handler:           srv.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if pc, ok := c.(*peerConn); ok {
+				return context.WithValue(ctx, peerKey{}, pc.peer)
+			}
+			return ctx
+		},
+	}
+	pl := &peerListener{UnixListener: ln, owner: uint32(os.Geteuid()), creds: peerCred, log: o.Logger}
+	go func() { srv.done <- srv.http.Serve(pl) }()
+	return srv, nil
+}
+
+// Path returns the socket's path.
+func (srv *Server) Path() string { return srv.opts.SocketPath }
+
+// Shutdown stops accepting, waits for running operations until ctx ends,
+// and removes the socket. Later calls return the first call's error.
+func (srv *Server) Shutdown(ctx context.Context) error {
+	srv.once.Do(func() {
+		err := srv.http.Shutdown(ctx)
+		if serr := <-srv.done; err == nil && !errors.Is(serr, http.ErrServerClosed) {
+			err = serr
+		}
+		srv.stopErr = err
+	})
+	return srv.stopErr
+}
+
+// Close shuts the server down, giving running operations 30 seconds, and
+// removes the socket. It is what a service calls on a clean shutdown.
+func (srv *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return srv.Shutdown(ctx)
+}
+
+type peerKey struct{}
+
+// opContext tags ctx with the peer's actor and the request ID the client
+// sent. A request with no peer (which the listener never hands out) is
+// refused.
+func opContext(r *http.Request) (context.Context, error) {
+	p, ok := r.Context().Value(peerKey{}).(Peer)
+	if !ok {
+		return nil, &PeerError{Err: errors.New("no credentials")}
+	}
+	id := r.Header.Get(headerRequestID)
+	return redaction.WithRequest(r.Context(), redaction.Request{ID: id, Actor: p.Actor()}), nil
+}
+
+const headerRequestID = "Cdrvault-Request-Id"
+
+// wireError is an error on the wire.
+type wireError struct {
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message"`
+}
+
+func toWire(err error) *wireError { return &wireError{Code: codeOf(err), Message: err.Error()} }
+
+// frame is one line of a stream: an item, the end (with the result), or
+// an error that ends it.
+type frame struct {
+	Item  json.RawMessage `json:"item,omitempty"`
+	End   json.RawMessage `json:"end,omitempty"`
+	Error *wireError      `json:"error,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, ErrPeerRefused):
+		return http.StatusForbidden
+	case errors.Is(err, cdrstore.ErrNotFound):
+		return http.StatusNotFound
+	case codeOf(err) != "":
+		return http.StatusUnprocessableEntity
+	}
+	return http.StatusInternalServerError
+}
+
+// decode reads a bounded JSON body into v; unknown fields are refused.
+func decode(w http.ResponseWriter, r *http.Request, max int64, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("control: bad request body: %v: %w", err, cdrstore.ErrInvalidRecord)
+	}
+	return nil
+}
+
+// handle serves operation name: a JSON request in, a JSON result out.
+func handle[Req, Res any](srv *Server, name string, fn func(ctx context.Context, req Req) (Res, error)) {
+	srv.mux.HandleFunc("POST /v1/"+name, func(w http.ResponseWriter, r *http.Request) {
+		ctx, err := opContext(r)
+		var req Req
+		if err == nil {
+			err = decode(w, r, srv.opts.MaxBodyBytes, &req)
+		}
+		var res Res
+		if err == nil {
+			res, err = fn(ctx, req)
+		}
+		if err != nil {
+			srv.opts.Logger.Info("control: operation failed", "op", name, "code", codeOf(err))
+			writeJSON(w, statusOf(err), toWire(err))
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	})
+}
+
+// handleStream serves a streaming operation: a JSON request in, JSON
+// Lines out (frames: items, then the end or an error).
+func handleStream[Req, Item, Res any](srv *Server, name string, fn func(ctx context.Context, req Req, emit func(Item) error) (Res, error)) {
+	srv.mux.HandleFunc("POST /v1/"+name, func(w http.ResponseWriter, r *http.Request) {
+		ctx, err := opContext(r)
+		var req Req
+		if err == nil {
+			err = decode(w, r, srv.opts.MaxBodyBytes, &req)
+		}
+		if err != nil {
+			writeJSON(w, statusOf(err), toWire(err))
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.WriteHeader(http.StatusOK)
+		bw := bufio.NewWriterSize(w, 64<<10)
+		enc := json.NewEncoder(bw)
+		enc.SetEscapeHTML(false)
+		res, err := fn(ctx, req, func(it Item) error {
+			raw, err := json.Marshal(it)
+			if err != nil {
+				return err
+			}
+			return enc.Encode(frame{Item: raw})
+		})
+		if err != nil {
+			enc.Encode(frame{Error: toWire(err)})
+		} else if raw, merr := json.Marshal(res); merr != nil {
+			enc.Encode(frame{Error: toWire(merr)})
+		} else {
+			enc.Encode(frame{End: raw})
+		}
+		bw.Flush()
+	})
+}
+
+// None is the request or result of an operation that has none.
+type None struct{}
+
+type wsReq struct {
+	Workspace string `json:"workspace"`
+}
+
+type getReq struct {
+	Workspace string `json:"workspace"`
+	ID        string `json:"id"`
+}
+
+type exportReq struct {
+	Workspace string      `json:"workspace"`
+	Number    e164.Number `json:"number"`
+}
+
+// exportItem is a frame of an export: the head first, then records.
+type exportItem struct {
+	Head   *Subject        `json:"head,omitempty"`
+	Record json.RawMessage `json:"record,omitempty"`
+}
+
+type eraseReq struct {
+	Workspace string      `json:"workspace"`
+	Number    e164.Number `json:"number"`
+	Reason    string      `json:"reason"`
+	DryRun    bool        `json:"dry_run"`
+}
+
+type redactReq struct {
+	Workspace string             `json:"workspace"`
+	ID        string             `json:"id"`
+	Product   cdrstore.Product   `json:"product"`
+	Direction cdrstore.Direction `json:"direction"`
+}
+
+type optOutReq struct {
+	Workspace string      `json:"workspace"`
+	Number    e164.Number `json:"number"`
+	Change    string      `json:"change"`
+}
+
+type addKeyReq struct {
+	Workspace string             `json:"workspace"`
+	Products  []cdrstore.Product `json:"products"`
+}
+
+type revokeKeyReq struct {
+	Workspace string `json:"workspace"`
+	Key       string `json:"key"`
+}
+
+type setSettingsReq struct {
+	Workspace string             `json:"workspace"`
+	Settings  redaction.Settings `json:"settings"`
+}
+
+type auditListReq struct {
+	Workspace string `json:"workspace"`
+	After     uint64 `json:"after"`
+	Limit     int    `json:"limit"`
+}
+
+type asOfReq struct {
+	AsOf time.Time              `json:"as_of"`
+	O    redaction.SweepOptions `json:"options"`
+}
+
+// routes registers every operation: each calls its Local method.
+func (srv *Server) routes() {
+	l := srv.local
+	handle(srv, "ping", func(ctx context.Context, _ None) (None, error) { return None{}, nil })
+	handle(srv, "stats", func(ctx context.Context, _ None) (Stats, error) { return l.Stats(ctx) })
+	handle(srv, "get", func(ctx context.Context, q getReq) (cdrjsonRecord, error) { return l.Get(ctx, q.Workspace, q.ID) })
+	handleStream(srv, "search", l.Search)
+	handleStream(srv, "export", func(ctx context.Context, q exportReq, emit func(exportItem) error) (None, error) {
+		return None{}, l.Export(ctx, q.Workspace, q.Number,
+			func(s Subject) error { return emit(exportItem{Head: &s}) },
+			func(r cdrjsonRecord) error {
+				raw, err := json.Marshal(r)
+				if err != nil {
+					return err
+				}
+				return emit(exportItem{Record: raw})
+			})
+	})
+	handle(srv, "erase", func(ctx context.Context, q eraseReq) (redaction.EraseResult, error) {
+		return l.EraseContact(ctx, q.Workspace, q.Number, q.Reason, q.DryRun)
+	})
+	handle(srv, "redact", func(ctx context.Context, q redactReq) (redaction.Result, error) {
+		return l.RedactByID(ctx, q.Workspace, q.ID, q.Product, q.Direction)
+	})
+	handle(srv, "optout", func(ctx context.Context, q optOutReq) (OptOutStatus, error) {
+		return l.OptOut(ctx, q.Workspace, q.Number, q.Change)
+	})
+	handle(srv, "hold", l.Hold)
+	handle(srv, "keys/add", func(ctx context.Context, q addKeyReq) (newKey, error) { return l.AddKey(ctx, q.Workspace, q.Products) })
+	handle(srv, "keys/revoke", func(ctx context.Context, q revokeKeyReq) (None, error) {
+		return None{}, l.RevokeKey(ctx, q.Workspace, q.Key)
+	})
+	handle(srv, "keys/list", func(ctx context.Context, q wsReq) ([]credential, error) { return l.ListKeys(ctx, q.Workspace) })
+	handle(srv, "settings", func(ctx context.Context, q wsReq) (redaction.Settings, error) { return l.Settings(ctx, q.Workspace) })
+	handle(srv, "settings/set", func(ctx context.Context, q setSettingsReq) (redaction.Result, error) {
+		return l.SetSettings(ctx, q.Workspace, q.Settings)
+	})
+	handle(srv, "check", func(ctx context.Context, _ None) (Report, error) { return l.Check(ctx) })
+	handle(srv, "audit/verify", func(ctx context.Context, q wsReq) (verifyRes, error) {
+		st, err := l.VerifyAudit(ctx, q.Workspace)
+		res := verifyRes{Chains: st}
+		if err != nil {
+			res.Err = toWire(err)
+		}
+		return res, nil
+	})
+	handleStream(srv, "audit/list", func(ctx context.Context, q auditListReq, emit func(AuditLine) error) (None, error) {
+		return None{}, l.AuditList(ctx, q.Workspace, q.After, q.Limit, emit)
+	})
+	handle(srv, "autoredact", func(ctx context.Context, q asOfReq) (redaction.AutoRedactResult, error) { return l.AutoRedact(ctx, q.AsOf) })
+	handle(srv, "sweep", func(ctx context.Context, q asOfReq) (redaction.SweepResult, error) { return l.Sweep(ctx, q.AsOf, q.O) })
+	handle(srv, "scrub", func(ctx context.Context, _ None) (cdrstore.ScrubResult, error) { return l.Scrub(ctx) })
+}
+
+// verifyRes carries the chains verified before a failure, and the failure.
+type verifyRes struct {
+	Chains []ChainStatus `json:"chains"`
+	Err    *wireError    `json:"error,omitempty"`
+}
