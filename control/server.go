@@ -347,7 +347,9 @@ func (srv *Server) routes() {
 	handleStream(srv, "audit/list", func(ctx context.Context, q auditListReq, emit func(AuditLine) error) (None, error) {
 		return None{}, l.AuditList(ctx, q.Workspace, q.After, q.Limit, emit)
 	})
-	handle(srv, "autoredact", func(ctx context.Context, q asOfReq) (redaction.AutoRedactResult, error) { return l.AutoRedact(ctx, q.AsOf) })
+	handle(srv, "autoredact", func(ctx context.Context, q asOfReq) (redaction.AutoRedactResult, error) {
+		return l.AutoRedact(ctx, q.AsOf)
+	})
 	handle(srv, "sweep", func(ctx context.Context, q asOfReq) (redaction.SweepResult, error) { return l.Sweep(ctx, q.AsOf, q.O) })
 	handle(srv, "scrub", func(ctx context.Context, _ None) (cdrstore.ScrubResult, error) { return l.Scrub(ctx) })
 }
