@@ -5,10 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"time"
-
-	"github.com/cdrvault/cdrvault/cdrstore"
-	"github.com/cdrvault/cdrvault/redaction"
 )
 
 type checkCmd struct{}
@@ -16,27 +12,15 @@ type checkCmd struct{}
 func (c *checkCmd) flags(fs *flag.FlagSet) {}
 func (c *checkCmd) validate(e *env) error  { return noArgs(e) }
 
-// finding is one result of the configuration review.
-type finding struct {
-	Workspace string `json:"workspace,omitempty"`
-	Issue     string `json:"issue"`
-	Action    string `json:"action"`
-}
-
-type checkReport struct {
-	Integrity string    `json:"integrity"` // "ok" or the problems
-	Findings  []finding `json:"findings"`
-}
-
 var errIntegrity = errors.New("integrity check failed")
 
 func (c *checkCmd) run(ctx context.Context, e *env) error {
-	s, err := e.openStore(readOnly)
+	ops, done, err := e.ops(ctx, readOnly)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	rep, err := review(ctx, s, e.now())
+	defer done()
+	rep, err := ops.Check(ctx)
 	if err != nil {
 		return err
 	}
@@ -61,99 +45,3 @@ func (c *checkCmd) run(ctx context.Context, e *env) error {
 	return nil
 }
 
-// erasingActions leave freed pages with erased bytes behind.
-var erasingActions = map[string]bool{
-	redaction.ActionRedactTransaction: true, redaction.ActionDataErasure: true, redaction.ActionAutoRedact: true,
-	redaction.ActionRetentionSweep: true, redaction.ActionRecordDelete: true,
-}
-
-// review runs the integrity check and the configuration review.
-func review(ctx context.Context, s *cdrstore.Store, now time.Time) (checkReport, error) {
-	rep := checkReport{Integrity: "ok", Findings: []finding{}}
-	if err := s.Check(ctx); err != nil {
-		if ctx.Err() != nil {
-			return rep, err
-		}
-		rep.Integrity = oneLine(err)
-	}
-	if s.SubjectKeyInFile() {
-		rep.Findings = append(rep.Findings, finding{
-			Issue:  "the HMAC key that pseudonymises numbers in the audit log and opt-out list is kept inside the store file",
-			Action: "anyone with the file (or a backup) can test candidate numbers; create stores with Options.SubjectKey from a secret manager",
-		})
-	}
-	rd := redaction.New(s, nil)
-	scrubbed, err := s.ScrubbedAt()
-	if err != nil {
-		return rep, err
-	}
-	erasures := 0
-	err = s.View(func(tx *cdrstore.Tx) error {
-		for _, ws := range tx.Workspaces() {
-			settings, err := redaction.LoadSettings(tx, ws)
-			if err != nil {
-				rep.Integrity = oneLine(err)
-				continue
-			}
-			for _, p := range cdrstore.Products() {
-				if m := settings.RetentionMonths(p); m > 13 {
-					rep.Findings = append(rep.Findings, finding{Workspace: ws,
-						Issue:  fmt.Sprintf("%s records are kept %d months, longer than 13", p, m),
-						Action: fmt.Sprintf("confirm the legal basis, or: cdradmin policy set -w %s --retention %s=13", ws, p)})
-				}
-			}
-			if len(settings.AutoRedact) == 0 {
-				rep.Findings = append(rep.Findings, finding{Workspace: ws,
-					Issue:  "no auto-redaction policy: message bodies and numbers are kept until the retention sweep",
-					Action: fmt.Sprintf("consider: cdradmin policy set -w %s --auto-redact sms:any:content,address:6h", ws)})
-			}
-			for en, err := range tx.AuditEntries(ws, 0) {
-				if err != nil {
-					rep.Integrity = oneLine(err)
-					break
-				}
-				if erasingActions[en.Action] && en.Count > 0 && en.Time.After(scrubbed) {
-					erasures++
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return rep, err
-	}
-	if erasures > 0 {
-		free, err := s.FreeBytes()
-		if err != nil {
-			return rep, err
-		}
-		if free > 0 {
-			rep.Findings = append(rep.Findings, finding{
-				Issue:  fmt.Sprintf("about %d KiB of free pages after %d erasing operations: erased bytes may still be in the file (last scrub: %s)", free>>10, erasures, scrubText(scrubbed)),
-				Action: "run cdradmin scrub (and take new backups; old ones still hold the data)",
-			})
-		}
-	}
-	var wss []string
-	s.View(func(tx *cdrstore.Tx) error { wss = tx.Workspaces(); return nil })
-	for _, ws := range wss {
-		items, err := rd.Outbox(ws, 1)
-		if err != nil {
-			rep.Integrity = oneLine(err)
-			continue
-		}
-		if len(items) > 0 && now.Sub(items[0].Since) > 24*time.Hour {
-			rep.Findings = append(rep.Findings, finding{Workspace: ws,
-				Issue:  fmt.Sprintf("recordings or media removed from records on %s are still waiting in the outbox", items[0].Since.Format("2006-01-02")),
-				Action: "run the deleter (redaction.DrainOutbox) so the blobs are deleted where they live"})
-		}
-	}
-	return rep, nil
-}
-
-func scrubText(t time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	return t.Format(time.RFC3339)
-}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cdrvault/cdrvault/control"
 	"github.com/cdrvault/cdrvault/e164"
 )
 
@@ -53,25 +54,19 @@ func (c *holdCmd) run(ctx context.Context, e *env) error {
 	if e.args[0] == "list" {
 		mode = readOnly
 	}
-	rd, done, err := e.redactor(mode)
+	ops, done, err := e.ops(ctx, mode)
 	if err != nil {
 		return err
 	}
 	defer done()
+	ch := control.HoldChange{Workspace: c.ws}
 	switch e.args[0] {
 	case "add":
-		if c.id != "" {
-			_, err = rd.HoldRecord(ctxRequest(ctx, ""), c.ws, c.id, c.reason)
-		} else {
-			_, err = rd.HoldNumber(ctxRequest(ctx, ""), c.ws, c.n, c.reason)
-		}
+		ch.ID, ch.Number, ch.Reason = c.id, c.n, c.reason
 	case "remove":
-		_, err = rd.ReleaseHold(ctxRequest(ctx, ""), c.ws, e.args[1])
+		ch.Release = e.args[1]
 	}
-	if err != nil {
-		return err
-	}
-	holds, err := rd.Holds(c.ws)
+	holds, err := ops.Hold(ctxRequest(ctx, ""), ch)
 	if err != nil {
 		return err
 	}

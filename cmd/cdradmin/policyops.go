@@ -20,12 +20,12 @@ func (c *autoRedactCmd) run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	rd, done, err := e.redactor(readWrite)
+	ops, done, err := e.ops(ctx, readWrite)
 	if err != nil {
 		return err
 	}
 	defer done()
-	res, err := rd.AutoRedact(ctxRequest(ctx, ""), asOf, redaction.AutoRedactOptions{})
+	res, err := ops.AutoRedact(ctxRequest(ctx, ""), asOf)
 	if err != nil {
 		return err
 	}
@@ -55,12 +55,12 @@ func (c *sweepCmd) run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	rd, done, err := e.redactor(readWrite)
+	ops, done, err := e.ops(ctx, readWrite)
 	if err != nil {
 		return err
 	}
 	defer done()
-	res, err := rd.Sweep(ctxRequest(ctx, ""), asOf, redaction.SweepOptions{DryRun: c.dryRun, BatchSize: c.batch})
+	res, err := ops.Sweep(ctxRequest(ctx, ""), asOf, redaction.SweepOptions{DryRun: c.dryRun, BatchSize: c.batch})
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/control"
 	"github.com/cdrvault/cdrvault/redaction"
 )
 
@@ -34,7 +35,10 @@ func usageErr(format string, args ...any) error {
 // env is what a subcommand runs with.
 type env struct {
 	db     string
-	dbSet  bool // --db was given
+	dbSet  bool   // --db was given
+	socket string // --socket: the control socket; default the store's path + ".ctl"
+	local  bool   // --local: open the file, never the socket
+	remote bool   // --remote: go through the socket, never open the file
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
@@ -91,8 +95,10 @@ func findVerb(name string) (verb, bool) {
 }
 
 func rootUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: cdradmin [--db PATH] COMMAND [flags]")
-	fmt.Fprintln(w, "\nPATH defaults to $CDRVAULT_DB, else ./cdrvault.db. Commands:")
+	fmt.Fprintln(w, "usage: cdradmin [--db PATH] [--local | --remote] [--socket PATH] COMMAND [flags]")
+	fmt.Fprintln(w, "\nPATH defaults to $CDRVAULT_DB, else ./cdrvault.db. When another process holds the")
+	fmt.Fprintln(w, "file (cdradmin serve, or a service embedding the store), commands run in it")
+	fmt.Fprintln(w, "through its control socket (PATH.ctl); --local and --remote choose. Commands:")
 	for _, v := range verbs {
 		fmt.Fprintf(w, "  %-11s %s\n", v.name, v.summary)
 	}
@@ -115,10 +121,17 @@ func runWithClock(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		defaultDB = "cdrvault.db"
 	}
 	root.StringVar(&e.db, "db", defaultDB, "store file")
+	root.StringVar(&e.socket, "socket", "", "control socket of the service holding the store (default PATH.ctl)")
+	root.BoolVar(&e.local, "local", false, "open the store file; never go through a control socket")
+	root.BoolVar(&e.remote, "remote", false, "go through the control socket; never open the store file")
 	if err := root.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
+		return exitUsage
+	}
+	if e.local && e.remote {
+		fmt.Fprintln(stderr, "cdradmin: --local and --remote exclude each other")
 		return exitUsage
 	}
 	root.Visit(func(f *flag.Flag) { e.dbSet = e.dbSet || f.Name == "db" })
@@ -228,6 +241,9 @@ const (
 
 // openStore opens the store file in mode m.
 func (e *env) openStore(m openMode) (*cdrstore.Store, error) {
+	if e.remote {
+		return nil, usageErr("--remote: this command does not run through the control socket; run it with the service stopped")
+	}
 	opts := &cdrstore.Options{ReadOnly: m == readOnly, LockTimeout: 2 * time.Second, Now: e.now}
 	if m == readOnly {
 		opts.LockTimeout = time.Second
@@ -244,6 +260,35 @@ func (e *env) openStore(m openMode) (*cdrstore.Store, error) {
 		return nil, fmt.Errorf("%s is held by another process (is 'cdradmin serve' running?): %w", e.db, err)
 	}
 	return s, err
+}
+
+// ops returns the store's operations and the function that releases them.
+// Without --local or --remote, a store file another process holds (probed
+// without waiting) is reached through its control socket, and a free one
+// (or a held one with no socket answering) is opened in mode m: the file
+// wins when it is free. --local never dials;
+// --remote never opens the file.
+func (e *env) ops(ctx context.Context, m openMode) (control.Ops, func(), error) {
+	if e.remote || (!e.local && fileLocked(e.db)) {
+		sock := e.socket
+		if sock == "" {
+			sock = control.SocketPath(e.db)
+		}
+		c, err := control.Dial(ctx, sock)
+		if err == nil {
+			return c, func() { c.Close() }, nil
+		}
+		if e.remote || !errors.Is(err, control.ErrNoService) {
+			return nil, nil, err
+		}
+		// No service: the holder may be another cdradmin about to
+		// finish, which the lock timeout waits for.
+	}
+	s, err := e.openStore(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	return control.NewLocal(redaction.New(s, nil)), func() { s.Close() }, nil
 }
 
 // redactor opens the store in mode m and returns a Redactor on it, and

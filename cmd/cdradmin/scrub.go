@@ -13,12 +13,12 @@ func (c *scrubCmd) flags(fs *flag.FlagSet) {}
 func (c *scrubCmd) validate(e *env) error  { return noArgs(e) }
 
 func (c *scrubCmd) run(ctx context.Context, e *env) error {
-	s, err := e.openStore(readWrite)
+	ops, done, err := e.ops(ctx, readWrite)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	res, err := s.Scrub(ctx)
+	defer done()
+	res, err := ops.Scrub(ctx)
 	if err != nil {
 		return err
 	}

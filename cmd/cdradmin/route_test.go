@@ -1,0 +1,133 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/control"
+	"github.com/cdrvault/cdrvault/internal/storetest"
+	"github.com/cdrvault/cdrvault/redaction"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// service holds the store at db as a running service would, with its
+// control socket on, until the test ends.
+func service(t *testing.T, db string) (*cdrstore.Store, *control.Server) {
+	t.Helper()
+	s, err := cdrstore.Open(db, &cdrstore.Options{Now: func() time.Time { return fixedNow }})
+	require.NoError(t, err)
+	srv, err := control.Start(redaction.New(s, nil), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		assert.NoError(t, srv.Close())
+		assert.NoError(t, s.Close())
+	})
+	return s, srv
+}
+
+var (
+	hexRun    = regexp.MustCompile(`[0-9a-f]{16,}`)
+	peerName  = regexp.MustCompile(`cdradmin uid=\d+ pid=\d+`)
+	freePages = regexp.MustCompile(`\d+ free pages`)
+)
+
+// comparable takes out of a command's output what differs by design
+// between two stores given the same commands: the path, random key
+// secrets, the hashes that cover the audit actor (the peer's uid and pid
+// through the socket, "cdradmin" locally), and the count of free pages,
+// which depends on how often bbolt reopened the file.
+func comparable(out, path, as string) string {
+	out = regexp.MustCompile(regexp.QuoteMeta(path)).ReplaceAllString(out, as)
+	out = freePages.ReplaceAllString(out, "N free pages")
+	out = peerName.ReplaceAllString(out, "cdradmin")
+	return hexRun.ReplaceAllString(out, "<hex>")
+}
+
+// Every routed command prints what it prints on a copy of the store run
+// locally: same stdout, same stderr, same exit status, step after step
+// (the writes too, each on its own store).
+func TestCommandsRunInTheServiceHoldingTheStore(t *testing.T) {
+	db := fixtureDB(t, 400)
+	sms := firstRecord(t, db, "acme", func(r cdrstore.Record) bool {
+		return r.Product == cdrstore.ProductSMS && r.Direction == cdrstore.Outbound
+	})
+	voice := firstRecord(t, db, "acme", func(r cdrstore.Record) bool { return r.Product == cdrstore.ProductVoice })
+	cp := filepath.Join(t.TempDir(), "copy.db")
+	storetest.CopyFile(t, db, cp)
+	s, _ := service(t, db)
+	n := sms.To.String()
+
+	steps := [][]string{
+		{"stats"},
+		{"stats", "--json"},
+		{"get", "-w", "acme", sms.ID},
+		{"get", "-w", "acme", "no-such-id"},
+		{"search", "-w", "acme", "--number", n, "--limit", "3"},
+		{"search", "-w", "acme", "--ids", sms.ID + ",nope," + voice.ID},
+		{"search", "-w", "globex", "--since", "2025-08-01T00:00:00Z", "--until", "2025-08-03T00:00:00Z"},
+		{"export", "-w", "acme", "--number", n},
+		{"export", "-w", "acme", "--number", n, "--format", "csv"},
+		{"policy", "set", "-w", "acme", "--retention-months", "12", "--auto-redact", "sms:outbound:content:6h"},
+		{"policy", "show", "-w", "acme", "--json"},
+		{"hold", "add", "-w", "acme", "--id", voice.ID, "--reason", "litigation"},
+		{"hold", "list", "-w", "acme", "--json"},
+		{"optout", "add", "-w", "acme", n},
+		{"optout", "check", "-w", "acme", n, "--json"},
+		{"erase", "-w", "acme", "--dry-run", n},
+		{"erase", "-w", "acme", "--reason", "NOT A CODE", n},
+		{"erase", "-w", "acme", "--request-id", "r-1", n},
+		{"erase", "-w", "acme", "--request-id", "r-1", n, "--json"},
+		{"redact", "-w", "acme", "--product", "sms", sms.ID, "nope"},
+		{"redact", "-w", "acme", "--product", "voice", voice.ID, "--json"},
+		{"autoredact", "--as-of", "2026-10-01T00:00:00Z"},
+		{"sweep", "--dry-run", "--json"},
+		{"sweep"},
+		{"keys", "add", "-w", "acme", "--products", "sms"},
+		{"keys", "revoke", "-w", "acme", "0000000000000000"},
+		{"keys", "list"},
+		{"audit", "verify"},
+		{"audit", "list", "-w", "acme", "--json"},
+		{"audit", "list", "-w", "acme", "--after", "2", "--limit", "3"},
+		{"check"},
+		{"check", "--json"},
+		{"scrub"},
+		{"stats"},
+	}
+	for _, args := range steps {
+		lcode, lout, lerr := cli(t, "", append([]string{"--db", cp, "--local"}, args...)...)
+		rcode, rout, rerr := cli(t, "", append([]string{"--db", db}, args...)...)
+		name := fmt.Sprint(args)
+		assert.Equal(t, lcode, rcode, "%s: exit status (stderr %q)", name, rerr)
+		assert.Equal(t, comparable(lout, cp, db), comparable(rout, db, db), "%s: stdout", name)
+		assert.Equal(t, comparable(lerr, cp, db), comparable(rerr, db, db), "%s: stderr", name)
+	}
+
+	// The writes ran in the service, under the peer's name.
+	entries := storetest.AuditEntries(t, s, "acme")
+	require.NotEmpty(t, entries)
+	assert.Equal(t, fmt.Sprintf("cdradmin uid=%d pid=%d", os.Geteuid(), os.Getpid()), entries[len(entries)-1].Actor)
+}
+
+func TestLocalAndRemoteChoose(t *testing.T) {
+	db := fixtureDB(t, 20)
+	code, _, stderr := cli(t, "", "--db", db, "--remote", "stats")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "no service answers", "--remote never opens the file")
+
+	code, _, stderr = cli(t, "", "--db", db, "--local", "--remote", "stats")
+	assert.Equal(t, 2, code, stderr)
+
+	service(t, db)
+	code, out, stderr := cli(t, "", "--db", db, "--remote", "stats")
+	assert.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "acme")
+	code, _, stderr = cli(t, "", "--db", db, "--remote", "ingest")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "--remote: this command does not run through the control socket")
+}
