@@ -44,4 +44,3 @@ func (c *checkCmd) run(ctx context.Context, e *env) error {
 	}
 	return nil
 }
-

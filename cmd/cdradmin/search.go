@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
-	"github.com/cdrvault/cdrvault/e164"
 	"github.com/cdrvault/cdrvault/control"
+	"github.com/cdrvault/cdrvault/e164"
 )
 
 type searchCmd struct {
