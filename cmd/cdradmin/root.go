@@ -82,7 +82,7 @@ var verbs = []verb{
 	{"stats", "", "counts, sizes and audit heads per workspace", "cdradmin stats --json", func() subcommand { return &statsCmd{} }},
 	{"check", "", "integrity (indexes, audit chains, outbox) and configuration review", "cdradmin check", func() subcommand { return &checkCmd{} }},
 	{"keys", "add -w WS [--products sms,voice] | list [-w WS] | revoke -w WS KEY", "API credentials for serve (the secret is printed once)", "cdradmin keys add -w acme --products sms,voice --json", func() subcommand { return &keysCmd{} }},
-	{"serve", "[--addr 127.0.0.1:8080] [--rate 170]", "serve the Redact, contact-erasure and subject-access HTTP API", "cdradmin serve --addr 127.0.0.1:8080", func() subcommand { return &serveCmd{} }},
+	{"serve", "[--addr 127.0.0.1:8080] [--rate 170] [--control=false]", "serve the Redact, contact-erasure and subject-access HTTP API, and cdradmin's commands on the control socket", "cdradmin serve --addr 127.0.0.1:8080", func() subcommand { return &serveCmd{} }},
 }
 
 func findVerb(name string) (verb, bool) {

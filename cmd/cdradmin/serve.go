@@ -10,18 +10,21 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cdrvault/cdrvault/control"
 	"github.com/cdrvault/cdrvault/httpapi"
 	"github.com/cdrvault/cdrvault/redaction"
 )
 
 type serveCmd struct {
-	addr string
-	rate float64
+	addr    string
+	rate    float64
+	control bool
 }
 
 func (c *serveCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.Float64Var(&c.rate, "rate", 170, "requests per second per key")
+	fs.BoolVar(&c.control, "control", true, "serve cdradmin's commands on the control socket beside the store (PATH.ctl, or --socket)")
 }
 func (c *serveCmd) validate(e *env) error { return noArgs(e) }
 
@@ -32,7 +35,16 @@ func (c *serveCmd) run(ctx context.Context, e *env) error {
 	}
 	defer s.Close()
 	logger := slog.New(slog.NewJSONHandler(e.stderr, nil))
-	api := httpapi.New(redaction.New(s, nil), &httpapi.Options{RateLimit: c.rate, Logger: logger})
+	rd := redaction.New(s, nil)
+	api := httpapi.New(rd, &httpapi.Options{RateLimit: c.rate, Logger: logger})
+	if c.control {
+		ctl, err := control.Start(rd, &control.Options{SocketPath: e.socket, Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer ctl.Close()
+		logger.Info("control socket", "path", ctl.Path())
+	}
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 5 * time.Second,
