@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -91,9 +92,18 @@ func post(ctx context.Context, c *Client, name string, req any) (*http.Response,
 	if err != nil {
 		return nil, err
 	}
-	hr, err := http.NewRequestWithContext(ctx, "POST", "http://control/v1/"+name, bytes.NewReader(body))
+	return send(ctx, c, name, bytes.NewReader(body), "")
+}
+
+// send posts body to operation name, with options (JSON) in a header when
+// given.
+func send(ctx context.Context, c *Client, name string, body io.Reader, options string) (*http.Response, error) {
+	hr, err := http.NewRequestWithContext(ctx, "POST", "http://control/v1/"+name, body)
 	if err != nil {
 		return nil, err
+	}
+	if options != "" {
+		hr.Header.Set(headerOptions, options)
 	}
 	hr.Header.Set("Content-Type", "application/json")
 	if id := redaction.RequestFrom(ctx).ID; id != "" {
@@ -138,11 +148,17 @@ func call[Req, Res any](ctx context.Context, c *Client, name string, req Req) (R
 // stream runs a streaming operation, handing each item to emit; a stream
 // that ends without its end frame is ErrServiceLost.
 func stream[Req, Item, Res any](ctx context.Context, c *Client, name string, req Req, emit func(Item) error) (Res, error) {
-	var res Res
 	resp, err := post(ctx, c, name, req)
 	if err != nil {
+		var res Res
 		return res, err
 	}
+	return readFrames[Item, Res](ctx, resp, name, emit)
+}
+
+// readFrames reads the frames of resp.
+func readFrames[Item, Res any](ctx context.Context, resp *http.Response, name string, emit func(Item) error) (Res, error) {
+	var res Res
 	defer resp.Body.Close()
 	dec := json.NewDecoder(bufio.NewReaderSize(resp.Body, 64<<10))
 	for {
@@ -281,4 +297,72 @@ func (c *Client) Sweep(ctx context.Context, asOf time.Time, o redaction.SweepOpt
 // Scrub runs Local.Scrub in the service.
 func (c *Client) Scrub(ctx context.Context) (cdrstore.ScrubResult, error) {
 	return call[None, cdrstore.ScrubResult](ctx, c, "scrub", None{})
+}
+
+// Ingest runs Local.Ingest in the service, streaming in to it as it reads
+// it. If this process dies mid-stream, the service writes none of the
+// batch it was reading.
+func (c *Client) Ingest(ctx context.Context, in io.Reader, o IngestOptions, event func(IngestEvent) error) (IngestResult, error) {
+	opt, err := json.Marshal(o)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	resp, err := send(ctx, c, "ingest", io.NopCloser(in), string(opt))
+	if err != nil {
+		return IngestResult{}, err
+	}
+	var last IngestResult
+	res, err := readFrames[IngestEvent, IngestResult](ctx, resp, "ingest", func(ev IngestEvent) error {
+		if ev.Progress != nil {
+			last = *ev.Progress
+		}
+		return event(ev)
+	})
+	if err != nil {
+		return last, err
+	}
+	return res, nil
+}
+
+// Backup runs Local.Backup in the service and copies what it wrote to w.
+// A copy cut short is ErrServiceLost: the caller must not keep what it got.
+func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	resp, err := post(ctx, c, "backup", None{})
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, lost("backup", err)
+	}
+	if want := resp.Trailer.Get(headerBytes); want != strconv.FormatInt(n, 10) {
+		return n, lost("backup", fmt.Errorf("got %d bytes, the service wrote %q", n, want))
+	}
+	return n, nil
+}
+
+// Drain runs Local.Drain in the service: each URL comes here, and the
+// service removes its outbox entry only after handOver returned nil and
+// this client acknowledged it. A client that dies leaves the entries it
+// did not acknowledge in the outbox.
+func (c *Client) Drain(ctx context.Context, ws string, handOver func(url string) error) (redaction.DrainResult, error) {
+	opt, err := json.Marshal(wsReq{ws})
+	if err != nil {
+		return redaction.DrainResult{}, err
+	}
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	resp, err := send(ctx, c, "drain", pr, string(opt))
+	if err != nil {
+		return redaction.DrainResult{}, err
+	}
+	return readFrames[string, redaction.DrainResult](ctx, resp, "drain", func(url string) error {
+		ack := ackOK
+		if err := handOver(url); err != nil {
+			ack = "failed\n"
+		}
+		_, err := io.WriteString(pw, ack)
+		return err
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -46,6 +47,9 @@ type Ops interface {
 	AutoRedact(ctx context.Context, asOf time.Time) (redaction.AutoRedactResult, error)
 	Sweep(ctx context.Context, asOf time.Time, o redaction.SweepOptions) (redaction.SweepResult, error)
 	Scrub(ctx context.Context) (cdrstore.ScrubResult, error)
+	Ingest(ctx context.Context, in io.Reader, o IngestOptions, event func(IngestEvent) error) (IngestResult, error)
+	Backup(ctx context.Context, w io.Writer) (int64, error)
+	Drain(ctx context.Context, ws string, handOver func(url string) error) (redaction.DrainResult, error)
 }
 
 // Local runs the operations on a Redactor in this process. It is safe
@@ -476,6 +480,18 @@ func (l *Local) AutoRedact(ctx context.Context, asOf time.Time) (redaction.AutoR
 // Sweep deletes records past their retention as of asOf.
 func (l *Local) Sweep(ctx context.Context, asOf time.Time, o redaction.SweepOptions) (redaction.SweepResult, error) {
 	return l.rd.Sweep(ctx, asOf, o)
+}
+
+// Backup writes a compacted copy of the store to w (see
+// cdrstore.Store.Backup) and returns its size.
+func (l *Local) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	return l.s.Backup(ctx, w)
+}
+
+// Drain hands every pending outbox URL to handOver, oldest first, and
+// removes each only once handOver returned nil (redaction.DrainOutbox).
+func (l *Local) Drain(ctx context.Context, ws string, handOver func(url string) error) (redaction.DrainResult, error) {
+	return l.rd.DrainOutbox(ctx, ws, redaction.DeleterFunc(func(_ context.Context, url string) error { return handOver(url) }))
 }
 
 // Scrub purges the store's free pages (see cdrstore.Store.Scrub).

@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -193,6 +195,54 @@ func handle[Req, Res any](srv *Server, name string, fn func(ctx context.Context,
 	})
 }
 
+// frameWriter writes the frames of a stream (JSON Lines: items, then the
+// end or an error) through a 64 KiB buffer.
+type frameWriter struct {
+	w   http.ResponseWriter
+	bw  *bufio.Writer
+	enc *json.Encoder
+}
+
+// startFrames answers 200 and returns the writer of the stream's frames.
+func startFrames(w http.ResponseWriter) *frameWriter {
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	return &frameWriter{w: w, bw: bw, enc: enc}
+}
+
+func (f *frameWriter) item(v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return f.enc.Encode(frame{Item: raw})
+}
+
+// flush sends what is buffered now.
+func (f *frameWriter) flush() error {
+	if err := f.bw.Flush(); err != nil {
+		return err
+	}
+	return http.NewResponseController(f.w).Flush()
+}
+
+// finish writes the end frame with res, or the error frame of err.
+func (f *frameWriter) finish(res any, err error) {
+	if err == nil {
+		var raw []byte
+		if raw, err = json.Marshal(res); err == nil {
+			f.enc.Encode(frame{End: raw})
+		}
+	}
+	if err != nil {
+		f.enc.Encode(frame{Error: toWire(err)})
+	}
+	f.bw.Flush()
+}
+
 // handleStream serves a streaming operation: a JSON request in, JSON
 // Lines out (frames: items, then the end or an error).
 func handleStream[Req, Item, Res any](srv *Server, name string, fn func(ctx context.Context, req Req, emit func(Item) error) (Res, error)) {
@@ -206,27 +256,77 @@ func handleStream[Req, Item, Res any](srv *Server, name string, fn func(ctx cont
 			writeJSON(w, statusOf(err), toWire(err))
 			return
 		}
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		w.WriteHeader(http.StatusOK)
-		bw := bufio.NewWriterSize(w, 64<<10)
-		enc := json.NewEncoder(bw)
-		enc.SetEscapeHTML(false)
-		res, err := fn(ctx, req, func(it Item) error {
-			raw, err := json.Marshal(it)
-			if err != nil {
-				return err
-			}
-			return enc.Encode(frame{Item: raw})
-		})
-		if err != nil {
-			enc.Encode(frame{Error: toWire(err)})
-		} else if raw, merr := json.Marshal(res); merr != nil {
-			enc.Encode(frame{Error: toWire(merr)})
-		} else {
-			enc.Encode(frame{End: raw})
-		}
-		bw.Flush()
+		fw := startFrames(w)
+		res, err := fn(ctx, req, func(it Item) error { return fw.item(it) })
+		fw.finish(res, err)
 	})
+}
+
+// handleDuplex serves an operation whose request body streams in while its
+// frames stream out (ingest, drain): options come in the Cdrvault-Options
+// header as JSON.
+func handleDuplex[Opt any](srv *Server, name string, fn func(ctx context.Context, o Opt, body io.Reader, fw *frameWriter) (any, error)) {
+	srv.mux.HandleFunc("POST /v1/"+name, func(w http.ResponseWriter, r *http.Request) {
+		ctx, err := opContext(r)
+		var o Opt
+		if err == nil {
+			if raw := r.Header.Get(headerOptions); raw != "" {
+				if jerr := json.Unmarshal([]byte(raw), &o); jerr != nil {
+					err = fmt.Errorf("control: bad options: %v: %w", jerr, cdrstore.ErrInvalidRecord)
+				}
+			}
+		}
+		if err == nil {
+			err = http.NewResponseController(w).EnableFullDuplex()
+		}
+		if err != nil {
+			writeJSON(w, statusOf(err), toWire(err))
+			return
+		}
+		fw := startFrames(w)
+		if err := fw.flush(); err != nil {
+			return
+		}
+		res, err := fn(ctx, o, r.Body, fw)
+		fw.finish(res, err)
+	})
+}
+
+const headerOptions = "Cdrvault-Options"
+
+// headerBytes is the trailer of a backup: the bytes the service wrote, so
+// the client knows the copy is whole.
+const headerBytes = "Cdrvault-Bytes"
+
+// serveBackup writes the backup to a spool file beside the store first,
+// so the read transaction lasts as long as the compaction and not as long
+// as the client takes to read; then it streams the file and removes it.
+func (srv *Server) serveBackup(w http.ResponseWriter, r *http.Request) {
+	ctx, err := opContext(r)
+	var spool *os.File
+	if err == nil {
+		spool, err = os.CreateTemp(filepath.Dir(srv.local.s.Path()), ".cdrvault-backup-*")
+	}
+	if err != nil {
+		writeJSON(w, statusOf(err), toWire(err))
+		return
+	}
+	defer os.Remove(spool.Name())
+	defer spool.Close()
+	n, err := srv.local.Backup(ctx, spool)
+	if err == nil {
+		_, err = spool.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		writeJSON(w, statusOf(err), toWire(err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Trailer", headerBytes)
+	w.WriteHeader(http.StatusOK)
+	if copied, err := io.Copy(w, spool); err == nil && copied == n {
+		w.Header().Set(headerBytes, strconv.FormatInt(n, 10))
+	}
 }
 
 // None is the request or result of an operation that has none.
@@ -352,7 +452,45 @@ func (srv *Server) routes() {
 	})
 	handle(srv, "sweep", func(ctx context.Context, q asOfReq) (redaction.SweepResult, error) { return l.Sweep(ctx, q.AsOf, q.O) })
 	handle(srv, "scrub", func(ctx context.Context, _ None) (cdrstore.ScrubResult, error) { return l.Scrub(ctx) })
+	handleDuplex(srv, "ingest", func(ctx context.Context, o IngestOptions, body io.Reader, fw *frameWriter) (any, error) {
+		res, err := l.Ingest(ctx, body, o, func(ev IngestEvent) error {
+			if err := fw.item(ev); err != nil {
+				return err
+			}
+			if ev.Progress != nil {
+				return fw.flush()
+			}
+			return nil
+		})
+		if err != nil {
+			fw.item(IngestEvent{Progress: &res}) // the counts, with the error
+		}
+		return res, err
+	})
+	handleDuplex(srv, "drain", func(ctx context.Context, q wsReq, body io.Reader, fw *frameWriter) (any, error) {
+		acks := bufio.NewReader(body)
+		return l.Drain(ctx, q.Workspace, func(url string) error {
+			if err := fw.item(url); err != nil {
+				return err
+			}
+			if err := fw.flush(); err != nil {
+				return err
+			}
+			ack, err := acks.ReadString('\n')
+			if err != nil {
+				return err
+			}
+			if ack != ackOK {
+				return errors.New("control: drain: the client did not write it out")
+			}
+			return nil
+		})
+	})
+	srv.mux.HandleFunc("POST /v1/backup", srv.serveBackup)
 }
+
+// ackOK is the client's line acknowledging that it wrote out a drained URL.
+const ackOK = "ok\n"
 
 // verifyRes carries the chains verified before a failure, and the failure.
 type verifyRes struct {

@@ -92,12 +92,12 @@ func (c *drainCmd) validate(e *env) error {
 }
 
 func (c *drainCmd) run(ctx context.Context, e *env) error {
-	rd, done, err := e.redactor(readWrite)
+	ops, done, err := e.ops(ctx, readWrite)
 	if err != nil {
 		return err
 	}
 	defer done()
-	res, err := rd.DrainOutbox(ctx, "", redaction.DeleterFunc(func(_ context.Context, url string) error {
+	res, err := ops.Drain(ctx, "", func(url string) error {
 		if e.json {
 			return e.printJSON(struct {
 				URL string `json:"url"`
@@ -105,7 +105,7 @@ func (c *drainCmd) run(ctx context.Context, e *env) error {
 		}
 		_, err := fmt.Fprintln(e.stdout, url)
 		return err
-	}))
+	})
 	if err != nil {
 		return err
 	}

@@ -291,16 +291,6 @@ func (e *env) ops(ctx context.Context, m openMode) (control.Ops, func(), error) 
 	return control.NewLocal(redaction.New(s, nil)), func() { s.Close() }, nil
 }
 
-// redactor opens the store in mode m and returns a Redactor on it, and
-// the function that closes it.
-func (e *env) redactor(m openMode) (*redaction.Redactor, func(), error) {
-	s, err := e.openStore(m)
-	if err != nil {
-		return nil, nil, err
-	}
-	return redaction.New(s, nil), func() { s.Close() }, nil
-}
-
 func (e *env) printJSON(v any) error { return encodeJSON(e.stdout, v) }
 
 // encodeJSON writes v to w as one line of JSON, '<' and '&' as they are.

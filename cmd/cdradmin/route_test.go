@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,18 +34,20 @@ func service(t *testing.T, db string) (*cdrstore.Store, *control.Server) {
 
 var (
 	hexRun    = regexp.MustCompile(`[0-9a-f]{16,}`)
+	fileBytes = regexp.MustCompile(`"file_bytes":\d+|\d+ bytes`)
 	peerName  = regexp.MustCompile(`cdradmin uid=\d+ pid=\d+`)
-	freePages = regexp.MustCompile(`\d+ free pages`)
+	freePages = regexp.MustCompile(`\d+ (KiB of )?free pages`)
 )
 
 // comparable takes out of a command's output what differs by design
 // between two stores given the same commands: the path, random key
 // secrets, the hashes that cover the audit actor (the peer's uid and pid
-// through the socket, "cdradmin" locally), and the count of free pages,
-// which depends on how often bbolt reopened the file.
+// through the socket, "cdradmin" locally), and the count of free pages
+// and file sizes, which depend on how often bbolt reopened the file.
 func comparable(out, path, as string) string {
 	out = regexp.MustCompile(regexp.QuoteMeta(path)).ReplaceAllString(out, as)
 	out = freePages.ReplaceAllString(out, "N free pages")
+	out = fileBytes.ReplaceAllString(out, "<size>")
 	out = peerName.ReplaceAllString(out, "cdradmin")
 	return hexRun.ReplaceAllString(out, "<hex>")
 }
@@ -96,17 +99,57 @@ func TestCommandsRunInTheServiceHoldingTheStore(t *testing.T) {
 		{"audit", "list", "-w", "acme", "--after", "2", "--limit", "3"},
 		{"check"},
 		{"check", "--json"},
+		{"drain", "--log-only"},
+		{"drain", "--log-only", "--json"},
+		{"ingest", "--batch", "7"},
+		{"ingest", "--strict", "--json"},
+		{"stats", "--json"},
+		{"backup", "--to", "BACKUP"},
+		{"backup", "--to", "BACKUP"},
 		{"scrub"},
 		{"stats"},
 	}
+	more := fixtureLines(t, 450)[420:]
+	input := map[string]string{
+		"ingest --batch 7":       strings.Join(more[:20], "\n") + "\n{\"id\": \"bad\"}\n" + strings.Join(more[20:], "\n"),
+		"ingest --strict --json": strings.Join(more[:3], "\n") + "\nnot json\n",
+	}
+	ldir, rdir := t.TempDir(), t.TempDir()
 	for _, args := range steps {
-		lcode, lout, lerr := cli(t, "", append([]string{"--db", cp, "--local"}, args...)...)
-		rcode, rout, rerr := cli(t, "", append([]string{"--db", db}, args...)...)
+		key := strings.Join(args, " ")
+		largs := append([]string{"--db", cp, "--local"}, args...)
+		rargs := append([]string{"--db", db}, args...)
+		if args[0] == "backup" {
+			largs[len(largs)-1] = filepath.Join(ldir, "backup.db")
+			rargs[len(rargs)-1] = filepath.Join(rdir, "backup.db")
+		}
+		lcode, lout, lerr := cli(t, input[key], largs...)
+		rcode, rout, rerr := cli(t, input[key], rargs...)
+		lout, lerr = strings.ReplaceAll(lout, ldir, "DIR"), strings.ReplaceAll(lerr, ldir, "DIR")
+		rout, rerr = strings.ReplaceAll(rout, rdir, "DIR"), strings.ReplaceAll(rerr, rdir, "DIR")
 		name := fmt.Sprint(args)
+		if key == "drain --log-only" {
+			assert.Contains(t, rout, "https://", "the erasures queued blobs, and the service handed them over")
+		}
 		assert.Equal(t, lcode, rcode, "%s: exit status (stderr %q)", name, rerr)
 		assert.Equal(t, comparable(lout, cp, db), comparable(rout, db, db), "%s: stdout", name)
 		assert.Equal(t, comparable(lerr, cp, db), comparable(rerr, db, db), "%s: stderr", name)
 	}
+
+	// The routed backup is a whole store with what the service holds.
+	held := 0
+	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+		for _, ws := range tx.Workspaces() {
+			n, err := tx.Count(ws)
+			held += n
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	assert.NotZero(t, held)
+	assert.Equal(t, held, storedRecords(t, filepath.Join(rdir, "backup.db")))
 
 	// The writes ran in the service, under the peer's name.
 	entries := storetest.AuditEntries(t, s, "acme")
@@ -127,7 +170,7 @@ func TestLocalAndRemoteChoose(t *testing.T) {
 	code, out, stderr := cli(t, "", "--db", db, "--remote", "stats")
 	assert.Equal(t, 0, code, stderr)
 	assert.Contains(t, out, "acme")
-	code, _, stderr = cli(t, "", "--db", db, "--remote", "ingest")
+	code, _, stderr = cli(t, "", "--db", db, "--remote", "serve")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "--remote: this command does not run through the control socket")
 }
