@@ -73,4 +73,3 @@ func (c *ingestCmd) run(ctx context.Context, e *env) error {
 	}
 	return nil
 }
-
