@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -256,4 +257,94 @@ func TestStreamsPageThroughBoundedTransactions(t *testing.T) {
 	require.NoError(t, err, "the service writes while a client is stopped mid-export")
 	close(resume)
 	require.NoError(t, <-done)
+}
+
+// A client that dies mid-stream (its connection closed with no goodbye,
+// as kill -9 leaves it) leaves the service answering and the store
+// whole: an ingest keeps only the batches it committed, a backup leaves
+// no spool file, an export holds nothing open.
+func TestClientGoneMidStream(t *testing.T) {
+	f := setup(t, 2500)
+	c := dial(t, f)
+	ctx := context.Background()
+	path := f.srv.Path()
+
+	lines := make([]string, 15)
+	for i := range lines {
+		lines[i] = fmt.Sprintf(`{"id":"new-%02d","workspace":"fresh","product":"sms","direction":"outbound","from":"+14155552671","to":"+2348031234567","started_at":"2026-01-01T00:00:%02dZ"}`, i, i)
+	}
+	// Ingest in batches of 10: the first 10 lines commit, the 5 after them
+	// are cut off with the connection.
+	body := strings.Join(lines, "\n") + "\n"
+	conn, err := net.Dial("unix", path)
+	require.NoError(t, err)
+	fmt.Fprintf(conn, "POST /v1/ingest HTTP/1.1\r\nHost: control\r\nTransfer-Encoding: chunked\r\n%s: {\"batch\":10}\r\n\r\n%x\r\n%s\r\n", "Cdrvault-Options", len(body), body)
+	buf := make([]byte, 4096)
+	got := ""
+	for !strings.Contains(got, `"stored":10`) {
+		n, err := conn.Read(buf)
+		require.NoError(t, err, "progress after the first batch; got %q", got)
+		got += string(buf[:n])
+	}
+	conn.Close()
+
+	// Backup and export cut off after the first bytes.
+	for _, req := range []string{"POST /v1/backup HTTP/1.1\r\nHost: control\r\nContent-Length: 2\r\n\r\n{}",
+		"POST /v1/export HTTP/1.1\r\nHost: control\r\nContent-Length: 54\r\n\r\n" + `{"workspace":"acme","number":"+2348031234567"}` + "        "} {
+		conn, err := net.Dial("unix", path)
+		require.NoError(t, err)
+		fmt.Fprint(conn, req)
+		_, err = conn.Read(buf)
+		require.NoError(t, err)
+		conn.Close()
+	}
+
+	// The service answers, and the store holds the committed batch only.
+	require.Eventually(t, func() bool {
+		st, err := c.Stats(ctx)
+		require.NoError(t, err)
+		for _, w := range st.Workspaces {
+			if w.Workspace == "fresh" {
+				return w.Records == 10
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond)
+	_, err = f.rd.OptOut(ctx, "acme", plat)
+	require.NoError(t, err, "the service still writes")
+	require.NoError(t, f.s.Check(ctx))
+	require.Eventually(t, func() bool {
+		spools, _ := filepath.Glob(filepath.Join(filepath.Dir(f.s.Path()), ".cdrvault-backup-*"))
+		return len(spools) == 0
+	}, 10*time.Second, 10*time.Millisecond, "no spool file is left behind")
+}
+
+// A service that dies in the middle of a command leaves the operator an
+// error that says the command may or may not have been applied.
+func TestServiceGoneMidCommand(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.ctl")
+	ln, err := net.Listen("unix", path)
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/ping", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) })
+	mux.HandleFunc("POST /v1/erase", func(w http.ResponseWriter, r *http.Request) {
+		c, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			c.Close() // gone before answering
+		}
+	})
+	mux.HandleFunc("POST /v1/export", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"item":{"head":{"workspace":"acme","e164":"+2348031234567","opted_out":false}}}` + "\n"))
+	})
+	go http.Serve(ln, mux)
+	t.Cleanup(func() { ln.Close() })
+
+	c, err := control.Dial(context.Background(), path)
+	require.NoError(t, err)
+	_, err = c.EraseContact(context.Background(), "acme", ada, "gdpr_art17", false)
+	require.ErrorIs(t, err, control.ErrServiceLost)
+	assert.Contains(t, err.Error(), "may or may not have been applied")
+
+	err = c.Export(context.Background(), "acme", ada, func(control.Subject) error { return nil }, func(cdrjson.Record) error { return nil })
+	require.ErrorIs(t, err, control.ErrServiceLost, "a stream that ends without its end frame is incomplete")
 }
