@@ -156,13 +156,20 @@ func stream[Req, Item, Res any](ctx context.Context, c *Client, name string, req
 	return readFrames[Item, Res](ctx, resp, name, emit)
 }
 
+// typedFrame is a frame decoded in one pass into its item or result type.
+type typedFrame[Item, Res any] struct {
+	Item  *Item      `json:"item"`
+	End   *Res       `json:"end"`
+	Error *wireError `json:"error"`
+}
+
 // readFrames reads the frames of resp.
 func readFrames[Item, Res any](ctx context.Context, resp *http.Response, name string, emit func(Item) error) (Res, error) {
 	var res Res
 	defer resp.Body.Close()
 	dec := json.NewDecoder(bufio.NewReaderSize(resp.Body, 64<<10))
 	for {
-		var f frame
+		var f typedFrame[Item, Res]
 		if err := dec.Decode(&f); err != nil {
 			if ctx.Err() != nil {
 				return res, ctx.Err()
@@ -176,13 +183,11 @@ func readFrames[Item, Res any](ctx context.Context, resp *http.Response, name st
 		case f.Error != nil:
 			return res, &RemoteError{Code: f.Error.Code, Message: f.Error.Message}
 		case f.End != nil:
-			return res, json.Unmarshal(f.End, &res)
+			return *f.End, nil
+		case f.Item == nil:
+			return res, lost(name, errors.New("empty frame"))
 		}
-		var it Item
-		if err := json.Unmarshal(f.Item, &it); err != nil {
-			return res, lost(name, err)
-		}
-		if err := emit(it); err != nil {
+		if err := emit(*f.Item); err != nil {
 			return res, err
 		}
 	}
@@ -209,11 +214,10 @@ func (c *Client) Export(ctx context.Context, ws string, n e164.Number, head func
 		if it.Head != nil {
 			return head(*it.Head)
 		}
-		var r cdrjson.Record
-		if err := json.Unmarshal(it.Record, &r); err != nil {
-			return err
+		if it.Record == nil {
+			return lost("export", errors.New("empty item"))
 		}
-		return emit(r)
+		return emit(*it.Record)
 	})
 	return err
 }

@@ -500,7 +500,6 @@ func (l *Local) Scrub(ctx context.Context) (cdrstore.ScrubResult, error) {
 }
 
 type (
-	cdrjsonRecord = cdrjson.Record
-	newKey        = apikeys.NewKey
-	credential    = apikeys.Credential
+	newKey     = apikeys.NewKey
+	credential = apikeys.Credential
 )

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/e164"
+	"github.com/cdrvault/cdrvault/internal/cdrjson"
 	"github.com/cdrvault/cdrvault/redaction"
 )
 
@@ -213,12 +214,15 @@ func startFrames(w http.ResponseWriter) *frameWriter {
 	return &frameWriter{w: w, bw: bw, enc: enc}
 }
 
+// item writes the frame of v, encoding it once (the newline the encoder
+// ends v with is whitespace inside the frame).
 func (f *frameWriter) item(v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
+	f.bw.WriteString(`{"item":`)
+	if err := f.enc.Encode(v); err != nil {
 		return err
 	}
-	return f.enc.Encode(frame{Item: raw})
+	_, err := f.bw.WriteString("}\n")
+	return err
 }
 
 // flush sends what is buffered now.
@@ -349,7 +353,7 @@ type exportReq struct {
 // exportItem is a frame of an export: the head first, then records.
 type exportItem struct {
 	Head   *Subject        `json:"head,omitempty"`
-	Record json.RawMessage `json:"record,omitempty"`
+	Record *cdrjson.Record `json:"record,omitempty"`
 }
 
 type eraseReq struct {
@@ -403,18 +407,12 @@ func (srv *Server) routes() {
 	l := srv.local
 	handle(srv, "ping", func(ctx context.Context, _ None) (None, error) { return None{}, nil })
 	handle(srv, "stats", func(ctx context.Context, _ None) (Stats, error) { return l.Stats(ctx) })
-	handle(srv, "get", func(ctx context.Context, q getReq) (cdrjsonRecord, error) { return l.Get(ctx, q.Workspace, q.ID) })
+	handle(srv, "get", func(ctx context.Context, q getReq) (cdrjson.Record, error) { return l.Get(ctx, q.Workspace, q.ID) })
 	handleStream(srv, "search", l.Search)
 	handleStream(srv, "export", func(ctx context.Context, q exportReq, emit func(exportItem) error) (None, error) {
 		return None{}, l.Export(ctx, q.Workspace, q.Number,
 			func(s Subject) error { return emit(exportItem{Head: &s}) },
-			func(r cdrjsonRecord) error {
-				raw, err := json.Marshal(r)
-				if err != nil {
-					return err
-				}
-				return emit(exportItem{Record: raw})
-			})
+			func(r cdrjson.Record) error { return emit(exportItem{Record: &r}) })
 	})
 	handle(srv, "erase", func(ctx context.Context, q eraseReq) (redaction.EraseResult, error) {
 		return l.EraseContact(ctx, q.Workspace, q.Number, q.Reason, q.DryRun)
