@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -54,7 +55,26 @@ type fixture struct {
 	s   *cdrstore.Store
 	rd  *redaction.Redactor
 	srv *control.Server
-	log *bytes.Buffer
+	log *lockedBuffer
+}
+
+// lockedBuffer is the server's log, read by the test while the server
+// may write.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func setup(t *testing.T, n int) *fixture {
@@ -67,7 +87,7 @@ func setup(t *testing.T, n int) *fixture {
 	}
 	require.NoError(t, s.PutBatch(recs))
 	rd := redaction.New(s, nil)
-	log := &bytes.Buffer{}
+	log := &lockedBuffer{}
 	srv, err := control.Start(rd, &control.Options{Logger: slog.New(slog.NewTextHandler(log, nil))})
 	require.NoError(t, err)
 	t.Cleanup(func() { srv.Close() })
