@@ -8,18 +8,22 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Bucket returns the auxiliary bucket name of workspace ws. In a write
-// transaction the workspace is created if it does not exist; in a read
-// transaction a missing workspace gives an empty KV.
+// Bucket returns the auxiliary bucket name of workspace ws. It creates
+// nothing: in a write transaction a workspace that does not exist is a
+// *NoWorkspaceError (matching ErrNotFound); in a read transaction it gives
+// an empty KV.
 func (tx *Tx) Bucket(ws string, name Name) (*KV, error) {
 	if !name.valid() {
 		return nil, fmt.Errorf("cdrstore: unknown bucket %q", name)
 	}
-	w, err := tx.workspace(ws, tx.btx.Writable(), needNone)
+	w, err := tx.workspace(ws, false, needNone)
 	if err != nil {
 		return nil, err
 	}
 	kv := &KV{tx: tx, name: name}
+	if w == nil && tx.btx.Writable() {
+		return nil, &NoWorkspaceError{Workspace: ws}
+	}
 	if w != nil {
 		if kv.b, err = w.auxBucket(name); err != nil {
 			return nil, err

@@ -19,16 +19,9 @@ const maxCheckProblems = 20
 // chain verifies. It returns nil, or up to 20 problems
 // joined, each matching ErrCorrupt (or audit.ErrChainBroken). It checks ctx
 // every 128 records and returns ctx.Err() wrapped when cancelled.
-func (s *Store) Check(ctx context.Context) (err error) {
-	// A page whose header is corrupt makes bbolt panic while walking it;
-	// Check, whose job is to look at damaged files, reports it instead.
-	defer func() {
-		if r := recover(); r != nil {
-			// bbolt's panic text is dropped, as openBolt drops it: it may
-			// hold key bytes, and keys hold phone numbers.
-			err = &CorruptionError{Bucket: "(pages)", Err: errors.New("bbolt panicked on a damaged page")}
-		}
-	}()
+func (s *Store) Check(ctx context.Context) error {
+	// A damaged page (bbolt panics on it) is a problem Check reports, as
+	// View returns it.
 	return s.View(func(tx *Tx) error {
 		c := checker{ctx: ctx}
 		for _, ws := range tx.Workspaces() {

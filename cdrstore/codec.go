@@ -11,15 +11,34 @@ import (
 // Record value format versions. Numbers are never reused; decoders for old
 // versions are kept forever.
 const (
+	// codecV1 (formats v1 and v2): from and to are E.164 strings.
 	codecV1 byte = 1
+	// codecV2 (format v3): from and to each start with a kind byte (see
+	// addrKind), so that either may be a short code or a sender ID.
+	codecV2 byte = 2
 
-	codecNewest = codecV1
+	codecNewest = codecV2
+)
+
+// Address kinds of codec v2: what a from or to holds. 0 and 1 are the
+// codec's own; 2 and 3 are the AliasKind values.
+const (
+	addrNone byte = 0 // absent or removed; the string is empty
+	addrE164 byte = 1 // canonical E.164
 )
 
 // The ID and started_at live in the records key, and the workspace in the
 // bucket path, so the value does not repeat them.
 //
-// value v1:
+// value v2 (format v3):
+//
+//	version u8 (=2) · product u8 · direction u8 ·
+//	from addr · to addr · (the rest as in v1, from body on)
+//
+//	addr = kind u8 · str   kind: 0 none (str empty) · 1 E.164 ·
+//	                       2 short code · 3 alphanumeric sender ID
+//
+// value v1 (formats v1 and v2), still read:
 //
 //	version u8 (=1) · product u8 · direction u8 ·
 //	from str · to str · body str · transcript list<str> · recording_url str ·
@@ -75,14 +94,29 @@ func (e *encbuf) time(t time.Time) {
 	e.uvarint(uint64(t.UnixNano()) + 1)
 }
 
+// addr writes a from or to of codec v2: a number, an alias or nothing.
+func (e *encbuf) addr(n e164.Number, a Alias) {
+	switch {
+	case n.IsValid():
+		e.byte(addrE164)
+		e.str(n.String())
+	case !a.IsZero():
+		e.byte(byte(a.Kind))
+		e.str(a.Value)
+	default:
+		e.byte(addrNone)
+		e.str("")
+	}
+}
+
 // appendValue encodes r (validated by the caller) after dst.
 func appendValue(dst []byte, r *Record) []byte {
 	e := encbuf{b: dst}
 	e.byte(codecNewest)
 	e.byte(productCode(r.Product))
 	e.byte(codeOf(directionCodes, r.Direction))
-	e.str(r.From.String())
-	e.str(r.To.String())
+	e.addr(r.From, r.FromAlias)
+	e.addr(r.To, r.ToAlias)
 	e.str(r.Body)
 	e.uvarint(uint64(len(r.Transcript)))
 	for _, l := range r.Transcript {
@@ -201,6 +235,36 @@ func (d *decbuf) number() e164.Number {
 	return n
 }
 
+// addr reads a from or to of codec v2.
+func (d *decbuf) addr() (e164.Number, Alias) {
+	kind := d.byte()
+	if d.err != nil {
+		return e164.Number{}, Alias{}
+	}
+	switch kind {
+	case addrNone:
+		if d.str(0); d.err != nil {
+			d.err = nil
+			d.fail("an absent address with a value")
+		}
+		return e164.Number{}, Alias{}
+	case addrE164:
+		n := d.number()
+		if d.err == nil && !n.IsValid() {
+			d.fail("an empty number")
+		}
+		return n, Alias{}
+	case byte(AliasShortCode), byte(AliasSenderID):
+		a := Alias{Kind: AliasKind(kind), Value: d.str(maxAliasBytes)}
+		if d.err == nil && a.validate("address") != nil {
+			d.fail("bad %s", a.Kind)
+		}
+		return e164.Number{}, a
+	}
+	d.fail("unknown address kind %d", kind)
+	return e164.Number{}, Alias{}
+}
+
 func pick[T any](d *decbuf, codes []T, c byte, what string) T {
 	var zero T
 	if int(c) >= len(codes) {
@@ -215,10 +279,11 @@ func pick[T any](d *decbuf, codes []T, c byte, what string) T {
 // never panics on bad bytes.
 func decodeValue(v []byte, r *Record) error {
 	d := decbuf{b: v, src: string(v)}
-	switch ver := d.byte(); {
+	ver := d.byte()
+	switch {
 	case d.err != nil:
 		return d.err
-	case ver != codecV1:
+	case ver != codecV1 && ver != codecV2:
 		return fmt.Errorf("%w: unknown record version %d", errCodec, ver)
 	}
 	r.Product = pick(&d, productCodes, d.byte(), "product")
@@ -229,8 +294,16 @@ func decodeValue(v []byte, r *Record) error {
 	if d.err == nil && r.Direction == "" {
 		d.fail("unknown direction code 0")
 	}
-	r.From = d.number()
-	r.To = d.number()
+	if ver == codecV1 {
+		r.From = d.number()
+		r.To = d.number()
+	} else {
+		r.From, r.FromAlias = d.addr()
+		r.To, r.ToAlias = d.addr()
+		if d.err == nil && !r.FromAlias.IsZero() && !r.ToAlias.IsZero() {
+			d.fail("two aliases")
+		}
+	}
 	r.Body = d.str(maxTextLen)
 	if n := d.count(maxListLen); n > 0 {
 		r.Transcript = make([]string, n)

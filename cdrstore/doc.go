@@ -28,7 +28,12 @@
 // prove erasure has to remove them (see the redaction package's scrub).
 //
 // A Tx is not safe for concurrent use; a Store is. Only one write
-// transaction runs at a time.
+// transaction runs at a time, and one that wrote nothing is not committed:
+// the file changes only when its data does.
+//
+// A damaged page makes bbolt panic; every Store method returns it as an
+// error matching [ErrCorrupt] instead. A panic while committing halts the
+// store's writes ([ErrHalted]) until it is reopened; reads go on.
 //
 // No error of this package holds a phone number, a message body or a
 // transcript: numbers in keys are masked.

@@ -89,3 +89,20 @@ func ExampleTx_ByNumber() {
 	// 2 call-3
 	// 2 call-4
 }
+
+// The platform's side of an SMS may be a short code or an alphanumeric
+// sender ID instead of a number; ParseAlias says which.
+func ExampleParseAlias() {
+	for _, s := range []string{"32665", "ACME", "+12"} {
+		a, err := cdrstore.ParseAlias(s)
+		if err != nil {
+			fmt.Println(s, "->", err)
+			continue
+		}
+		fmt.Println(s, "->", a.Kind)
+	}
+	// Output:
+	// 32665 -> short code
+	// ACME -> sender ID
+	// +12 -> cdrstore: invalid address: neither a number, a short code nor a sender ID (which holds a letter and does not start with '+')
+}

@@ -1,6 +1,11 @@
 package cdrstore
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
 
 // HasMigration reports whether format v has a migration to v+1.
 func HasMigration(v uint32) bool { _, ok := migrations[v]; return ok }
@@ -10,4 +15,35 @@ func SetSyncDir(t testing.TB, f func(dir string) error) {
 	old := syncDir
 	syncDir = f
 	t.Cleanup(func() { syncDir = old })
+}
+
+// SetGroupCommitPanic makes every group commit panic once its calls have
+// run, just before it commits, until the test ends.
+func SetGroupCommitPanic(t testing.TB) {
+	old := beforeGroupCommit
+	beforeGroupCommit = func() { panic("injected panic in a group commit") }
+	t.Cleanup(func() { beforeGroupCommit = old })
+}
+
+// AuxBuckets returns the auxiliary bucket names.
+func AuxBuckets() []Name { return auxBuckets }
+
+// Record codec versions.
+const (
+	CodecV1     = codecV1
+	CodecV2     = codecV2
+	CodecNewest = codecNewest
+)
+
+// SetV3Steps replaces the steps of the v2 -> v3 migration until the test
+// ends.
+func SetV3Steps(t testing.TB, steps ...func(btx *bolt.Tx, ws []byte, root *bolt.Bucket) error) {
+	old := v3Steps
+	v3Steps = nil
+	for i, f := range steps {
+		v3Steps = append(v3Steps, migrationStep{name: fmt.Sprintf("test step %d", i), workspace: func(m *migration, ws []byte, root *bolt.Bucket) error {
+			return f(m.btx, ws, root)
+		}})
+	}
+	t.Cleanup(func() { v3Steps = old })
 }

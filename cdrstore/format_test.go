@@ -1,8 +1,10 @@
 package cdrstore_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -23,7 +25,7 @@ import (
 var writeFixtures = flag.Bool("write-format-fixtures", false, "rewrite testdata/format/v<N>/store.db (only when a new format is born)")
 
 // fixtureKey is the subject key of the frozen fixtures.
-var fixtureKey = []byte("format-fixture-key-0123456789abcdef")
+var fixtureKey = storetest.FixtureKey
 
 // formatRecords are the records frozen in testdata/format/v<v>/store.db.
 func formatRecords(v uint32) []cdrstore.Record {
@@ -42,6 +44,16 @@ func formatRecords(v uint32) []cdrstore.Record {
 		uuid.ID = "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ab"
 		upper.ID, upper.StartedAt = "0B00000127FDA4E1", sms.StartedAt.Add(time.Second)
 		recs = append(recs, uuid, upper)
+	}
+	if v >= cdrstore.FormatV3 {
+		// v3 (codec v2): the platform's side may be a sender ID or a
+		// short code.
+		alpha, short := sms, sms
+		alpha.ID, alpha.Direction, alpha.From, alpha.To = "sender-id-1", cdrstore.Outbound, e164.Number{}, sms.From
+		alpha.FromAlias = cdrstore.Alias{Kind: cdrstore.AliasSenderID, Value: "ACME"}
+		short.ID, short.To = "short-code-1", e164.Number{}
+		short.ToAlias = cdrstore.Alias{Kind: cdrstore.AliasShortCode, Value: "32665"}
+		recs = append(recs, alpha, short)
 	}
 	return recs
 }
@@ -98,6 +110,75 @@ func TestFormatFixtures(t *testing.T) {
 			ro, err := cdrstore.Open(dst, &cdrstore.Options{SubjectKey: fixtureKey, ReadOnly: true})
 			require.NoError(t, err)
 			require.NoError(t, ro.Close())
+		})
+	}
+}
+
+// A read-only open of a store in an older format is refused with
+// ErrUnsupportedFormat and leaves the file as it was: only a writable
+// open migrates.
+func TestReadOnlyOpenNeverMigrates(t *testing.T) {
+	for v := cdrstore.FormatMinSupported; v < cdrstore.FormatNewest; v++ {
+		for _, name := range fixtureFiles(v) {
+			src := filepath.Join("testdata", "format", fmt.Sprintf("v%d", v), name)
+			dst := filepath.Join(t.TempDir(), name)
+			storetest.CopyFile(t, src, dst)
+			before, err := os.ReadFile(dst)
+			require.NoError(t, err)
+			_, err = cdrstore.Open(dst, &cdrstore.Options{SubjectKey: fixtureKey, ReadOnly: true})
+			require.ErrorIs(t, err, cdrstore.ErrUnsupportedFormat, "v%d %s", v, name)
+			var fe *cdrstore.FormatError
+			require.ErrorAs(t, err, &fe)
+			assert.Equal(t, v, fe.Found)
+			assert.True(t, fe.NeedsMigration())
+			after, err := os.ReadFile(dst)
+			require.NoError(t, err)
+			assert.True(t, bytes.Equal(before, after), "v%d %s changed", v, name)
+		}
+	}
+}
+
+// fixtureFiles lists the frozen stores of format v.
+func fixtureFiles(v uint32) []string {
+	if v == cdrstore.FormatV2 {
+		return []string{"store.db", "ops.db"}
+	}
+	return []string{"store.db"}
+}
+
+// The v2 -> v3 migration runs its steps in every workspace in the open's
+// one transaction: a step that fails leaves the file in v2, byte for byte,
+// and a later open migrates it.
+func TestMigrationV3IsOneTransaction(t *testing.T) {
+	for _, name := range fixtureFiles(cdrstore.FormatV2) {
+		t.Run(name, func(t *testing.T) {
+			dst := filepath.Join(t.TempDir(), name)
+			storetest.CopyFile(t, filepath.Join("testdata", "format", "v2", name), dst)
+			before, err := os.ReadFile(dst)
+			require.NoError(t, err)
+			var seen []string
+			boom := errors.New("step failed")
+			cdrstore.SetV3Steps(t,
+				func(_ *bolt.Tx, ws []byte, root *bolt.Bucket) error {
+					seen = append(seen, string(ws))
+					_, err := root.CreateBucket([]byte("v3-test"))
+					return err
+				},
+				func(*bolt.Tx, []byte, *bolt.Bucket) error { return boom },
+			)
+			_, err = cdrstore.Open(dst, &cdrstore.Options{SubjectKey: fixtureKey})
+			require.ErrorIs(t, err, boom)
+			assert.Contains(t, err.Error(), "migrate format 2 to 3")
+			assert.NotEmpty(t, seen)
+			after, err := os.ReadFile(dst)
+			require.NoError(t, err)
+			assert.True(t, bytes.Equal(before, after), "a failed migration changed the file")
+
+			cdrstore.SetV3Steps(t)
+			s, err := cdrstore.Open(dst, &cdrstore.Options{SubjectKey: fixtureKey})
+			require.NoError(t, err)
+			require.NoError(t, s.Check(context.Background()))
+			require.NoError(t, s.Close())
 		})
 	}
 }

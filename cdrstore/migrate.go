@@ -8,6 +8,64 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// migration is what a migration works with: the open's write transaction
+// (every migration from the file's format to the newest runs in it, so a
+// crash or an error leaves the file as it was) and the store's subject
+// key, for steps that must key what they write (HMACs).
+type migration struct {
+	btx        *bolt.Tx
+	subjectKey []byte
+}
+
+// migrationStep is one change a format version brings. store runs once;
+// workspace runs for each workspace, with its bucket. Either may be nil.
+type migrationStep struct {
+	name      string
+	store     func(m *migration) error
+	workspace func(m *migration, ws []byte, root *bolt.Bucket) error
+}
+
+// v3Steps are the changes of format v3 that rewrite stored data, in order.
+//
+// Codec v2 (short codes and sender IDs in From and To) needs none: codec
+// v1 values stay as they are, and the format number alone keeps older
+// code, which cannot read codec v2, from opening the file. Later changes
+// of v3 (buckets created in each workspace, values rewritten) go here as
+// steps, so that one v2 -> v3 migration in one transaction makes all of
+// them.
+var v3Steps []migrationStep
+
+// migrateV3 upgrades format v2 to v3 by running v3Steps: each step's store
+// function, then its workspace function in every workspace. An error names
+// the step and rolls everything back.
+func migrateV3(m *migration) error {
+	return runSteps(m, v3Steps)
+}
+
+func runSteps(m *migration, steps []migrationStep) error {
+	top := m.btx.Bucket(bucketWS)
+	if top == nil {
+		return &CorruptionError{Bucket: string(bucketWS), Err: errors.New("missing")}
+	}
+	for _, st := range steps {
+		if st.store != nil {
+			if err := st.store(m); err != nil {
+				return fmt.Errorf("%s: %w", st.name, err)
+			}
+		}
+		if st.workspace == nil {
+			continue
+		}
+		err := top.ForEachBucket(func(ws []byte) error {
+			return st.workspace(m, ws, top.Bucket(ws))
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", st.name, err)
+		}
+	}
+	return nil
+}
+
 // migratePackIDs upgrades format v1 to v2: every key that ends in a record
 // ID whose form packs (see appendID) is rewritten with the packed ID. It
 // runs inside Open's write transaction, so a crash leaves the store in v1

@@ -5,9 +5,11 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/cdrvault/cdrvault/e164"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Product names the platform product that produced a record. The values are
@@ -127,29 +129,151 @@ func (r Redaction) maskRemoved() bool {
 	return r.Fields.Has(FieldFrom|FieldFromObfuscated) || r.Fields.Has(FieldTo|FieldToObfuscated)
 }
 
+// AliasKind says what an Alias holds. The values are part of the on-disk
+// format (codec v2 writes them as the kind of From and To; 1 is E.164).
+type AliasKind uint8
+
+// Alias kinds.
+const (
+	// AliasShortCode is a short code: 3 to 8 ASCII digits ("32665").
+	AliasShortCode AliasKind = 2
+	// AliasSenderID is an alphanumeric sender ID: 1 to 11 characters of
+	// the GSM 03.38 default alphabet, at least one of them a letter, not
+	// starting with '+' ("ACME", "Bank-Alert").
+	AliasSenderID AliasKind = 3
+)
+
+func (k AliasKind) String() string {
+	switch k {
+	case AliasShortCode:
+		return "short code"
+	case AliasSenderID:
+		return "sender ID"
+	}
+	return fmt.Sprintf("alias kind %d", uint8(k))
+}
+
+// Alias is a From or To that is not an E.164 number: a short code or an
+// alphanumeric sender ID, kept as given. Only the platform's side of a
+// record holds one (the person on the other side has a number); it is not
+// personal data, is not indexed and no erasure removes it. The zero value
+// is no alias.
+type Alias struct {
+	Kind  AliasKind
+	Value string
+}
+
+// IsZero reports whether a is no alias.
+func (a Alias) IsZero() bool { return a == Alias{} }
+
+// String returns the alias as given.
+func (a Alias) String() string { return a.Value }
+
+// Limits of aliases, in characters.
+const (
+	MinShortCodeLen = 3
+	MaxShortCodeLen = 8
+	MaxSenderIDLen  = 11
+	maxAliasBytes   = 2 * MaxSenderIDLen // GSM characters are at most 2 bytes of UTF-8
+)
+
+// gsmBasic is the GSM 03.38 default alphabet's basic character set, less
+// its control characters (LF, CR, ESC): what an alphanumeric sender ID may
+// hold.
+const gsmBasic = "@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+
+// ParseAlias reads s as a short code (3–8 ASCII digits) or an
+// alphanumeric sender ID (1–11 GSM 03.38 characters, at least one a
+// letter, no space at either end, no leading '+': "+12" is a malformed
+// number, not a name), kept as given. Anything else is a
+// *ValidationError (matching ErrInvalidRecord) whose reason holds none of
+// s. ParseAlias never reads s as a phone number: a caller that accepts
+// both tries e164.Parse first.
+func ParseAlias(s string) (Alias, error) {
+	bad := func(reason string) (Alias, error) {
+		return Alias{}, &ValidationError{Field: "address", Reason: reason}
+	}
+	if s == "" {
+		return bad("empty")
+	}
+	if len(s) > maxAliasBytes {
+		return bad("longer than an alphanumeric sender ID")
+	}
+	digits, letters, n := 0, 0, 0
+	for _, c := range s {
+		n++
+		if c >= '0' && c <= '9' {
+			digits++
+		} else if unicode.IsLetter(c) {
+			letters++
+		}
+		if !strings.ContainsRune(gsmBasic, c) {
+			return bad("holds a character outside the GSM 03.38 default alphabet")
+		}
+	}
+	if digits == n {
+		if n < MinShortCodeLen || n > MaxShortCodeLen {
+			return bad(fmt.Sprintf("%d digits: a short code has %d to %d", n, MinShortCodeLen, MaxShortCodeLen))
+		}
+		return Alias{Kind: AliasShortCode, Value: s}, nil
+	}
+	if n > MaxSenderIDLen {
+		return bad(fmt.Sprintf("%d characters: an alphanumeric sender ID has at most %d", n, MaxSenderIDLen))
+	}
+	if letters == 0 || s[0] == '+' {
+		return bad("neither a number, a short code nor a sender ID (which holds a letter and does not start with '+')")
+	}
+	if s[0] == ' ' || s[len(s)-1] == ' ' {
+		return bad("a sender ID begins or ends with a space")
+	}
+	return Alias{Kind: AliasSenderID, Value: s}, nil
+}
+
+// validate checks a stored or given alias: zero, or what ParseAlias makes
+// of its value, with the same kind.
+func (a Alias) validate(field string) error {
+	if a.IsZero() {
+		return nil
+	}
+	p, err := ParseAlias(a.Value)
+	if err != nil {
+		err.(*ValidationError).Field = field
+		return err
+	}
+	if p.Kind != a.Kind {
+		return &ValidationError{Field: field, Reason: fmt.Sprintf("%s given as a %s", p.Kind, a.Kind)}
+	}
+	return nil
+}
+
 // Record is one call detail record.
 //
 // A Record handed out by the store is a decoded copy: callers may keep and
 // modify it.
 type Record struct {
-	ID             string // transaction ID, opaque, 1–64 bytes, no 0x00
-	Workspace      string // tenant, 1–64 bytes, no 0x00
-	Product        Product
-	Direction      Direction
-	From, To       e164.Number // zero when absent or removed
-	Body           string
-	Transcript     []string
-	RecordingURL   string
-	Media          []Media
-	ConversationID string // groups voice legs; ≤ 128 bytes, no 0x00
-	Status         string
-	Price          string // decimal string, never a float
-	Currency       string
-	Network        string
-	ClientRef      string
-	StartedAt      time.Time // required; the record's position in time order
-	EndedAt        time.Time
-	CreatedAt      time.Time
+	ID        string // transaction ID, opaque, 1–64 bytes, no 0x00
+	Workspace string // tenant, 1–64 bytes, no 0x00
+	Product   Product
+	Direction Direction
+	From, To  e164.Number // zero when absent or removed
+	// FromAlias and ToAlias hold a From or To that is a short code or an
+	// alphanumeric sender ID instead of a number (the platform's side of
+	// an SMS). A side holds a number or an alias, not both, and at most
+	// one side holds an alias.
+	FromAlias, ToAlias Alias
+	Body               string
+	Transcript         []string
+	RecordingURL       string
+	Media              []Media
+	ConversationID     string // groups voice legs; ≤ 128 bytes, no 0x00
+	Status             string
+	Price              string // decimal string, never a float
+	Currency           string
+	Network            string
+	ClientRef          string
+	StartedAt          time.Time // required; the record's position in time order
+	EndedAt            time.Time
+	CreatedAt          time.Time
 
 	ContentRetention ContentRetention
 	AddressRetention AddressRetention
@@ -210,7 +334,10 @@ func ValidateID(id string) error {
 	return nil
 }
 
-// ValidateWorkspace checks a workspace name: 1–64 bytes of UTF-8, no 0x00.
+// ValidateWorkspace checks a name that may refer to a stored workspace:
+// 1–64 bytes of UTF-8, no 0x00. Names stored before [ValidateNewWorkspace]
+// existed pass it, so that they stay readable, writable and erasable; a
+// new workspace must also pass ValidateNewWorkspace.
 func ValidateWorkspace(ws string) error {
 	switch {
 	case ws == "":
@@ -221,6 +348,39 @@ func ValidateWorkspace(ws string) error {
 		return &ValidationError{Field: "workspace", Reason: "contains a 0x00 byte"}
 	case !utf8.ValidString(ws):
 		return &ValidationError{Field: "workspace", Reason: "not valid UTF-8"}
+	}
+	return nil
+}
+
+// ValidateNewWorkspace checks the name of a workspace to be created:
+// besides [ValidateWorkspace], it must be a name an operator can read and
+// tell apart from another: Unicode in NFC, every character printable (no
+// control, format or bidi character, no space but U+0020) and no space at
+// either end. "acme\n", " acme" and "acme\u202e" would otherwise be
+// workspaces that look like acme and that an erasure in acme never
+// touches. The error is a *ValidationError (matching ErrInvalidRecord).
+func ValidateNewWorkspace(ws string) error {
+	if err := ValidateWorkspace(ws); err != nil {
+		return err
+	}
+	bad := func(reason string) error { return &ValidationError{Field: "workspace", Reason: reason} }
+	for _, c := range ws {
+		switch {
+		case unicode.Is(unicode.Cc, c):
+			return bad(fmt.Sprintf("holds a control character %U", c))
+		case unicode.Is(unicode.Cf, c):
+			return bad(fmt.Sprintf("holds a format character %U (bidi or invisible)", c))
+		case !unicode.IsPrint(c):
+			return bad(fmt.Sprintf("holds a character that is not printable %U", c))
+		}
+	}
+	first, _ := utf8.DecodeRuneInString(ws)
+	last, _ := utf8.DecodeLastRuneInString(ws)
+	if unicode.IsSpace(first) || unicode.IsSpace(last) {
+		return bad("begins or ends with whitespace")
+	}
+	if !norm.NFC.IsNormalString(ws) {
+		return bad("not in Unicode NFC (normalise it first)")
 	}
 	return nil
 }
@@ -290,6 +450,21 @@ func (r *Record) Validate() error {
 	}
 	if err := validateTime("redacted_at", r.Redacted.At, false); err != nil {
 		return err
+	}
+	for _, a := range []struct {
+		field string
+		alias Alias
+		num   e164.Number
+	}{{"from", r.FromAlias, r.From}, {"to", r.ToAlias, r.To}} {
+		if err := a.alias.validate(a.field); err != nil {
+			return err
+		}
+		if !a.alias.IsZero() && a.num.IsValid() {
+			return &ValidationError{Field: a.field, Reason: "holds both a number and a " + a.alias.Kind.String()}
+		}
+	}
+	if !r.FromAlias.IsZero() && !r.ToAlias.IsZero() {
+		return &ValidationError{Field: "to", Reason: "only one side of a record may be a short code or sender ID; the other is the person's number"}
 	}
 	if len(r.ConversationID) > MaxConversationLen {
 		return &ValidationError{Field: "conversation_id", Reason: fmt.Sprintf("more than %d bytes", MaxConversationLen)}

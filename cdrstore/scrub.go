@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -18,7 +19,7 @@ const scrubTxMaxSize = 64 << 20
 
 // ScrubResult reports what Scrub did.
 type ScrubResult struct {
-	SizeBefore int64 `json:"size_before"` // bytes of the old file
+	SizeBefore int64 `json:"size_before"` // bytes of the old file (its size on disk, as SizeAfter)
 	SizeAfter  int64 `json:"size_after"`  // bytes of the new file
 	FreePages  int   `json:"free_pages"`  // free pages of the old file, whose bytes are gone
 }
@@ -48,16 +49,12 @@ func (s *Store) Scrub(ctx context.Context) (ScrubResult, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.db == nil {
-		return res, ErrClosed
+	if err := s.writable(); err != nil {
+		return res, err
 	}
-	if s.opts.ReadOnly {
-		return res, ErrReadOnly
+	if fi, err := os.Stat(s.path); err == nil {
+		res.SizeBefore = fi.Size()
 	}
-	_ = s.db.View(func(tx *bolt.Tx) error {
-		res.SizeBefore = tx.Size()
-		return nil
-	})
 	res.FreePages = s.db.Stats().FreePageN
 
 	tmp := s.path + ".scrub"
@@ -113,26 +110,28 @@ func (s *Store) Scrub(ctx context.Context) (ScrubResult, error) {
 	return res, nil
 }
 
-// compactTo writes a compacted, fsynced copy of the store to path.
-func (s *Store) compactTo(ctx context.Context, path string) error {
+// compactTo writes a compacted, fsynced copy of the store to path. A
+// damaged page of the store is an error matching ErrCorrupt. The caller
+// holds s.mu and removes path when compactTo fails.
+func (s *Store) compactTo(ctx context.Context, path string) (err error) {
 	os.Remove(path)
 	dst, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: s.opts.LockTimeout, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		return fmt.Errorf("cdrstore: compact: %w", err)
 	}
+	defer func() {
+		if cerr := dst.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	defer recoverDamage(&err, debug.SetPanicOnFault(true))
 	if err := bolt.Compact(dst, s.db, scrubTxMaxSize); err != nil {
-		dst.Close()
 		return fmt.Errorf("cdrstore: compact: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
-		dst.Close()
 		return fmt.Errorf("cdrstore: compact: %w", err)
 	}
-	if err := dst.Sync(); err != nil {
-		dst.Close()
-		return err
-	}
-	return dst.Close()
+	return dst.Sync()
 }
 
 // zeroFile overwrites f's bytes with zeros and syncs it.
@@ -174,13 +173,14 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	}
 	defer os.RemoveAll(dir)
 	tmp := filepath.Join(dir, "copy.db")
-	s.mu.RLock()
-	if s.db == nil {
-		s.mu.RUnlock()
-		return 0, ErrClosed
-	}
-	err = s.compactTo(ctx, tmp)
-	s.mu.RUnlock()
+	err = func() error {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		if s.db == nil {
+			return ErrClosed
+		}
+		return s.compactTo(ctx, tmp)
+	}()
 	if err != nil {
 		return 0, fmt.Errorf("cdrstore: backup: %w", err)
 	}

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cdrvault/cdrvault/audit"
@@ -28,18 +30,24 @@ const (
 	// wherever a key ends in one (records, by_id, by_number,
 	// by_conversation); see appendID. Values are unchanged.
 	FormatV2 uint32 = 2
+	// FormatV3 writes record values in codec v2, whose From and To say
+	// what they hold: an E.164 number, a short code or an alphanumeric
+	// sender ID. Values written in codec v1 stay as they are and are read
+	// forever; see migrateV3 for what the migration does.
+	FormatV3 uint32 = 3
 
 	// FormatMinSupported is the oldest format Open accepts.
 	FormatMinSupported = FormatV1
 	// FormatNewest is the format new stores are created in.
-	FormatNewest = FormatV2
+	FormatNewest = FormatV3
 )
 
-// migrations[v] upgrades a store from format v to v+1 inside one write
-// transaction. A test checks that every version from FormatMinSupported up
-// to FormatNewest-1 has one.
-var migrations = map[uint32]func(*bolt.Tx) error{
-	FormatV1: migratePackIDs,
+// migrations[v] upgrades a store from format v to v+1 inside the open's
+// one write transaction. A test checks that every version from
+// FormatMinSupported up to FormatNewest-1 has one.
+var migrations = map[uint32]func(*migration) error{
+	FormatV1: func(m *migration) error { return migratePackIDs(m.btx) },
+	FormatV2: migrateV3,
 }
 
 // Store is a CDR store backed by one bbolt file. A Store is safe for
@@ -52,6 +60,9 @@ type Store struct {
 	db         *bolt.DB     // nil after Close
 	subjectKey []byte
 	keyInFile  bool
+
+	group  group                       // PutGrouped's group commit
+	halted atomic.Pointer[HaltedError] // set when a commit panicked: writes are refused
 }
 
 // Open opens the store at path, creating it (and its meta bucket) when it
@@ -104,16 +115,15 @@ func (s *Store) open() error {
 	if err := checkFileSize(s.path); err != nil {
 		return err
 	}
+	if fi, err := os.Stat(s.path); err == nil && fi.Size() == 0 && s.opts.ReadOnly {
+		// bbolt would try to write a new file's first pages into it.
+		return errNotAStore()
+	}
 	db, err := openBolt(s.path, s.boltOptions())
 	if err != nil {
 		return mapOpenError(s.path, err)
 	}
-	if s.opts.ReadOnly {
-		err = db.View(s.checkMeta)
-	} else {
-		err = db.Update(s.initMeta)
-	}
-	if err != nil {
+	if err := s.loadMeta(db); err != nil {
 		db.Close()
 		return err
 	}
@@ -121,11 +131,22 @@ func (s *Store) open() error {
 	return nil
 }
 
-// openBolt is bolt.Open with the store's group-commit window, and with
-// the panic bbolt raises on a damaged page it reads while opening (the
-// free page list) turned into a *CorruptionError.
-// The panic's text is dropped: it may hold key bytes, and keys hold phone
-// numbers.
+// loadMeta checks the meta bucket of db, or (read-write) initialises or
+// migrates it when it must.
+func (s *Store) loadMeta(db *bolt.DB) (err error) {
+	defer recoverDamage(&err, debug.SetPanicOnFault(true))
+	if s.opts.ReadOnly || !s.needsInit(db) {
+		// A store that needs no change is opened without a write
+		// transaction: every commit rewrites bbolt's meta page, and
+		// opening a store must not change its file.
+		return db.View(s.checkMeta)
+	}
+	return db.Update(s.initMeta)
+}
+
+// openBolt is bolt.Open with the panic bbolt raises on a damaged page it
+// reads while opening (the free page list) turned into a *CorruptionError
+// (see recoverDamage).
 //
 // bbolt has opened and locked the file by the time it panics, and the
 // *DB is lost with the panic: the file is closed here, through the
@@ -140,19 +161,17 @@ func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
 		return f, err
 	}
 	defer func() {
-		if p := recover(); p != nil {
+		if errors.Is(err, errDamagedPage) {
 			if file != nil {
 				unlockFile(file)
 				file.Close()
 			}
-			db, err = nil, &CorruptionError{Bucket: "(file)", Err: errors.New("damaged page read while opening (free page list)")}
+			db = nil
 		}
 	}()
+	defer recoverDamage(&err, debug.SetPanicOnFault(true))
 	o = &oo
-	if db, err = bolt.Open(path, 0o600, o); err == nil {
-		db.MaxBatchDelay = groupCommitDelay
-	}
-	return db, err
+	return bolt.Open(path, 0o600, o)
 }
 
 func mapOpenError(path string, err error) error {
@@ -204,15 +223,33 @@ func (s *Store) initMeta(btx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
+	if err := s.loadKey(meta); err != nil {
+		return err // before migrating: a migration may key what it writes
+	}
+	m := &migration{btx: btx, subjectKey: s.subjectKey}
 	for ; v < FormatNewest; v++ {
-		if err := migrations[v](btx); err != nil {
+		if err := migrations[v](m); err != nil {
 			return fmt.Errorf("cdrstore: migrate format %d to %d: %w", v, v+1, err)
 		}
 		if err := meta.Put(metaFormat, binary.BigEndian.AppendUint32(nil, v+1)); err != nil {
 			return err
 		}
 	}
-	return s.loadKey(meta)
+	return nil
+}
+
+// needsInit reports whether a writable open must write: the file has no
+// meta bucket (new, or not a store: initMeta decides) or an older format.
+func (s *Store) needsInit(db *bolt.DB) bool {
+	need := true
+	db.View(func(btx *bolt.Tx) error {
+		if meta := btx.Bucket(bucketMeta); meta != nil {
+			v, err := readFormat(meta)
+			need = err == nil && v < FormatNewest
+		}
+		return nil
+	})
+	return need
 }
 
 // errNotAStore is the error of Open for a bbolt file that is not a store.
@@ -230,7 +267,7 @@ func (s *Store) checkMeta(btx *bolt.Tx) error {
 		return err
 	}
 	if v != FormatNewest {
-		return fmt.Errorf("cdrstore: format %d must be migrated by a read-write open first: %w", v, ErrUnsupportedFormat)
+		return &FormatError{Found: v, Reason: "must be migrated by a read-write open first"}
 	}
 	return s.loadKey(meta)
 }
@@ -242,10 +279,10 @@ func readFormat(meta *bolt.Bucket) (uint32, error) {
 	}
 	v := binary.BigEndian.Uint32(raw)
 	if v > FormatNewest {
-		return 0, fmt.Errorf("cdrstore: format %d is newer than %d: %w", v, FormatNewest, ErrUnsupportedFormat)
+		return 0, &FormatError{Found: v, Reason: fmt.Sprintf("is newer than %d", FormatNewest)}
 	}
 	if v < FormatMinSupported {
-		return 0, fmt.Errorf("cdrstore: format %d is older than %d: %w", v, FormatMinSupported, ErrUnsupportedFormat)
+		return 0, &FormatError{Found: v, Reason: fmt.Sprintf("is older than %d", FormatMinSupported)}
 	}
 	return v, nil
 }
@@ -313,35 +350,104 @@ func (s *Store) SubjectHMAC(subject string) []byte {
 	return audit.SubjectHMAC(s.subjectKey, subject)
 }
 
-// View runs fn in a read-only transaction. fn's error is returned.
-func (s *Store) View(fn func(*Tx) error) error {
+// View runs fn in a read-only transaction. fn's error is returned; a
+// damaged page met on the way is an error matching ErrCorrupt.
+func (s *Store) View(fn func(*Tx) error) (err error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.db == nil {
 		return ErrClosed
 	}
+	defer recoverDamage(&err, debug.SetPanicOnFault(true))
 	return s.db.View(func(btx *bolt.Tx) error { return fn(newTx(s, btx)) })
 }
 
 // Update runs fn in a read-write transaction, committed when fn returns nil
-// and rolled back when it returns an error, which Update returns. Only one
-// write transaction runs at a time.
+// and rolled back when it returns an error, which Update returns (or when
+// fn wrote nothing: the file is then left as it was). Only one write
+// transaction runs at a time. A damaged page met on the way is an
+// error matching ErrCorrupt; met while committing, it also halts the
+// store's writes (ErrHalted) until it is reopened.
 func (s *Store) Update(fn func(*Tx) error) error {
-	return s.write((*bolt.DB).Update, fn)
+	return s.write(false, fn)
 }
 
-// write runs fn in a write transaction that commit (bbolt's Update or
-// Batch) runs and commits.
-func (s *Store) write(commit func(*bolt.DB, func(*bolt.Tx) error) error, fn func(*Tx) error) error {
+// write runs fn in a write transaction of its own, or, when grouped, in
+// one shared with concurrent callers (falling back to one of its own when
+// fn fails there).
+func (s *Store) write(grouped bool, fn func(*Tx) error) (err error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.db == nil {
-		return ErrClosed
+	if err := s.writable(); err != nil {
+		return err
 	}
-	if s.opts.ReadOnly {
+	if grouped {
+		if err := s.group.do(s, s.db, fn); err != errTrySolo {
+			return err
+		}
+	}
+	committing := false
+	defer func() {
+		if committing && errors.Is(err, errDamagedPage) {
+			err = s.halt(err)
+		}
+	}()
+	defer recoverDamage(&err, debug.SetPanicOnFault(true))
+	err = s.db.Update(func(btx *bolt.Tx) error {
+		committing = false
+		if err := fn(newTx(s, btx)); err != nil {
+			return err
+		}
+		if !wrote(btx) {
+			return errNothingWritten
+		}
+		committing = true
+		return nil
+	})
+	if err == errNothingWritten {
+		err = nil
+	}
+	return err
+}
+
+// errNothingWritten rolls back a write transaction that changed nothing.
+var errNothingWritten = errors.New("cdrstore: nothing written")
+
+// wrote reports whether btx changed anything. Every bbolt write (a put, a
+// delete, a bucket created or deleted, a sequence) goes through a node
+// that the transaction materialises from its page, and bbolt counts
+// them. A transaction that wrote nothing is rolled back rather than
+// committed: a commit writes a meta page, and a command that changed
+// nothing (a dry run, settings set to what they are) must leave
+// the file's bytes and modification time as they were.
+func wrote(btx *bolt.Tx) bool {
+	st := btx.Stats()
+	return st.GetNodeCount() > 0
+}
+
+// writable returns why the store cannot write, or nil. The caller holds
+// s.mu.
+func (s *Store) writable() error {
+	switch {
+	case s.db == nil:
+		return ErrClosed
+	case s.opts.ReadOnly:
 		return ErrReadOnly
 	}
-	return commit(s.db, func(btx *bolt.Tx) error { return fn(newTx(s, btx)) })
+	if h := s.halted.Load(); h != nil {
+		return h
+	}
+	return nil
+}
+
+// halt makes the store refuse writes from now on, because a commit failed
+// with cause, and returns the error those writes get. The first cause is
+// kept.
+func (s *Store) halt(cause error) error {
+	s.halted.CompareAndSwap(nil, &HaltedError{Err: cause})
+	h := s.halted.Load()
+	s.opts.Logger.Error("cdrstore: a commit failed; writes are refused until the store is reopened", "path", s.path, "err", h.Err)
+	return h
 }
 
 // Get returns the record id of workspace ws, or an error matching
@@ -378,28 +484,23 @@ func (s *Store) PutBatch(rs []Record) error {
 	return s.Update(putInOrder(rs, order))
 }
 
-// groupCommitDelay is how long PutGrouped's first caller waits for others
-// to join its transaction. bbolt's default, 10 ms, starves the disk: 16
-// goroutines writing one record each (cmd/compare -n 100000) committed 919
-// records/s at 10 ms, 2,818 at 2 ms, 3,625–3,763 at 1 ms, 3,344–3,811 at
-// 0.5 ms and 2,676 at 0.1 ms.
-const groupCommitDelay = time.Millisecond
-
 // PutGrouped stores rs as PutBatch does, but concurrent callers share
-// one transaction and one commit (group commit, through bbolt's DB.Batch:
+// one transaction and one commit (group commit, as bbolt's DB.Batch does:
 // up to 1,000 calls or 1 ms). It returns once that commit is durable.
 // When the shared transaction fails, each call is retried in a transaction
 // of its own, so one call's error never fails another's records. It suits
 // many goroutines each writing a few records, at the price of up to 1 ms
-// of latency; a single writer is better served by PutBatch.
+// of latency; a single writer is better served by PutBatch. A panic while
+// the shared transaction commits (bbolt on a damaged page) fails its
+// calls and halts the store's writes (ErrHalted), not the process.
 func (s *Store) PutGrouped(rs []Record) error {
 	order, err := validOrder(rs)
 	if err != nil {
 		return err
 	}
-	// bbolt may run the function more than once (the retry above); an
+	// The function may run more than once (the retry above); an
 	// upsert of the same records is the same the second time.
-	return s.write((*bolt.DB).Batch, putInOrder(rs, order))
+	return s.write(true, putInOrder(rs, order))
 }
 
 // putInOrder returns the transaction body of PutBatch and PutGrouped: it

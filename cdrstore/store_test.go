@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdrvault/cdrvault/audit"
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/e164"
 	"github.com/cdrvault/cdrvault/internal/storetest"
@@ -661,6 +662,16 @@ func TestOpenRejectsNewerFormatAndForeignFiles(t *testing.T) {
 	_, err = cdrstore.Open(junk, nil)
 	require.ErrorIs(t, err, cdrstore.ErrCorrupt)
 
+	// An empty file is not a store to a read-only open, which writes
+	// nothing (a writable open makes it one).
+	zero := filepath.Join(dir, "zero.db")
+	require.NoError(t, os.WriteFile(zero, nil, 0o600))
+	_, err = cdrstore.Open(zero, &cdrstore.Options{ReadOnly: true})
+	require.ErrorIs(t, err, cdrstore.ErrCorrupt)
+	fi, err := os.Stat(zero)
+	require.NoError(t, err)
+	assert.Zero(t, fi.Size())
+
 	// A bbolt file of another application is refused, by a writable open
 	// too, and left byte for byte as it was: only a file without buckets
 	// becomes a store.
@@ -812,8 +823,15 @@ func TestOpenDamagedPage(t *testing.T) {
 func TestFormatNumbersPinned(t *testing.T) {
 	assert.Equal(t, uint32(1), cdrstore.FormatV1)
 	assert.Equal(t, uint32(2), cdrstore.FormatV2)
-	assert.Equal(t, cdrstore.FormatV2, cdrstore.FormatNewest)
+	assert.Equal(t, uint32(3), cdrstore.FormatV3)
+	assert.Equal(t, cdrstore.FormatV3, cdrstore.FormatNewest)
 	assert.Equal(t, cdrstore.FormatV1, cdrstore.FormatMinSupported)
+	// The record codec's versions and the address kinds codec v2 writes.
+	assert.Equal(t, byte(1), cdrstore.CodecV1)
+	assert.Equal(t, byte(2), cdrstore.CodecV2)
+	assert.Equal(t, cdrstore.CodecV2, cdrstore.CodecNewest)
+	assert.Equal(t, cdrstore.AliasKind(2), cdrstore.AliasShortCode)
+	assert.Equal(t, cdrstore.AliasKind(3), cdrstore.AliasSenderID)
 }
 
 func rawUpdate(t *testing.T, path string, fn func(*bolt.Tx) error) {
@@ -929,6 +947,9 @@ func TestCheckCancelled(t *testing.T) {
 
 func TestAuxBucket(t *testing.T) {
 	s := storetest.Open(t, nil)
+	created, err := s.CreateWorkspace("acme")
+	require.NoError(t, err)
+	assert.True(t, created)
 	require.NoError(t, s.Update(func(tx *cdrstore.Tx) error {
 		kv, err := tx.Bucket("acme", cdrstore.BucketSettings)
 		require.NoError(t, err)
@@ -957,17 +978,85 @@ func TestAuxBucket(t *testing.T) {
 	}))
 }
 
-// A workspace bucket whose name no valid write could make (too long, not
-// UTF-8, holding 0x00) is corruption: Check reports it as such, as it
-// does every problem, and so do Workspaces and the operations on it;
-// none of them calls it a malformed argument.
-func TestBadWorkspaceNameIsCorruption(t *testing.T) {
+// A workspace comes to exist only by a record written to it or by
+// CreateWorkspace: reaching an auxiliary bucket or the audit log of a
+// mistyped name in a write transaction is an error naming it, and
+// creates nothing.
+func TestNoWorkspaceBySideEffect(t *testing.T) {
+	s := storetest.Open(t, nil)
+	require.NoError(t, s.Put(sms("m1", t2026, ada, "hello")))
+	before := storetest.Dump(t, s)
+	for _, name := range cdrstore.AuxBuckets() {
+		err := s.Update(func(tx *cdrstore.Tx) error {
+			_, err := tx.Bucket("acmee", name)
+			return err
+		})
+		require.ErrorIs(t, err, cdrstore.ErrNotFound, name)
+		var nw *cdrstore.NoWorkspaceError
+		require.ErrorAs(t, err, &nw)
+		assert.Equal(t, "acmee", nw.Workspace)
+		assert.Contains(t, err.Error(), `"acmee"`)
+	}
+	err := s.Update(func(tx *cdrstore.Tx) error {
+		_, err := tx.AppendAudit("acmee", audit.Entry{Time: t2026, Action: "hold.change"})
+		return err
+	})
+	require.ErrorIs(t, err, cdrstore.ErrNotFound)
+	assert.Equal(t, before, storetest.Dump(t, s), "nothing created")
+	names, err := s.Workspaces()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"acme"}, names)
+
+	created, err := s.CreateWorkspace("acmee")
+	require.NoError(t, err)
+	assert.True(t, created)
+	created, err = s.CreateWorkspace("acmee")
+	require.NoError(t, err)
+	assert.False(t, created, "creating it again changes nothing")
+	require.NoError(t, s.Update(func(tx *cdrstore.Tx) error {
+		_, err := tx.AppendAudit("acmee", audit.Entry{Time: t2026, Action: "hold.change"})
+		return err
+	}))
+}
+
+// oneRecordFile returns the path of a closed store holding one record.
+func oneRecordFile(t *testing.T) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "s.db")
 	s, err := cdrstore.Open(path, &cdrstore.Options{NoSync: true})
 	require.NoError(t, err)
 	require.NoError(t, s.Put(sms("m1", t2026, ada, "hello")))
 	require.NoError(t, s.Close())
+	return path
+}
 
+// Opening a store that needs no migration, reading it and closing it
+// write nothing to its file: its bytes and modification time stay.
+func TestOpenWritesNothing(t *testing.T) {
+	path := oneRecordFile(t)
+	old := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	require.NoError(t, os.Chtimes(path, old, old))
+	before, err := os.ReadFile(path)
+	require.NoError(t, err)
+	s, err := cdrstore.Open(path, &cdrstore.Options{NoSync: true})
+	require.NoError(t, err)
+	_, err = s.Get("acme", "nope")
+	require.ErrorIs(t, err, cdrstore.ErrNotFound)
+	require.NoError(t, s.Close())
+	after, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(before, after), "a writable open changed the file")
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, old, fi.ModTime().UTC())
+}
+
+// A workspace bucket whose name no valid write could make (too long, not
+// UTF-8, holding 0x00) is corruption: Check reports it as such, as it
+// does every problem, and so do Workspaces and the operations on it;
+// none of them calls it a malformed argument.
+func TestBadWorkspaceNameIsCorruption(t *testing.T) {
+	path := oneRecordFile(t)
 	for _, tc := range []struct{ name, ws string }{
 		{"65 bytes", strings.Repeat("w", 65)},
 		{"not UTF-8", "acme\xff"},
@@ -976,18 +1065,7 @@ func TestBadWorkspaceNameIsCorruption(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "c.db")
 			storetest.CopyFile(t, path, p)
-			rawUpdate(t, p, func(tx *bolt.Tx) error {
-				root, err := tx.Bucket([]byte("ws")).CreateBucket([]byte(tc.ws))
-				if err != nil {
-					return err
-				}
-				for _, name := range []string{"records", "by_id", "by_number", "by_conversation", "audit"} {
-					if _, err := root.CreateBucket([]byte(name)); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
+			storetest.PlantWorkspaces(t, p, tc.ws)
 			s, err := cdrstore.Open(p, &cdrstore.Options{NoSync: true})
 			require.NoError(t, err)
 			defer s.Close()
@@ -1020,8 +1098,8 @@ func TestBadWorkspaceNameIsCorruption(t *testing.T) {
 	}
 
 	// A name the caller gives is still a malformed argument.
-	s = storetest.Open(t, nil)
-	_, err = s.Get(strings.Repeat("w", 65), "m1")
+	s := storetest.Open(t, nil)
+	_, err := s.Get(strings.Repeat("w", 65), "m1")
 	require.ErrorIs(t, err, cdrstore.ErrInvalidRecord)
 	names, err := s.Workspaces()
 	require.NoError(t, err)

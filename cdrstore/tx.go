@@ -151,6 +151,9 @@ func (tx *Tx) openWorkspace(ws string, create bool) (*wsBuckets, error) {
 		if !tx.btx.Writable() {
 			return nil, ErrReadOnly
 		}
+		if err := ValidateNewWorkspace(ws); err != nil {
+			return nil, err
+		}
 		var err error
 		if root, err = top.CreateBucket([]byte(ws)); err != nil {
 			return nil, fmt.Errorf("cdrstore: create workspace: %w", err)
@@ -246,10 +249,32 @@ func (tx *Tx) HasWorkspace(ws string) (bool, error) {
 	return w != nil, err
 }
 
-// CreateWorkspace creates the buckets of ws if it does not exist yet.
-func (tx *Tx) CreateWorkspace(ws string) error {
-	_, err := tx.workspace(ws, true, needNone)
-	return err
+// CreateWorkspace creates the buckets of ws if it does not exist yet, and
+// reports whether it did. Creating a workspace that exists changes
+// nothing.
+func (tx *Tx) CreateWorkspace(ws string) (created bool, err error) {
+	found, err := tx.HasWorkspace(ws)
+	if err != nil || found {
+		return false, err
+	}
+	if _, err := tx.workspace(ws, true, needNone); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// CreateWorkspace creates workspace ws in a transaction of its own, as
+// [Tx.CreateWorkspace] does, and reports whether it did. It is
+// idempotent. Besides writing a record, it is the only way a workspace
+// comes to exist: configuring one (settings, holds, opt-outs, keys) and
+// appending to its audit log require it to exist.
+func (s *Store) CreateWorkspace(ws string) (created bool, err error) {
+	err = s.Update(func(tx *Tx) error {
+		var err error
+		created, err = tx.CreateWorkspace(ws)
+		return err
+	})
+	return created, err
 }
 
 // Get returns the record id of workspace ws. It returns an error matching
@@ -654,14 +679,19 @@ func bucketName(b *bolt.Bucket, w *wsBuckets) []byte {
 }
 
 // AppendAudit appends e to the audit log of workspace ws inside this
-// transaction and returns the stored entry (with its seq and hash).
+// transaction and returns the stored entry (with its seq and hash). A
+// workspace that does not exist is a *NoWorkspaceError: AppendAudit never
+// creates one.
 func (tx *Tx) AppendAudit(ws string, e audit.Entry) (audit.Entry, error) {
 	if !tx.btx.Writable() {
 		return audit.Entry{}, ErrReadOnly
 	}
-	w, err := tx.workspace(ws, true, needAudit)
+	w, err := tx.workspace(ws, false, needAudit)
 	if err != nil {
 		return audit.Entry{}, err
+	}
+	if w == nil {
+		return audit.Entry{}, &NoWorkspaceError{Workspace: ws}
 	}
 	return audit.Append(w.audit, e)
 }

@@ -2,11 +2,13 @@ package control
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/internal/termtext"
 	"github.com/cdrvault/cdrvault/redaction"
 )
 
@@ -32,7 +34,7 @@ var erasingActions = map[string]bool{
 
 // Check runs the integrity check (cdrstore.Store.Check) and the
 // configuration review. A failed integrity check is in the report, not
-// the error.
+// the error. Workspace names in findings are quoted as termtext.Show does.
 func (l *Local) Check(ctx context.Context) (Report, error) {
 	s, now := l.s, l.s.Now()
 	rep := Report{Integrity: "ok", Findings: []Finding{}}
@@ -56,6 +58,13 @@ func (l *Local) Check(ctx context.Context) (Report, error) {
 	erasures := 0
 	err = s.View(func(tx *cdrstore.Tx) error {
 		for _, ws := range tx.Workspaces() {
+			if err := cdrstore.ValidateNewWorkspace(ws); err != nil {
+				var ve *cdrstore.ValidationError
+				errors.As(err, &ve)
+				rep.Findings = append(rep.Findings, Finding{Workspace: ws,
+					Issue:  fmt.Sprintf("the workspace name %s would be refused today (%s): an operator can take it for another", termtext.Show(ws), ve.Reason),
+					Action: "its records stay readable and erasable under this name; move them to a workspace with a plain name (ingest them there, then erase and sweep this one)"})
+			}
 			settings, err := redaction.LoadSettings(tx, ws)
 			if err != nil {
 				rep.Integrity = oneLine(err)
@@ -65,13 +74,13 @@ func (l *Local) Check(ctx context.Context) (Report, error) {
 				if m := settings.RetentionMonths(p); m > 13 {
 					rep.Findings = append(rep.Findings, Finding{Workspace: ws,
 						Issue:  fmt.Sprintf("%s records are kept %d months, longer than 13", p, m),
-						Action: fmt.Sprintf("confirm the legal basis, or: cdradmin policy set -w %s --retention %s=13", ws, p)})
+						Action: fmt.Sprintf("confirm the legal basis, or: cdradmin policy set -w %s --retention %s=13", termtext.Show(ws), p)})
 				}
 			}
 			if len(settings.AutoRedact) == 0 {
 				rep.Findings = append(rep.Findings, Finding{Workspace: ws,
 					Issue:  "no auto-redaction policy: message bodies and numbers are kept until the retention sweep",
-					Action: fmt.Sprintf("consider: cdradmin policy set -w %s --auto-redact sms:any:content,address:6h", ws)})
+					Action: fmt.Sprintf("consider: cdradmin policy set -w %s --auto-redact sms:any:content,address:6h", termtext.Show(ws))})
 			}
 			for en, err := range tx.AuditEntries(ws, 0) {
 				if err != nil {

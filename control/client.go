@@ -283,8 +283,8 @@ func (c *Client) VerifyAudit(ctx context.Context, ws string) ([]ChainStatus, err
 }
 
 // AuditList runs Local.AuditList in the service.
-func (c *Client) AuditList(ctx context.Context, ws string, after uint64, limit int, emit func(AuditLine) error) error {
-	_, err := stream[auditListReq, AuditLine, None](ctx, c, "audit/list", auditListReq{ws, after, limit}, emit)
+func (c *Client) AuditList(ctx context.Context, q AuditQuery, emit func(AuditLine) error) error {
+	_, err := stream[AuditQuery, AuditLine, None](ctx, c, "audit/list", q, emit)
 	return err
 }
 
@@ -369,4 +369,19 @@ func (c *Client) Drain(ctx context.Context, ws string, handOver func(url string)
 		_, err := io.WriteString(pw, ack)
 		return err
 	})
+}
+
+// Workspaces runs Local.Workspaces in the service.
+func (c *Client) Workspaces(ctx context.Context, ws string) ([]WorkspaceStats, error) {
+	return call[wsReq, []WorkspaceStats](ctx, c, "workspaces", wsReq{ws})
+}
+
+// CreateWorkspace runs Local.CreateWorkspace in the service.
+func (c *Client) CreateWorkspace(ctx context.Context, ws string) (bool, error) {
+	return call[wsReq, bool](ctx, c, "workspaces/create", wsReq{ws})
+}
+
+// Delete runs Local.Delete in the service.
+func (c *Client) Delete(ctx context.Context, ws, id, conv string) (redaction.Result, error) {
+	return call[deleteReq, redaction.Result](ctx, c, "delete", deleteReq{ws, id, conv})
 }

@@ -105,6 +105,8 @@ var errorCodes = []struct {
 	{"invalid_record", cdrstore.ErrInvalidRecord},
 	{"invalid_cursor", cdrstore.ErrInvalidCursor},
 	{"corrupt", cdrstore.ErrCorrupt},
+	{"halted", cdrstore.ErrHalted},
+	{"key_mismatch", cdrstore.ErrKeyMismatch},
 	{"unsupported_format", cdrstore.ErrUnsupportedFormat},
 	{"invalid_number", e164.ErrInvalidNumber},
 	{"invalid_product", redaction.ErrInvalidProduct},

@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,13 +45,16 @@ type Ops interface {
 	SetSettings(ctx context.Context, ws string, s redaction.Settings) (redaction.Result, error)
 	Check(ctx context.Context) (Report, error)
 	VerifyAudit(ctx context.Context, ws string) ([]ChainStatus, error)
-	AuditList(ctx context.Context, ws string, after uint64, limit int, emit func(AuditLine) error) error
+	AuditList(ctx context.Context, q AuditQuery, emit func(AuditLine) error) error
 	AutoRedact(ctx context.Context, asOf time.Time) (redaction.AutoRedactResult, error)
 	Sweep(ctx context.Context, asOf time.Time, o redaction.SweepOptions) (redaction.SweepResult, error)
 	Scrub(ctx context.Context) (cdrstore.ScrubResult, error)
 	Ingest(ctx context.Context, in io.Reader, o IngestOptions, event func(IngestEvent) error) (IngestResult, error)
 	Backup(ctx context.Context, w io.Writer) (int64, error)
 	Drain(ctx context.Context, ws string, handOver func(url string) error) (redaction.DrainResult, error)
+	Workspaces(ctx context.Context, ws string) ([]WorkspaceStats, error)
+	CreateWorkspace(ctx context.Context, ws string) (bool, error)
+	Delete(ctx context.Context, ws, id, conv string) (redaction.Result, error)
 }
 
 // Local runs the operations on a Redactor in this process. It is safe
@@ -91,34 +96,88 @@ func (l *Local) Stats(ctx context.Context) (Stats, error) {
 	}
 	err := l.s.View(func(tx *cdrstore.Tx) error {
 		for _, ws := range tx.Workspaces() {
-			w := WorkspaceStats{Workspace: ws}
-			n, err := tx.Count(ws)
+			w, err := workspaceStats(tx, ws)
 			if err != nil {
 				return err
-			}
-			w.Records = n
-			for _, b := range []struct {
-				name cdrstore.Name
-				dst  *int
-			}{{cdrstore.BucketOutbox, &w.Outbox}, {cdrstore.BucketOptout, &w.OptOuts}, {cdrstore.BucketHolds, &w.Holds}} {
-				kv, err := tx.Bucket(ws, b.name)
-				if err != nil {
-					return err
-				}
-				*b.dst = kv.Len()
-			}
-			head, ok, err := tx.AuditHead(ws)
-			if err != nil {
-				return err
-			}
-			if ok {
-				w.AuditSeq, w.AuditHead = head.Seq, hex.EncodeToString(head.Hash[:8])
 			}
 			st.Workspaces = append(st.Workspaces, w)
 		}
 		return nil
 	})
 	return st, err
+}
+
+// workspaceStats counts what workspace ws holds.
+func workspaceStats(tx *cdrstore.Tx, ws string) (WorkspaceStats, error) {
+	w := WorkspaceStats{Workspace: ws}
+	n, err := tx.Count(ws)
+	if err != nil {
+		return w, err
+	}
+	w.Records = n
+	for _, b := range []struct {
+		name cdrstore.Name
+		dst  *int
+	}{{cdrstore.BucketOutbox, &w.Outbox}, {cdrstore.BucketOptout, &w.OptOuts}, {cdrstore.BucketHolds, &w.Holds}} {
+		kv, err := tx.Bucket(ws, b.name)
+		if err != nil {
+			return w, err
+		}
+		*b.dst = kv.Len()
+	}
+	head, ok, err := tx.AuditHead(ws)
+	if err != nil {
+		return w, err
+	}
+	if ok {
+		w.AuditSeq, w.AuditHead = head.Seq, hex.EncodeToString(head.Hash[:8])
+	}
+	return w, nil
+}
+
+// Workspaces returns the counts of workspace ws, or of every workspace
+// when ws is empty. A ws that does not exist is a
+// *cdrstore.NoWorkspaceError.
+func (l *Local) Workspaces(ctx context.Context, ws string) ([]WorkspaceStats, error) {
+	out := []WorkspaceStats{}
+	err := l.s.View(func(tx *cdrstore.Tx) error {
+		names := tx.Workspaces()
+		if ws != "" {
+			found, err := tx.HasWorkspace(ws)
+			if err != nil {
+				return err
+			}
+			if !found {
+				return &cdrstore.NoWorkspaceError{Workspace: ws}
+			}
+			names = []string{ws}
+		}
+		for _, name := range names {
+			w, err := workspaceStats(tx, name)
+			if err != nil {
+				return err
+			}
+			out = append(out, w)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// CreateWorkspace creates workspace ws; false when it existed (see
+// cdrstore.Store.CreateWorkspace).
+func (l *Local) CreateWorkspace(ctx context.Context, ws string) (bool, error) {
+	return l.s.CreateWorkspace(ws)
+}
+
+// Delete deletes record id, or (conv not empty) every leg of
+// conversation conv, of workspace ws (redaction.DeleteRecord and
+// DeleteConversation).
+func (l *Local) Delete(ctx context.Context, ws, id, conv string) (redaction.Result, error) {
+	if conv != "" {
+		return l.rd.DeleteConversation(ctx, ws, conv)
+	}
+	return l.rd.DeleteRecord(ctx, ws, id)
 }
 
 // Get returns record id of workspace ws.
@@ -432,9 +491,51 @@ type AuditLine struct {
 	Hash      string `json:"hash"`
 }
 
-// AuditList streams at most limit entries of workspace ws after seq
-// after, PageSize per read transaction.
-func (l *Local) AuditList(ctx context.Context, ws string, after uint64, limit int, emit func(AuditLine) error) error {
+// AuditQuery selects audit entries of a workspace: at most Limit of
+// those after seq After, the newest first or (NewestFirst false) the
+// oldest.
+type AuditQuery struct {
+	Workspace   string `json:"workspace"`
+	After       uint64 `json:"after"`
+	Limit       int    `json:"limit"`
+	NewestFirst bool   `json:"newest_first"`
+}
+
+// AuditList streams the entries q selects, PageSize per read
+// transaction. Newest first, pages run backwards from the head: seqs run
+// 1, 2, … with no gap (audit.Verify checks it).
+func (l *Local) AuditList(ctx context.Context, q AuditQuery, emit func(AuditLine) error) error {
+	if !q.NewestFirst {
+		return l.auditPages(ctx, q.Workspace, q.After, q.Limit, math.MaxUint64, false, emit)
+	}
+	var head uint64
+	err := l.s.View(func(tx *cdrstore.Tx) error {
+		h, ok, err := tx.AuditHead(q.Workspace)
+		if ok {
+			head = h.Seq
+		}
+		return err
+	})
+	if err != nil || head <= q.After {
+		return err
+	}
+	lo := q.After
+	if head > uint64(q.Limit) {
+		lo = max(lo, head-uint64(q.Limit))
+	}
+	for hi := head; hi > lo; {
+		from := max(lo, hi-min(hi, PageSize))
+		if err := l.auditPages(ctx, q.Workspace, from, int(hi-from), hi, true, emit); err != nil {
+			return err
+		}
+		hi = from
+	}
+	return nil
+}
+
+// auditPages emits up to limit entries with after < seq <= upTo, in pages
+// of PageSize read transactions (one page, reversed, when reverse).
+func (l *Local) auditPages(ctx context.Context, ws string, after uint64, limit int, upTo uint64, reverse bool, emit func(AuditLine) error) error {
 	buf := make([]AuditLine, 0, min(limit, PageSize))
 	for done := 0; done < limit; {
 		if err := ctx.Err(); err != nil {
@@ -447,6 +548,9 @@ func (l *Local) AuditList(ctx context.Context, ws string, after uint64, limit in
 				if err != nil {
 					return err
 				}
+				if en.Seq > upTo {
+					break
+				}
 				buf = append(buf, AuditLine{Seq: en.Seq, Time: en.Time.Format(time.RFC3339Nano), Action: en.Action, Reason: en.Reason, Actor: en.Actor,
 					Subject: hex.EncodeToString(en.Subject), Count: en.Count, Detail: en.Detail, RequestID: en.RequestID, Hash: hex.EncodeToString(en.Hash[:])})
 				if len(buf) == want {
@@ -458,6 +562,9 @@ func (l *Local) AuditList(ctx context.Context, ws string, after uint64, limit in
 		if err != nil {
 			return err
 		}
+		if reverse {
+			slices.Reverse(buf)
+		}
 		for _, line := range buf {
 			if err := emit(line); err != nil {
 				return err
@@ -467,7 +574,7 @@ func (l *Local) AuditList(ctx context.Context, ws string, after uint64, limit in
 		if len(buf) < want {
 			return nil
 		}
-		after = buf[len(buf)-1].Seq
+		after = max(after, buf[0].Seq, buf[len(buf)-1].Seq)
 	}
 	return nil
 }

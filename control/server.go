@@ -391,12 +391,6 @@ type setSettingsReq struct {
 	Settings  redaction.Settings `json:"settings"`
 }
 
-type auditListReq struct {
-	Workspace string `json:"workspace"`
-	After     uint64 `json:"after"`
-	Limit     int    `json:"limit"`
-}
-
 type asOfReq struct {
 	AsOf time.Time              `json:"as_of"`
 	O    redaction.SweepOptions `json:"options"`
@@ -442,8 +436,8 @@ func (srv *Server) routes() {
 		}
 		return res, nil
 	})
-	handleStream(srv, "audit/list", func(ctx context.Context, q auditListReq, emit func(AuditLine) error) (None, error) {
-		return None{}, l.AuditList(ctx, q.Workspace, q.After, q.Limit, emit)
+	handleStream(srv, "audit/list", func(ctx context.Context, q AuditQuery, emit func(AuditLine) error) (None, error) {
+		return None{}, l.AuditList(ctx, q, emit)
 	})
 	handle(srv, "autoredact", func(ctx context.Context, q asOfReq) (redaction.AutoRedactResult, error) {
 		return l.AutoRedact(ctx, q.AsOf)
@@ -485,6 +479,17 @@ func (srv *Server) routes() {
 		})
 	})
 	srv.mux.HandleFunc("POST /v1/backup", srv.serveBackup)
+	handle(srv, "workspaces", func(ctx context.Context, q wsReq) ([]WorkspaceStats, error) { return l.Workspaces(ctx, q.Workspace) })
+	handle(srv, "workspaces/create", func(ctx context.Context, q wsReq) (bool, error) { return l.CreateWorkspace(ctx, q.Workspace) })
+	handle(srv, "delete", func(ctx context.Context, q deleteReq) (redaction.Result, error) {
+		return l.Delete(ctx, q.Workspace, q.ID, q.Conversation)
+	})
+}
+
+type deleteReq struct {
+	Workspace    string `json:"workspace"`
+	ID           string `json:"id,omitempty"`
+	Conversation string `json:"conversation,omitempty"`
 }
 
 // ackOK is the client's line acknowledging that it wrote out a drained URL.

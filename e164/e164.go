@@ -186,9 +186,11 @@ func (n *Number) UnmarshalText(text []byte) error {
 	return nil
 }
 
-// Mask returns raw with every digit after the first three replaced by X
-// and characters other than digits and a leading '+' dropped, at most 20
-// characters: a form of user input that is safe for logs and errors.
+// Mask returns raw with every digit after the first three replaced by X,
+// the separators of a written number (space, parentheses, '-', '.', '/')
+// dropped, a leading '+' kept and any other character replaced by '*', at
+// most 20 characters: a form of user input that is safe for logs and
+// errors, and that shows the input's shape ("ACME" gives "****").
 func Mask(raw string) string {
 	var b strings.Builder
 	digits := 0
@@ -206,6 +208,9 @@ func Mask(raw string) string {
 				b.WriteByte('X')
 			}
 			digits++
+		case strings.ContainsRune(" ()-./\u00a0\t", c):
+		default:
+			b.WriteByte('*')
 		}
 	}
 	return b.String()

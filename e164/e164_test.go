@@ -91,6 +91,18 @@ func TestObfuscateMaskRegion(t *testing.T) {
 	assert.Equal(t, "", zero.Obfuscate())
 	assert.Equal(t, "invalid", zero.Masked())
 	assert.Equal(t, "+234XXX", e164.Mask("+234 (0) 8-0"))
+	// Input that is not a number is masked to its shape, never to "":
+	// letters and other characters become '*'.
+	assert.Equal(t, "****", e164.Mask("ACME"))
+	assert.Equal(t, "+447X**", e164.Mask("+4477ab"))
+	for _, raw := range []string{"ACME", "Bank Alert", "call me"} {
+		_, err := e164.Parse(raw, "")
+		var ne *e164.NumberError
+		require.ErrorAs(t, err, &ne)
+		assert.NotEmpty(t, ne.Masked, raw)
+		assert.NotContains(t, err.Error(), `""`, raw)
+		assert.NotContains(t, err.Error(), raw)
+	}
 }
 
 func TestText(t *testing.T) {

@@ -142,6 +142,14 @@ func TestRedactTransactionContract(t *testing.T) {
 			"detail": "ID 'bulk-a' could not be found (type=MO)"}},
 		{"invalid json", `{"id":"x" "product":"sms"}`, basic(f.key), 422, map[string]any{
 			"type": "https://developer.nexmo.com/api-errors#invalid-json", "title": "Invalid JSON"}},
+		{"id of the wrong JSON type", `{"id":2090,"product":"sms"}`, basic(f.key), 422, map[string]any{
+			"type": "https://developer.nexmo.com/api-errors#invalid-json", "title": "Invalid JSON", "detail": "id must be a string, not a number"}},
+		{"product of the wrong JSON type", `{"id":"x","product":["sms"]}`, basic(f.key), 422, map[string]any{
+			"title": "Invalid JSON", "detail": "product must be a string, not an array"}},
+		{"type of the wrong JSON type", `{"id":"x","product":"sms","type":true}`, basic(f.key), 422, map[string]any{
+			"title": "Invalid JSON", "detail": "type must be a string, not a bool"}},
+		{"not an object", `["x"]`, basic(f.key), 422, map[string]any{
+			"title": "Invalid JSON", "detail": "the request body is not a JSON object"}},
 		{"invalid product", `{"id":"x","product":"sms2"}`, basic(f.key), 422, map[string]any{
 			"type": "https://developer.nexmo.com/api-errors/redact#invalid-product", "title": "Invalid Product",
 			"detail": "No product corresponding to supplied string sms2!"}},
@@ -398,7 +406,8 @@ func TestWrongMethod(t *testing.T) {
 		{"PUT", "/v1/redact/transaction", "POST", "title", "Method Not Allowed"},
 		{"GET", "/v1/contacts/+2348031234567", "DELETE", "error_code", "METHOD_NOT_ALLOWED"},
 		{"POST", "/v1/contacts/", "DELETE", "error_code", "METHOD_NOT_ALLOWED"},
-		{"DELETE", "/v1/records/voice-1", "GET, HEAD", "title", "Method Not Allowed"},
+		{"PUT", "/v1/records/voice-1", "GET, HEAD, DELETE", "title", "Method Not Allowed"},
+		{"GET", "/v1/conversations/CON-1", "DELETE", "error_code", "METHOD_NOT_ALLOWED"},
 		{"POST", "/v1/records", "GET, HEAD", "title", "Method Not Allowed"},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
@@ -514,4 +523,38 @@ func TestAddedKeyIsAcceptedAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	status, _, body = f.do(t, "GET", "/v1/records/voice-1", "", bearer(k.Token))
 	assert.Equal(t, 200, status, "a key added while the server runs is accepted from the next request: %v", body)
+}
+
+// A credential for a workspace that does not exist is refused: it would
+// authenticate requests against a workspace nobody ingests into.
+func TestAddKeyNeedsTheWorkspace(t *testing.T) {
+	f := setup(t, nil)
+	before := storetest.Dump(t, f.s)
+	_, err := httpapi.AddKey(f.s, "acmee", nil)
+	require.ErrorIs(t, err, cdrstore.ErrNotFound)
+	var nw *cdrstore.NoWorkspaceError
+	require.ErrorAs(t, err, &nw)
+	assert.Equal(t, "acmee", nw.Workspace)
+	assert.Equal(t, before, storetest.Dump(t, f.s))
+}
+
+// Records whose platform side is a sender ID or a short code are read
+// over HTTP as given, by ID and by the counterparty's number.
+func TestSubjectAccessShowsSenderIDs(t *testing.T) {
+	f := setup(t, nil)
+	old := now.Add(-48 * time.Hour)
+	bob := e164.MustParse("+447911123456", "")
+	require.NoError(t, f.s.PutBatch([]cdrstore.Record{
+		{ID: "mt-alpha", Workspace: "acme", Product: cdrstore.ProductSMS, Direction: cdrstore.Outbound, FromAlias: cdrstore.Alias{Kind: cdrstore.AliasSenderID, Value: "ACME"}, To: bob, Body: "code 1234", StartedAt: old},
+		{ID: "mo-short", Workspace: "acme", Product: cdrstore.ProductSMS, Direction: cdrstore.Inbound, From: bob, ToAlias: cdrstore.Alias{Kind: cdrstore.AliasShortCode, Value: "32665"}, Body: "STOP", StartedAt: old.Add(time.Minute)},
+	}))
+	status, _, body := f.do(t, "GET", "/v1/records/mt-alpha", "", bearer(f.key.Token))
+	require.Equal(t, 200, status)
+	assert.Equal(t, "ACME", body["from"])
+	status, _, body = f.do(t, "GET", "/v1/records?number=%2B447911123456", "", bearer(f.key.Token))
+	require.Equal(t, 200, status, "%v", body)
+	recs := body["records"].([]any)
+	require.Len(t, recs, 2)
+	assert.Equal(t, "ACME", recs[0].(map[string]any)["from"])
+	assert.Equal(t, "32665", recs[1].(map[string]any)["to"])
 }

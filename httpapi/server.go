@@ -70,12 +70,15 @@ func New(rd *redaction.Redactor, opts *Options) *Server {
 	mux.HandleFunc("DELETE /v1/contacts/{$}", srv.eraseContact)
 	mux.HandleFunc("GET /v1/records/{id}", srv.getRecord)
 	mux.HandleFunc("GET /v1/records", srv.listRecords)
+	mux.HandleFunc("DELETE /v1/records/{id}", srv.deleteRecord)
+	mux.HandleFunc("DELETE /v1/conversations/{id}", srv.deleteConversation)
 	// The same paths without a method: a wrong method gets a 405 in the
 	// endpoint's body shape, not net/http's text/plain.
 	mux.HandleFunc("/v1/redact/transaction", methodNotAllowed("POST", false))
 	mux.HandleFunc("/v1/contacts/{e164}", methodNotAllowed("DELETE", true))
 	mux.HandleFunc("/v1/contacts/{$}", methodNotAllowed("DELETE", true))
-	mux.HandleFunc("/v1/records/{id}", methodNotAllowed("GET, HEAD", false))
+	mux.HandleFunc("/v1/records/{id}", methodNotAllowed("GET, HEAD, DELETE", false))
+	mux.HandleFunc("/v1/conversations/{id}", methodNotAllowed("DELETE", true))
 	mux.HandleFunc("/v1/records", methodNotAllowed("GET, HEAD", false))
 	srv.mux = mux
 	return srv
@@ -314,8 +317,17 @@ func truncate(s string, n int) string {
 
 func (srv *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
 	srv.opts.Logger.Error("request failed", "trace", traceID(r), "err", err)
+	if errors.Is(err, cdrstore.ErrHalted) {
+		problem(w, r, http.StatusServiceUnavailable, typeBase+"#unavailable", "Service Unavailable", haltedMessage)
+		return
+	}
 	problem(w, r, http.StatusInternalServerError, typeBase+"#internal", "Internal Error", "The request could not be completed")
 }
+
+// haltedMessage answers a write to a store that refuses writes until it
+// is reopened (cdrstore.ErrHalted): 503, since a restart of the server
+// lifts it.
+const haltedMessage = "The store accepts no writes until it is reopened (restart the server); reads go on"
 
 // contactFail writes an error in the contact endpoint's body shape.
 func contactFail(w http.ResponseWriter, status int, code, msg string) {
@@ -325,6 +337,10 @@ func contactFail(w http.ResponseWriter, status int, code, msg string) {
 // contactInternal is internal in the contact endpoint's body shape.
 func (srv *Server) contactInternal(w http.ResponseWriter, r *http.Request, err error) {
 	srv.opts.Logger.Error("request failed", "trace", traceID(r), "err", err)
+	if errors.Is(err, cdrstore.ErrHalted) {
+		contactFail(w, http.StatusServiceUnavailable, "UNAVAILABLE", haltedMessage)
+		return
+	}
 	contactFail(w, http.StatusInternalServerError, "INTERNAL", "The request could not be completed")
 }
 
@@ -336,11 +352,16 @@ func decodeRedact(body interface{ Read([]byte) (int, error) }) (redactRequest, c
 	invalid := func(err error, detail string) *decodeProblem {
 		var mbe *http.MaxBytesError
 		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &mbe):
 			detail = fmt.Sprintf("the request body is larger than %d bytes", mbe.Limit)
 		case errors.As(err, &se):
 			detail = fmt.Sprintf("invalid JSON at byte %d", se.Offset)
+		case errors.As(err, &te) && te.Field != "":
+			// The field is one of the request's own names, never the
+			// caller's value.
+			detail = fmt.Sprintf("%s must be a string, not %s", te.Field, jsonKind(te.Value))
 		}
 		return &decodeProblem{typeBase + "#invalid-json", "Invalid JSON", detail}
 	}
@@ -374,6 +395,18 @@ func decodeRedact(body interface{ Read([]byte) (int, error) }) (redactRequest, c
 	return req, p, d, nil
 }
 
+// jsonKind names the JSON kind of a json.UnmarshalTypeError's Value ("number",
+// "array", …) with its article.
+func jsonKind(v string) string {
+	switch {
+	case v == "array", v == "object":
+		return "an " + v
+	case strings.HasPrefix(v, "number"):
+		return "a number"
+	}
+	return "a " + v
+}
+
 // DefaultErasureReason is the reason DELETE /v1/contacts/{e164} writes to
 // the audit when the request gives no ?reason=.
 const DefaultErasureReason = "ndpr_right_to_erasure"
@@ -385,26 +418,13 @@ type contactError struct {
 
 // eraseContact is DELETE /v1/contacts/{e164}.
 func (srv *Server) eraseContact(w http.ResponseWriter, r *http.Request) {
-	c := srv.authenticate(r, false, true)
+	c, idem := srv.contactAuth(w, r)
 	if c == nil {
-		contactFail(w, http.StatusUnauthorized, "UNAUTHORIZED", "Invalid or missing API key")
-		return
-	}
-	setKey(w, c.KeyID)
-	if ok, wait := srv.allow(c.KeyID); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
-		contactFail(w, http.StatusTooManyRequests, "RATE_LIMITED", "Please wait, then retry your request")
 		return
 	}
 	n, ok := ParseContactNumber(r.PathValue("e164"))
 	if !ok {
 		contactFail(w, http.StatusBadRequest, "INVALID_ARGUMENT", "e164 is missing or malformed")
-		return
-	}
-	idem := r.Header.Get("Idempotency-Key")
-	if len(idem) > MaxIdempotencyKey {
-		contactFail(w, http.StatusBadRequest, "INVALID_ARGUMENT",
-			fmt.Sprintf("Idempotency-Key must be at most %d bytes", MaxIdempotencyKey))
 		return
 	}
 	reason := r.URL.Query().Get("reason")
@@ -418,15 +438,13 @@ func (srv *Server) eraseContact(w http.ResponseWriter, r *http.Request) {
 		srv.contactInternal(w, r, err)
 		return
 	}
-	var missing []string
+	var provisioned []cdrstore.Product
 	for _, p := range cdrstore.Products() {
-		if settings.Provisioned(p) && !c.MayRedact(p) {
-			missing = append(missing, string(p))
+		if settings.Provisioned(p) {
+			provisioned = append(provisioned, p)
 		}
 	}
-	if len(missing) > 0 {
-		contactFail(w, http.StatusForbidden, "PERMISSION_DENIED",
-			fmt.Sprintf("Key %s may not redact every product of its workspace, which a contact erasure touches (missing: %s)", c.KeyID, strings.Join(missing, ",")))
+	if !mayRedactAll(w, c, provisioned, "every product of its workspace, which a contact erasure touches") {
 		return
 	}
 	ctx := redaction.WithRequest(r.Context(), redaction.Request{ID: idem, Actor: c.KeyID})
@@ -437,15 +455,67 @@ func (srv *Server) eraseContact(w http.ResponseWriter, r *http.Request) {
 		contactFail(w, http.StatusBadRequest, "INVALID_ARGUMENT",
 			"reason must be a reason code such as ndpr_right_to_erasure: "+strings.TrimPrefix(err.Error(), redaction.ErrInvalidReason.Error()+": "))
 		return
-	case errors.Is(err, redaction.ErrRequestConflict):
-		contactFail(w, http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED",
-			"The Idempotency-Key was used for another request")
-		return
 	default:
-		srv.contactInternal(w, r, err)
+		srv.contactWriteFailed(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, "application/json", NewContactErasure(res, n))
+}
+
+// contactWriteFailed answers err, the error of a write on an endpoint with
+// the contact endpoint's body shape: 422 for an Idempotency-Key used for
+// another request, else an internal error.
+func (srv *Server) contactWriteFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, redaction.ErrRequestConflict) {
+		contactFail(w, http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_REUSED",
+			"The Idempotency-Key was used for another request")
+		return
+	}
+	srv.contactInternal(w, r, err)
+}
+
+// contactAuth admits a request to an endpoint with the contact endpoint's
+// rules: a Bearer token, the key's rate limit, and an Idempotency-Key of at
+// most MaxIdempotencyKey bytes. It returns the key and the
+// Idempotency-Key; when it refuses the request it has answered, and
+// returns nil.
+func (srv *Server) contactAuth(w http.ResponseWriter, r *http.Request) (*Credential, string) {
+	c := srv.authenticate(r, false, true)
+	if c == nil {
+		contactFail(w, http.StatusUnauthorized, "UNAUTHORIZED", "Invalid or missing API key")
+		return nil, ""
+	}
+	setKey(w, c.KeyID)
+	if ok, wait := srv.allow(c.KeyID); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+		contactFail(w, http.StatusTooManyRequests, "RATE_LIMITED", "Please wait, then retry your request")
+		return nil, ""
+	}
+	idem := r.Header.Get("Idempotency-Key")
+	if len(idem) > MaxIdempotencyKey {
+		contactFail(w, http.StatusBadRequest, "INVALID_ARGUMENT",
+			fmt.Sprintf("Idempotency-Key must be at most %d bytes", MaxIdempotencyKey))
+		return nil, ""
+	}
+	return c, idem
+}
+
+// mayRedactAll reports whether c may redact every product of products (a
+// request that changes records of several products needs a key that may
+// redact each); when not, it answers 403 PERMISSION_DENIED naming what the
+// request touches and the products missing.
+func mayRedactAll(w http.ResponseWriter, c *Credential, products []cdrstore.Product, touched string) bool {
+	var missing []string
+	for _, p := range products {
+		if !c.MayRedact(p) {
+			missing = append(missing, string(p))
+		}
+	}
+	if len(missing) > 0 {
+		contactFail(w, http.StatusForbidden, "PERMISSION_DENIED",
+			fmt.Sprintf("Key %s may not redact %s (missing: %s)", c.KeyID, touched, strings.Join(missing, ",")))
+	}
+	return len(missing) == 0
 }
 
 // ContactErasure is the body of a 200 answer of DELETE

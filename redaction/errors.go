@@ -164,11 +164,11 @@ func (e *NotFoundError) Is(target error) bool { return target == cdrstore.ErrNot
 // HoldError reports a record under legal hold.
 type HoldError struct {
 	ID     string
-	Reason string
+	Reason string // "legal hold: " and the hold's reason, as Skipped.Reason says it
 }
 
 func (e *HoldError) Error() string {
-	return fmt.Sprintf("redaction: record %q is under legal hold: %s", e.ID, e.Reason)
+	return fmt.Sprintf("redaction: record %q: %s", e.ID, e.Reason)
 }
 
 // Is reports whether target is ErrLegalHold.

@@ -13,9 +13,11 @@ import (
 
 // side is one number of a record with its two redaction marks.
 type side struct {
+	name       string // "from" or "to", as on the wire
 	number     *e164.Number
-	removed    cdrstore.Field // the number is gone
-	obfuscated cdrstore.Field // the number is replaced by Redacted.Masked
+	alias      *cdrstore.Alias // a short code or sender ID: the platform's side only
+	removed    cdrstore.Field  // the number is gone
+	obfuscated cdrstore.Field  // the number is replaced by Redacted.Masked
 }
 
 // counterparty returns the side of rec that holds the person on the other
@@ -24,9 +26,19 @@ type side struct {
 // number, which no redaction removes.
 func counterparty(rec *cdrstore.Record) side {
 	if rec.Direction == cdrstore.Inbound {
-		return side{&rec.From, cdrstore.FieldFrom, cdrstore.FieldFromObfuscated}
+		return side{"from", &rec.From, &rec.FromAlias, cdrstore.FieldFrom, cdrstore.FieldFromObfuscated}
 	}
-	return side{&rec.To, cdrstore.FieldTo, cdrstore.FieldToObfuscated}
+	return side{"to", &rec.To, &rec.ToAlias, cdrstore.FieldTo, cdrstore.FieldToObfuscated}
+}
+
+// CounterpartyAlias reports whether rec holds a short code or sender ID
+// on its counterparty's side, and which field that is ("from" or "to").
+// Only the platform's side may: the counterparty is a person, whose
+// number an erasure must be able to find. cdrstore cannot tell the sides
+// apart, so callers that take records from outside (ingest) ask here.
+func CounterpartyAlias(rec *cdrstore.Record) (field string, ok bool) {
+	c := counterparty(rec)
+	return c.name, !c.alias.IsZero()
 }
 
 // Counterparty returns the number of the person on the other side of the
@@ -44,6 +56,10 @@ func (o *op) removeCounterparty(rec *cdrstore.Record) bool {
 	changed := false
 	if c.number.IsValid() {
 		*c.number = e164.Number{}
+		changed = true
+	}
+	if !c.alias.IsZero() { // only a library caller can have stored one there
+		*c.alias = cdrstore.Alias{}
 		changed = true
 	}
 	if rec.Redacted.Masked != "" {

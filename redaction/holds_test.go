@@ -94,10 +94,10 @@ func TestHoldPlacementIsIdempotentAndAudited(t *testing.T) {
 
 func TestHoldReasonHoldsNoNumber(t *testing.T) {
 	s, rd := setup(t, smsOut("s1", ada, "one"))
-	before := dump(t, s)
+	before := storetest.Dump(t, s)
 	_, err := rd.HoldRecord(ctx, "acme", "s1", "complaint from +234 803 123 4567")
 	require.ErrorIs(t, err, redaction.ErrInvalidReason)
-	assert.Equal(t, before, dump(t, s))
+	assert.Equal(t, before, storetest.Dump(t, s))
 	_, err = rd.HoldRecord(ctx, "acme", "s1", "litigation 2026-cv-17")
 	require.NoError(t, err)
 }

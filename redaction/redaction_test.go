@@ -231,13 +231,6 @@ func TestParseProduct(t *testing.T) {
 	require.ErrorIs(t, err, redaction.ErrInvalidDirection)
 }
 
-func dump(t *testing.T, s *cdrstore.Store) string {
-	t.Helper()
-	var b bytes.Buffer
-	require.NoError(t, s.Dump(&b))
-	return b.String()
-}
-
 var errInjected = errors.New("injected fault")
 
 // A fault injected before write step i leaves the store's logical dump as
@@ -269,7 +262,7 @@ func TestFaultInjection(t *testing.T) {
 			s, rd := setup(t, voice("v1", ada, "c1"), voice("v2", ada, "c1"), smsOut("s1", ada, "hello"), message("m1", ada))
 			for i := 0; ; i++ {
 				require.Less(t, i, 100, "the operation never succeeded")
-				before := dump(t, s)
+				before := storetest.Dump(t, s)
 				step := 0
 				redaction.SetHook(rd, func(name string) error {
 					if step++; step > i {
@@ -283,7 +276,7 @@ func TestFaultInjection(t *testing.T) {
 					break
 				}
 				require.ErrorIs(t, err, errInjected)
-				require.Equal(t, before, dump(t, s), "fault at step %d left a trace", i+1)
+				require.Equal(t, before, storetest.Dump(t, s), "fault at step %d left a trace", i+1)
 				require.NoError(t, s.Check(ctx))
 			}
 		})
@@ -296,12 +289,12 @@ func TestCancelledContextChangesNothing(t *testing.T) {
 		recs = append(recs, smsOut(fmt.Sprintf("s%d", i), ada, "hello"))
 	}
 	s, rd := setup(t, recs...)
-	before := dump(t, s)
+	before := storetest.Dump(t, s)
 	c, cancel := context.WithCancel(ctx)
 	cancel()
 	_, err := rd.EraseContact(c, "acme", ada, "gdpr_art17")
 	require.ErrorIs(t, err, context.Canceled)
-	assert.Equal(t, before, dump(t, s))
+	assert.Equal(t, before, storetest.Dump(t, s))
 }
 
 // No audit entry holds a number or a body, in any encoding the bytes
@@ -372,6 +365,33 @@ func TestDrainOutboxAtLeastOnce(t *testing.T) {
 	assert.Len(t, seen, 2)
 }
 
+// Configuring a workspace that does not exist (a typo) is an error naming
+// it, and writes nothing: a hold placed in "acmee" would protect nothing
+// in "acme". Releasing a hold that does not exist stays idempotent.
+func TestConfiguringAnUnknownWorkspaceFails(t *testing.T) {
+	s, rd := setup(t, smsOut("m1", ada, "hello"))
+	before := storetest.Dump(t, s)
+	for name, do := range map[string]func() error{
+		"hold record": func() error { _, err := rd.HoldRecord(ctx, "acmee", "m1", "litigation"); return err },
+		"hold number": func() error { _, err := rd.HoldNumber(ctx, "acmee", ada, "litigation"); return err },
+		"release":     func() error { _, err := rd.ReleaseHold(ctx, "acmee", redaction.HoldKeyForID("m1")); return err },
+		"opt out":     func() error { _, err := rd.OptOut(ctx, "acmee", ada); return err },
+		"opt in":      func() error { _, err := rd.RemoveOptOut(ctx, "acmee", ada); return err },
+		"settings":    func() error { _, err := rd.SetSettings(ctx, "acmee", redaction.DefaultSettings()); return err },
+	} {
+		err := do()
+		require.ErrorIs(t, err, cdrstore.ErrNotFound, name)
+		var nw *cdrstore.NoWorkspaceError
+		require.ErrorAs(t, err, &nw, name)
+		assert.Equal(t, "acmee", nw.Workspace, name)
+	}
+	assert.Equal(t, before, storetest.Dump(t, s), "nothing written")
+
+	res, err := rd.ReleaseHold(ctx, "acme", redaction.HoldKeyForID("m1"))
+	require.NoError(t, err, "a replayed release must not fail")
+	assert.Zero(t, res.AuditSeq, "nothing released, nothing audited")
+}
+
 // A redaction after an obfuscation removes the obfuscated counterparty and
 // marks that side alone: an outbound record's From (the platform's number)
 // stays and is not said to be gone, before or after a re-ingest.
@@ -426,10 +446,10 @@ func TestValidateReason(t *testing.T) {
 
 func TestEraseContactRefusesAReasonThatIsNotACode(t *testing.T) {
 	s, rd := setup(t, smsOut("s1", ada, "hello"))
-	before := dump(t, s)
+	before := storetest.Dump(t, s)
 	_, err := rd.EraseContact(ctx, "acme", ada, "caller +2348031234567 asked")
 	require.ErrorIs(t, err, redaction.ErrInvalidReason)
-	assert.Equal(t, before, dump(t, s), "nothing written, no audit entry")
+	assert.Equal(t, before, storetest.Dump(t, s), "nothing written, no audit entry")
 }
 
 func TestEraseContactSaysWhenAHoldKeptRecords(t *testing.T) {
@@ -445,14 +465,14 @@ func TestEraseContactSaysWhenAHoldKeptRecords(t *testing.T) {
 
 func TestErasureInAnUnknownWorkspace(t *testing.T) {
 	s, rd := setup(t, smsOut("s1", ada, "hello"))
-	before := dump(t, s)
+	before := storetest.Dump(t, s)
 	_, err := rd.EraseContact(ctx, "acmee", ada, "gdpr_art17")
 	require.ErrorIs(t, err, cdrstore.ErrNotFound)
 	_, err = rd.DeleteRecord(ctx, "acmee", "s1")
 	require.ErrorIs(t, err, cdrstore.ErrNotFound)
 	_, err = rd.DeleteConversation(ctx, "acmee", "c1")
 	require.ErrorIs(t, err, cdrstore.ErrNotFound)
-	assert.Equal(t, before, dump(t, s), "no workspace created, no receipt")
+	assert.Equal(t, before, storetest.Dump(t, s), "no workspace created, no receipt")
 	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
 		assert.Equal(t, []string{"acme"}, tx.Workspaces())
 		return nil
@@ -564,4 +584,36 @@ func TestScrubLeavesNoResidue(t *testing.T) {
 	assert.Equal(t, "KEPT-MARKER-0001", got.Body)
 	require.NoError(t, s.Check(ctx))
 	require.NoError(t, s.Put(smsOut("after", keptNum, "post-scrub")))
+}
+
+// Only the platform's side may hold a short code or sender ID; a record a
+// library caller stored with one on the counterparty's side loses it to a
+// redaction, as it would lose the counterparty's number.
+func TestRedactionRemovesAnAliasOnTheCounterpartySide(t *testing.T) {
+	rec := smsOut("m1", ada, "hello")
+	rec.To, rec.ToAlias = e164.Number{}, cdrstore.Alias{Kind: cdrstore.AliasSenderID, Value: "AdaLovelace"}
+	field, ok := redaction.CounterpartyAlias(&rec)
+	require.True(t, ok)
+	assert.Equal(t, "to", field)
+	s, rd := setup(t, rec)
+	res, err := rd.RedactByID(ctx, "acme", "m1", cdrstore.ProductSMS, cdrstore.Outbound)
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Affected)
+	got, err := s.Get("acme", "m1")
+	require.NoError(t, err)
+	assert.True(t, got.ToAlias.IsZero())
+	assert.True(t, got.Redacted.Fields.Has(cdrstore.FieldTo))
+
+	// The platform's sender ID stays: it names no person.
+	out := smsOut("m2", ada, "hi")
+	out.From, out.FromAlias = e164.Number{}, cdrstore.Alias{Kind: cdrstore.AliasSenderID, Value: "ACME"}
+	_, ok = redaction.CounterpartyAlias(&out)
+	assert.False(t, ok)
+	require.NoError(t, s.Put(out))
+	_, err = rd.RedactByID(ctx, "acme", "m2", cdrstore.ProductSMS, cdrstore.Outbound)
+	require.NoError(t, err)
+	got, err = s.Get("acme", "m2")
+	require.NoError(t, err)
+	assert.Equal(t, "ACME", got.FromAlias.Value)
+	assert.False(t, got.To.IsValid())
 }

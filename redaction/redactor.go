@@ -144,20 +144,23 @@ type call struct {
 	// operations whose replay does not depend on them (a sweep "now").
 	args string
 	// erasure marks the operations of an erasure request: they get a
-	// receipt, and refuse a workspace that does not exist with an error
-	// matching cdrstore.ErrNotFound (an erasure in a mistyped workspace
-	// must fail, not create it and hand out a receipt for nothing).
+	// receipt. (Every operation refuses a workspace that does not exist
+	// with a *cdrstore.NoWorkspaceError: an erasure in a mistyped
+	// workspace must fail, not hand out a receipt for nothing, and a hold
+	// placed in one would protect nothing.)
 	erasure bool
 	// dryRun runs the operation in a read-only transaction: it counts
 	// what it would change, writes nothing, and keeps no request ID.
 	dryRun bool
 }
 
-// run executes fn as one transaction on workspace ws: it replays a known
-// request ID, runs fn, appends the audit entry (unless fn set noAudit),
-// signs a receipt, and records the request ID — all committed together. A
-// cancelled ctx rolls everything back. A dry run (c.dryRun) runs in a
-// read-only transaction and writes none of it.
+// run executes fn as one transaction on workspace ws, which must exist
+// (else a *cdrstore.NoWorkspaceError, matching cdrstore.ErrNotFound, and
+// nothing written): it replays a known request ID, runs fn, appends the
+// audit entry (unless fn set noAudit), signs a receipt, and records the
+// request ID — all committed together. A cancelled ctx rolls everything
+// back. A dry run (c.dryRun) runs in a read-only transaction and writes
+// none of it.
 func (r *Redactor) run(ctx context.Context, ws string, c call, fn func(*op) error) (Result, error) {
 	return run(r, ctx, ws, c, fn, func(o *op) Result { return o.res })
 }
@@ -181,14 +184,12 @@ func run[T any](r *Redactor, ctx context.Context, ws string, c call, fn func(*op
 		begin = r.s.View
 	}
 	err := begin(func(tx *cdrstore.Tx) error {
-		if c.erasure {
-			found, err := tx.HasWorkspace(ws)
-			if err != nil {
-				return err
-			}
-			if !found {
-				return fmt.Errorf("redaction: workspace %q: %w", ws, cdrstore.ErrNotFound)
-			}
+		found, err := tx.HasWorkspace(ws)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return fmt.Errorf("redaction: %s: %w", action, &cdrstore.NoWorkspaceError{Workspace: ws})
 		}
 		var fp string
 		if req.ID != "" {

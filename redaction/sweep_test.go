@@ -62,11 +62,11 @@ func TestSweep(t *testing.T) {
 	_, err = rd.SetSettings(ctx, "acme", redaction.Settings{Retention: redaction.Retention{ByProduct: map[cdrstore.Product]int{cdrstore.ProductVoice: 24}}})
 	require.NoError(t, err)
 
-	before := dump(t, s)
+	before := storetest.Dump(t, s)
 	dry, err := rd.Sweep(ctx, asOf, redaction.SweepOptions{DryRun: true})
 	require.NoError(t, err)
 	assert.Equal(t, 2502, dry.Deleted)
-	assert.Equal(t, before, dump(t, s), "a dry run writes nothing")
+	assert.Equal(t, before, storetest.Dump(t, s), "a dry run writes nothing")
 
 	res, err := rd.Sweep(ctx, asOf, redaction.SweepOptions{BatchSize: 1000})
 	require.NoError(t, err)

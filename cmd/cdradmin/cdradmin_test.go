@@ -319,14 +319,15 @@ func TestHelpAndUsage(t *testing.T) {
 	// The usage line says what validate requires.
 	code, out, _ := cli(t, "", "audit", "--help")
 	assert.Equal(t, 0, code)
-	assert.Contains(t, out, "usage: cdradmin [--db PATH] audit verify [-w WS] | list -w WS [--after SEQ] [--limit N]\n")
+	assert.Contains(t, out, "usage: cdradmin [--db PATH] audit verify [-w WS] | list -w WS [--after SEQ] [--limit N] [--reverse]\n")
 	code, _, stderr = cli(t, "", "audit", "list")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "list needs -w WS")
 }
 
-// An inspection command fails fast, with a clear message, when another
-// process holds the store.
+// An inspection command fails fast, with a message that names the cause
+// (another process holds the store, and which one where the system says),
+// when another process holds the store.
 func TestInspectionFailsFastWhenLocked(t *testing.T) {
 	db := fixtureDB(t, 100)
 	s, err := cdrstore.Open(db, nil)
@@ -336,7 +337,9 @@ func TestInspectionFailsFastWhenLocked(t *testing.T) {
 	code, _, stderr := cli(t, "", "--db", db, "stats")
 	assert.Equal(t, 1, code)
 	assert.Less(t, time.Since(start), 5*time.Second)
-	assert.Contains(t, stderr, "held by another process")
+	assert.Contains(t, stderr, db+" is held by another process")
+	assert.NotContains(t, stderr, "serve")
+	assert.Contains(t, stderr, fmt.Sprintf("(pid %d: ", os.Getpid()))
 }
 
 func TestDemo(t *testing.T) {

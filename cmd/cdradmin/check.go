@@ -34,7 +34,7 @@ func (c *checkCmd) run(ctx context.Context, e *env) error {
 		for _, f := range rep.Findings {
 			where := ""
 			if f.Workspace != "" {
-				where = f.Workspace + ": "
+				where = show(f.Workspace) + ": "
 			}
 			fmt.Fprintf(e.stdout, "- %s%s\n  what to do: %s\n", where, f.Issue, f.Action)
 		}

@@ -37,7 +37,11 @@ func (c *eraseCmd) validate(e *env) error {
 }
 
 func (c *eraseCmd) run(ctx context.Context, e *env) error {
-	ops, done, err := e.ops(ctx, readWrite)
+	mode := readWrite
+	if c.dryRun {
+		mode = readOnly // a dry run reads in a read-only transaction
+	}
+	ops, done, err := e.ops(ctx, mode)
 	if err != nil {
 		return err
 	}
@@ -51,7 +55,11 @@ func (c *eraseCmd) run(ctx context.Context, e *env) error {
 		return err
 	}
 	if e.json {
-		return e.printJSON(httpapi.NewContactErasure(res, c.n)) // the contact endpoint's answer
+		// The contact endpoint's answer, and whether it was a dry run.
+		return e.printJSON(struct {
+			httpapi.ContactErasure
+			DryRun bool `json:"dry_run,omitempty"`
+		}{httpapi.NewContactErasure(res, c.n), c.dryRun})
 	}
 	verb := "erased content of"
 	if c.dryRun {
@@ -62,14 +70,19 @@ func (c *eraseCmd) run(ctx context.Context, e *env) error {
 		fmt.Fprint(e.stdout, " (replayed request: nothing applied)")
 	}
 	fmt.Fprintln(e.stdout)
+	printSkipped(e, res.Result)
+	if res.AuditSeq > 0 {
+		fmt.Fprintf(e.stdout, "audit seq %d, hash %s\n", res.AuditSeq, res.AuditHash)
+	}
+	return nil
+}
+
+// printSkipped lists the records an operation left alone, and why.
+func printSkipped(e *env, res redaction.Result) {
 	for _, s := range res.Skipped {
 		fmt.Fprintf(e.stdout, "skipped %s: %s\n", s.ID, s.Reason)
 	}
 	if more := res.SkippedCount - len(res.Skipped); more > 0 {
 		fmt.Fprintf(e.stdout, "skipped %d more\n", more)
 	}
-	if res.AuditSeq > 0 {
-		fmt.Fprintf(e.stdout, "audit seq %d, hash %s\n", res.AuditSeq, res.AuditHash)
-	}
-	return nil
 }

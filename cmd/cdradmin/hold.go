@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/control"
 	"github.com/cdrvault/cdrvault/e164"
+	"github.com/cdrvault/cdrvault/redaction"
 )
 
 type holdCmd struct {
@@ -64,18 +68,39 @@ func (c *holdCmd) run(ctx context.Context, e *env) error {
 	case "add":
 		ch.ID, ch.Number, ch.Reason = c.id, c.n, c.reason
 	case "remove":
+		// The library's release is idempotent (a replayed release must
+		// not fail); an operator who names a hold that is not there has
+		// mistyped its key, and is told so before anything is written.
+		holds, err := ops.Hold(ctx, ch)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(holds, func(h redaction.Hold) bool { return h.Key == e.args[1] }) {
+			return fmt.Errorf("no hold %q in workspace %s (see hold list)", e.args[1], c.ws)
+		}
 		ch.Release = e.args[1]
 	}
 	holds, err := ops.Hold(ctxRequest(ctx, ""), ch)
 	if err != nil {
 		return err
 	}
+	if ch.ID != "" {
+		warnHeldIDNotStored(ctx, e, ops, c.ws, c.id)
+	}
 	if e.json {
 		return e.printJSON(holds)
 	}
-	fmt.Fprintf(e.stdout, "%d legal holds in %s\n", len(holds), c.ws)
+	fmt.Fprintf(e.stdout, "%d legal holds in %s\n", len(holds), show(c.ws))
 	for _, h := range holds {
-		fmt.Fprintf(e.stdout, "  %s  since %s  %s\n", h.Key, h.Since.Format(time.RFC3339), h.Reason)
+		fmt.Fprintf(e.stdout, "  %s  since %s  %s\n", show(h.Key), h.Since.Format(time.RFC3339), show(h.Reason))
 	}
 	return nil
+}
+
+// warnHeldIDNotStored warns when a hold names a record that is not stored:
+// holding ahead of ingest is allowed, but it is more often a typo.
+func warnHeldIDNotStored(ctx context.Context, e *env, ops control.Ops, ws, id string) {
+	if _, err := ops.Get(ctx, ws, id); errors.Is(err, cdrstore.ErrNotFound) {
+		fmt.Fprintf(e.stderr, "cdradmin hold: warning: no record %q in workspace %s yet; the hold covers it once it is ingested\n", id, ws)
+	}
 }

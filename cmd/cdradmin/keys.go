@@ -101,7 +101,7 @@ func (c *keysCmd) run(ctx context.Context, e *env) error {
 		for _, p := range k.Products {
 			ps = append(ps, string(p))
 		}
-		fmt.Fprintf(e.stdout, "%s  %-10s %-8s %s\n", k.KeyID, k.Workspace, state, strings.Join(ps, ","))
+		fmt.Fprintf(e.stdout, "%s  %-10s %-8s %s\n", k.KeyID, show(k.Workspace), state, strings.Join(ps, ","))
 	}
 	return nil
 }

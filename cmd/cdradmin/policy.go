@@ -20,7 +20,7 @@ func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
 type policyCmd struct {
 	ws, products, premature, retention, mediaExpiry string
-	months                                          int
+	months                                          *int // nil: not given
 	autoRedact                                      listFlag
 	clearAuto                                       bool
 }
@@ -29,7 +29,14 @@ func (c *policyCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ws, "w", "", "workspace")
 	fs.StringVar(&c.products, "products", "", "provisioned products, comma-separated, or 'all'")
 	fs.StringVar(&c.premature, "premature", "", "premature-redaction window, e.g. 1h")
-	fs.IntVar(&c.months, "retention-months", 0, "retention in calendar months for every product")
+	fs.Func("retention-months", "retention in calendar months for every product (1 to 1200)", func(v string) error {
+		m, err := strconv.Atoi(v)
+		if err != nil {
+			return err
+		}
+		c.months = &m
+		return nil
+	})
 	fs.StringVar(&c.retention, "retention", "", "per-product retention, e.g. voice=24,sms=6")
 	fs.StringVar(&c.mediaExpiry, "media-expiry", "", "remove media this long after the record started, e.g. 720h (0 to disable)")
 	fs.Var(&c.autoRedact, "auto-redact", "policy PRODUCT:DIRECTION|any:content,address:HOLD (repeatable), e.g. sms:outbound:content,address:6h")
@@ -68,10 +75,18 @@ func (c *policyCmd) apply(s *redaction.Settings) error {
 		if err != nil {
 			return usageErr("--premature: %v", err)
 		}
+		if d <= 0 {
+			// A zero window stands for the default in Settings, so
+			// "0s" would quietly mean 1h.
+			return usageErr("--premature must be more than 0 (the default is %s)", redaction.DefaultPrematureWindow)
+		}
 		s.PrematureWindow = redaction.Duration(d)
 	}
-	if c.months != 0 {
-		s.Retention.Months = c.months
+	if c.months != nil {
+		if *c.months < 1 || *c.months > 1200 {
+			return usageErr("--retention-months must be 1 to 1200")
+		}
+		s.Retention.Months = *c.months
 	}
 	if c.retention != "" {
 		for _, kv := range strings.Split(c.retention, ",") {

@@ -48,14 +48,23 @@ func (c *sweepCmd) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.dryRun, "dry-run", false, "count what would be deleted; write nothing")
 	fs.IntVar(&c.batch, "batch", redaction.DefaultBatchSize, "records per transaction")
 }
-func (c *sweepCmd) validate(e *env) error { return noArgs(e) }
+func (c *sweepCmd) validate(e *env) error {
+	if c.batch < 1 {
+		return usageErr("--batch must be at least 1")
+	}
+	return noArgs(e)
+}
 
 func (c *sweepCmd) run(ctx context.Context, e *env) error {
 	asOf, err := e.parseAsOf(c.asOf)
 	if err != nil {
 		return err
 	}
-	ops, done, err := e.ops(ctx, readWrite)
+	mode := readWrite
+	if c.dryRun {
+		mode = readOnly // a dry run reads in read-only transactions
+	}
+	ops, done, err := e.ops(ctx, mode)
 	if err != nil {
 		return err
 	}
@@ -73,7 +82,7 @@ func (c *sweepCmd) run(ctx context.Context, e *env) error {
 	}
 	fmt.Fprintf(e.stdout, "%s %d expired records in %d batches (held: %d)\n", verb, res.Deleted, res.Batches, res.SkippedCount)
 	for _, ws := range sortedKeys(res.ByWorkspace) {
-		fmt.Fprintf(e.stdout, "  %s: %d\n", ws, res.ByWorkspace[ws])
+		fmt.Fprintf(e.stdout, "  %s: %d\n", show(ws), res.ByWorkspace[ws])
 	}
 	return nil
 }
@@ -97,13 +106,18 @@ func (c *drainCmd) run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer done()
-	res, err := ops.Drain(ctx, "", func(url string) error {
+	var firstErr error // why the first hand-over failed
+	res, err := ops.Drain(ctx, "", func(url string) (err error) {
 		if e.json {
-			return e.printJSON(struct {
+			err = e.printJSON(struct {
 				URL string `json:"url"`
 			}{url})
+		} else {
+			_, err = fmt.Fprintln(e.stdout, url)
 		}
-		_, err := fmt.Fprintln(e.stdout, url)
+		if firstErr == nil {
+			firstErr = err
+		}
 		return err
 	})
 	if err != nil {
@@ -111,10 +125,14 @@ func (c *drainCmd) run(ctx context.Context, e *env) error {
 	}
 	// The counts go to stderr, so that stdout holds only the URLs.
 	if e.json {
-		return encodeJSON(e.stderr, res)
+		err = encodeJSON(e.stderr, res)
+	} else {
+		fmt.Fprintf(e.stderr, "handed over %d, failed %d, pending %d\n", res.Deleted, res.Failed, res.Pending)
 	}
-	fmt.Fprintf(e.stderr, "handed over %d, failed %d, pending %d\n", res.Deleted, res.Failed, res.Pending)
-	return nil
+	if err == nil && res.Failed > 0 {
+		err = fmt.Errorf("%d deletions could not be handed over and stay pending: %w", res.Failed, firstErr)
+	}
+	return err
 }
 
 func noArgs(e *env) error {

@@ -106,6 +106,9 @@ func (c *redactCmd) run(ctx context.Context, e *env) error {
 		} else {
 			fmt.Fprintf(e.stdout, "%s\t%s\n", id, o.Status)
 		}
+		if errors.Is(err, cdrstore.ErrCorrupt) || errors.Is(err, cdrstore.ErrHalted) {
+			return err // the store, not the ID: the next IDs would fail alike
+		}
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d IDs not redacted", failed, len(c.ids))

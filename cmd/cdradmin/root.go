@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/control"
 	"github.com/cdrvault/cdrvault/redaction"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Exit codes.
@@ -44,7 +46,8 @@ type env struct {
 	stderr io.Writer
 	json   bool
 	now    func() time.Time
-	args   []string // positional arguments after the flags
+	args   []string     // positional arguments after the flags
+	logger *slog.Logger // the store's logger; nil: none
 }
 
 // subcommand is one verb: its flags, their validation, and its work.
@@ -70,17 +73,20 @@ var verbs = []verb{
 	{"export", "-w WS --number N [--format json|csv]", "subject access export: every record holding the number, with opt-out and hold status", "cdradmin export -w acme --number +2348031234567 --format csv", func() subcommand { return &exportCmd{} }},
 	{"redact", "-w WS --product P [--type inbound|outbound] (ID... | --ids-from FILE)", "redact transactions by ID (the Redact API), reporting per ID", "cdradmin redact -w acme --product sms --ids-from ids.txt", func() subcommand { return &redactCmd{} }},
 	{"erase", "-w WS [--reason R] [--dry-run] [--request-id ID] E164", "erase a contact's content across the workspace (right to erasure)", "cdradmin erase -w acme --reason ndpr_right_to_erasure +2348031234567", func() subcommand { return &eraseCmd{} }},
+	{"delete", "-w WS (--id ID | --conversation C) [--request-id ID]", "delete a record, or every leg of a conversation (recordings and media to the outbox)", "cdradmin delete -w acme --conversation CON-5d3e1a2b-8c4f-4a6e-9b1d-2f7c3e8a9d10", func() subcommand { return &deleteCmd{} }},
 	{"autoredact", "[--as-of T]", "apply every workspace's auto-redaction policies", "cdradmin autoredact --as-of 2026-11-01T00:00:00Z", func() subcommand { return &autoRedactCmd{} }},
 	{"sweep", "[--as-of T] [--dry-run] [--batch N]", "delete records past their retention period", "cdradmin sweep --dry-run", func() subcommand { return &sweepCmd{} }},
 	{"drain", "--log-only", "hand pending recording and media deletions to a deleter (here: print them)", "cdradmin drain --log-only", func() subcommand { return &drainCmd{} }},
 	{"scrub", "", "purge freed pages: afterwards no erased byte remains in the file", "cdradmin scrub", func() subcommand { return &scrubCmd{} }},
 	{"backup", "--to PATH", "write a consistent copy with no freed-page residue", "cdradmin backup --to /backups/cdrvault-2026-11-22.db", func() subcommand { return &backupCmd{} }},
-	{"audit", "verify [-w WS] | list -w WS [--after SEQ] [--limit N]", "verify the audit chains, or list entries", "cdradmin audit verify", func() subcommand { return &auditCmd{} }},
+	{"audit", "verify [-w WS] | list -w WS [--after SEQ] [--limit N] [--reverse]", "verify the audit chains, or list entries (newest first; --reverse: oldest first)", "cdradmin audit list -w acme --limit 20", func() subcommand { return &auditCmd{} }},
 	{"optout", "add|remove|check -w WS E164", "record, remove or check an opt-out (kept as a keyed HMAC)", "cdradmin optout add -w acme +2348031234567", func() subcommand { return &optoutCmd{} }},
 	{"hold", "add -w WS (--id ID | --number N) --reason R | remove -w WS KEY | list -w WS", "place, release or list legal holds", "cdradmin hold add -w acme --number +2348031234567 --reason litigation-2026-17", func() subcommand { return &holdCmd{} }},
 	{"policy", "show -w WS | set -w WS [flags]", "show or change workspace settings (changes are audited)", "cdradmin policy set -w acme --retention-months 13 --auto-redact sms:outbound:content,address:6h", func() subcommand { return &policyCmd{} }},
 	{"stats", "", "counts, sizes and audit heads per workspace", "cdradmin stats --json", func() subcommand { return &statsCmd{} }},
 	{"check", "", "integrity (indexes, audit chains, outbox) and configuration review", "cdradmin check", func() subcommand { return &checkCmd{} }},
+	{"migrate", "", "upgrade a store written by an older cdradmin to this one's on-disk format (one transaction)", "cdradmin migrate", func() subcommand { return &migrateCmd{} }},
+	{"workspace", "create WS | list | show WS", "create a workspace explicitly, or list and show them (nothing else creates one but ingest)", "cdradmin workspace create acme", func() subcommand { return &workspaceCmd{} }},
 	{"keys", "add -w WS [--products sms,voice] | list [-w WS] | revoke -w WS KEY", "API credentials for serve (the secret is printed once)", "cdradmin keys add -w acme --products sms,voice --json", func() subcommand { return &keysCmd{} }},
 	{"serve", "[--addr 127.0.0.1:8080] [--rate 170] [--control=false]", "serve the Redact, contact-erasure and subject-access HTTP API, and cdradmin's commands on the control socket", "cdradmin serve --addr 127.0.0.1:8080", func() subcommand { return &serveCmd{} }},
 }
@@ -112,29 +118,46 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // runWithClock is run with an injected clock.
 func runWithClock(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, now: now}
+	stdout, stderr = newTermWriter(stdout), newTermWriter(stderr)
+	out := &outWriter{w: stdout}
+	e := &env{stdin: stdin, stdout: out, stderr: stderr, now: now}
+	// Usage is printed here, not by the flag package: once, on stdout for
+	// --help and on stderr after a mistake.
 	root := flag.NewFlagSet("cdradmin", flag.ContinueOnError)
 	root.SetOutput(stderr)
-	root.Usage = func() { rootUsage(stderr) }
+	root.Usage = func() {}
 	defaultDB := os.Getenv("CDRVAULT_DB")
 	if defaultDB == "" {
 		defaultDB = "cdrvault.db"
 	}
-	root.StringVar(&e.db, "db", defaultDB, "store file")
-	root.StringVar(&e.socket, "socket", "", "control socket of the service holding the store (default PATH.ctl)")
-	root.BoolVar(&e.local, "local", false, "open the store file; never go through a control socket")
-	root.BoolVar(&e.remote, "remote", false, "go through the control socket; never open the store file")
+	e.db = defaultDB
+	dbFlag := func(fs *flag.FlagSet) {
+		fs.Func("db", "store file (default $CDRVAULT_DB, else ./cdrvault.db); before or after the command", func(v string) error {
+			e.db, e.dbSet = v, true
+			return nil
+		})
+		fs.Func("socket", "control socket of the service holding the store (default PATH.ctl)", func(v string) error {
+			e.socket = v
+			return nil
+		})
+		fs.BoolFunc("local", "open the store file; never go through a control socket", func(string) error {
+			e.local = true
+			return nil
+		})
+		fs.BoolFunc("remote", "go through the control socket; never open the store file", func(string) error {
+			e.remote = true
+			return nil
+		})
+	}
+	dbFlag(root)
 	if err := root.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			rootUsage(stdout)
 			return exitOK
 		}
+		rootUsage(stderr)
 		return exitUsage
 	}
-	if e.local && e.remote {
-		fmt.Fprintln(stderr, "cdradmin: --local and --remote exclude each other")
-		return exitUsage
-	}
-	root.Visit(func(f *flag.Flag) { e.dbSet = e.dbSet || f.Name == "db" })
 	if root.NArg() == 0 {
 		rootUsage(stderr)
 		return exitUsage
@@ -153,27 +176,45 @@ func runWithClock(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	cmd := v.new()
 	fs := flag.NewFlagSet(v.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {}
 	fs.BoolVar(&e.json, "json", false, "print JSON for scripts instead of text")
+	dbFlag(fs)
 	cmd.flags(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: cdradmin [--db PATH] %s %s\n\n%s.\n\nExample:\n  %s\n\nFlags:\n", v.name, v.usage, capitalize(v.summary), v.example)
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "usage: cdradmin [--db PATH] %s %s\n\n%s.\n\nExample:\n  %s\n\nFlags:\n", v.name, v.usage, capitalize(v.summary), v.example)
+		fs.SetOutput(w)
 		fs.PrintDefaults()
+		fs.SetOutput(stderr)
 	}
 	if err := fs.Parse(interleave(fs, root.Args()[1:])); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
+			usage(stdout)
 			return exitOK
 		}
+		usage(stderr)
 		return exitUsage
 	}
 	e.args = fs.Args()
-	if err := cmd.validate(e); err != nil {
-		fmt.Fprintf(stderr, "cdradmin %s: %v\n", v.name, err)
-		fs.Usage()
+	if e.local && e.remote {
+		fmt.Fprintf(stderr, "cdradmin %s: --local and --remote exclude each other\n", v.name)
 		return exitUsage
 	}
-	if err := cmd.run(ctx, e); err != nil {
+	if err := cmd.validate(e); err != nil {
+		fmt.Fprintf(stderr, "cdradmin %s: %v\n", v.name, err)
+		usage(stderr)
+		return exitUsage
+	}
+	if err := e.checkWorkspaceFlag(ctx, fs); err != nil {
+		fmt.Fprintf(stderr, "cdradmin %s: %s\n", v.name, oneLine(err))
+		return exitFailure
+	}
+	err := cmd.run(ctx, e)
+	if out.err != nil && (err == nil || err == out.err) {
+		// Output that did not reach stdout (a full disk, a closed pipe)
+		// is a failure: a script must not take it for success.
+		err = fmt.Errorf("write output: %w", out.err)
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "cdradmin %s: %s\n", v.name, oneLine(err))
 		if errors.Is(err, errUsage) {
 			return exitUsage
@@ -181,6 +222,20 @@ func runWithClock(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		return exitFailure
 	}
 	return exitOK
+}
+
+// outWriter is stdout, keeping the first write error.
+type outWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (o *outWriter) Write(p []byte) (int, error) {
+	n, err := o.w.Write(p)
+	if err != nil && o.err == nil {
+		o.err = err
+	}
+	return n, err
 }
 
 // interleave lets flags follow positional arguments ("erase +234… -w acme")
@@ -244,22 +299,66 @@ func (e *env) openStore(m openMode) (*cdrstore.Store, error) {
 	if e.remote {
 		return nil, usageErr("--remote: this command does not run through the control socket; run it with the service stopped")
 	}
-	opts := &cdrstore.Options{ReadOnly: m == readOnly, LockTimeout: 2 * time.Second, Now: e.now}
+	opts := &cdrstore.Options{ReadOnly: m == readOnly, LockTimeout: 2 * time.Second, Now: e.now, Logger: e.logger}
 	if m == readOnly {
 		opts.LockTimeout = time.Second
 	}
-	if m != create {
-		if _, err := os.Stat(e.db); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("no store at %s (cdradmin ingest creates one)", e.db)
-		} else if err != nil {
-			return nil, err
-		}
+	fi, err := os.Stat(e.db)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && m == create:
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("no store at %s (cdradmin ingest creates one)", e.db)
+	case err != nil:
+		return nil, err
+	case fi.IsDir():
+		return nil, &notStoreError{e.db, "is a directory, not a store file"}
+	case fi.Size() == 0 && m != create:
+		// bbolt would make an empty file a store: only ingest and demo
+		// create stores.
+		return nil, &notStoreError{e.db, "is an empty file, not a store (cdradmin ingest creates one)"}
 	}
 	s, err := cdrstore.Open(e.db, opts)
-	if errors.Is(err, cdrstore.ErrLocked) {
-		return nil, fmt.Errorf("%s is held by another process (is 'cdradmin serve' running?): %w", e.db, err)
+	var fe *cdrstore.FormatError
+	switch {
+	case m == readOnly && errors.As(err, &fe) && fe.NeedsMigration():
+		return nil, fmt.Errorf("%s is in format %d, written by an older cdradmin; run 'cdradmin migrate' once to upgrade it to format %d: %w", e.db, fe.Found, cdrstore.FormatNewest, err)
+	case errors.Is(err, cdrstore.ErrLocked):
+		holder := "held by another process"
+		if h := lockHolder(e.db); h != "" {
+			holder += " (" + h + ")"
+		}
+		return nil, fmt.Errorf("%s is %s: %w", e.db, holder, err)
+	case errors.Is(err, bolterrors.ErrInvalid):
+		what := "is not a store (not a bbolt file)"
+		if looksLikeJSON(e.db) {
+			what = "is a JSON file, not a store (cdradmin ingest reads JSON Lines into one)"
+		}
+		return nil, &notStoreError{e.db, what}
 	}
 	return s, err
+}
+
+// errNotStore marks a --db that names something other than a store file.
+var errNotStore = errors.New("not a store")
+
+// notStoreError says what a --db that is not a store is.
+type notStoreError struct{ path, what string }
+
+func (e *notStoreError) Error() string        { return e.path + " " + e.what }
+func (e *notStoreError) Is(target error) bool { return target == errNotStore }
+
+// looksLikeJSON reports whether the file at path starts, after white
+// space, with '{' or '['.
+func looksLikeJSON(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := f.Read(head)
+	trimmed := strings.TrimLeft(string(head[:n]), " \t\r\n")
+	return strings.HasPrefix(trimmed, "{") || strings.HasPrefix(trimmed, "[")
 }
 
 // ops returns the store's operations and the function that releases them.
@@ -309,6 +408,10 @@ func (e *env) parseAsOf(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, usageErr("--as-of %q is not an RFC 3339 time", s)
 	}
+	// As of a time to come, records would go before their time.
+	if now := e.now(); t.After(now) {
+		return time.Time{}, usageErr("--as-of %s is in the future (now is %s)", s, now.UTC().Format(time.RFC3339))
+	}
 	return t.UTC(), nil
 }
 
@@ -334,6 +437,9 @@ type progress struct {
 }
 
 func newProgress(w io.Writer) *progress {
+	if tw, ok := w.(*termWriter); ok {
+		w = tw.w // progress writes its own escapes, and only counts
+	}
 	p := &progress{w: w}
 	if f, ok := w.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {

@@ -29,12 +29,15 @@ func (c *serveCmd) flags(fs *flag.FlagSet) {
 func (c *serveCmd) validate(e *env) error { return noArgs(e) }
 
 func (c *serveCmd) run(ctx context.Context, e *env) error {
+	// The store logs to the same place: a commit that fails and halts
+	// writes says so there.
+	logger := slog.New(slog.NewJSONHandler(e.stderr, nil))
+	e.logger = logger
 	s, err := e.openStore(readWrite)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	logger := slog.New(slog.NewJSONHandler(e.stderr, nil))
 	rd := redaction.New(s, nil)
 	api := httpapi.New(rd, &httpapi.Options{RateLimit: c.rate, Logger: logger})
 	if c.control {

@@ -40,20 +40,11 @@ func TestKeysAndServe(t *testing.T) {
 	assert.Contains(t, out, k.Key)
 	assert.NotContains(t, out, k.Secret, "the secret is never shown again")
 
-	addr := freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int)
-	go func() {
-		done <- runWithClock(ctx, []string{"--db", db, "serve", "--addr", addr}, strings.NewReader(""), io.Discard, io.Discard, func() time.Time { return fixedNow })
-	}()
-	var resp *http.Response
-	require.Eventually(t, func() bool {
-		req, _ := http.NewRequest("DELETE", "http://"+addr+"/v1/contacts/+2348031234567", nil)
-		req.Header.Set("Authorization", "Bearer "+k.Token)
-		var err error
-		resp, err = http.DefaultClient.Do(req)
-		return err == nil
-	}, 5*time.Second, 20*time.Millisecond)
+	addr, stop := serve(t, db, io.Discard)
+	req, _ := http.NewRequest("DELETE", "http://"+addr+"/v1/contacts/+2348031234567", nil)
+	req.Header.Set("Authorization", "Bearer "+k.Token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	assert.Equal(t, 200, resp.StatusCode, string(body))
@@ -67,20 +58,43 @@ func TestKeysAndServe(t *testing.T) {
 	code, out, stderr = cli(t, "", "--db", db, "keys", "revoke", "-w", "acme", k.Key)
 	require.Equal(t, 0, code, stderr)
 	assert.Equal(t, "revoked "+k.Key+"\n", out)
-	req, _ := http.NewRequest("DELETE", "http://"+addr+"/v1/contacts/+2348031234567", nil)
+	req, _ = http.NewRequest("DELETE", "http://"+addr+"/v1/contacts/+2348031234567", nil)
 	req.Header.Set("Authorization", "Bearer "+k.Token)
 	resp, err = http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, 401, resp.StatusCode, "the key revoked through the socket is refused from the next request")
-	cancel()
-	select {
-	case code := <-done:
-		assert.Equal(t, 0, code)
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not shut down")
-	}
+	stop()
 	assert.NoFileExists(t, db+".ctl", "a clean shutdown removes the socket")
 	code, _, _ = cli(t, "", "--db", db, "keys", "revoke", "-w", "acme", k.Key)
 	assert.Equal(t, 0, code)
+}
+
+// serve runs cdradmin serve on the store at db, its log to stderr, and
+// returns its address once it accepts connections, and the function that
+// stops it (and checks it stopped cleanly).
+func serve(t *testing.T, db string, stderr io.Writer) (string, func()) {
+	t.Helper()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		done <- runWithClock(ctx, []string{"--db", db, "serve", "--addr", addr}, strings.NewReader(""), io.Discard, stderr, func() time.Time { return fixedNow })
+	}()
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 5*time.Second, 20*time.Millisecond)
+	return addr, func() {
+		cancel()
+		select {
+		case code := <-done:
+			assert.Equal(t, 0, code)
+		case <-time.After(10 * time.Second):
+			t.Fatal("serve did not shut down")
+		}
+	}
 }

@@ -28,7 +28,7 @@ func (c *statsCmd) run(ctx context.Context, e *env) error {
 	fmt.Fprintf(e.stdout, "%s: %d bytes, %d workspaces\n", st.Path, st.FileBytes, len(st.Workspaces))
 	for _, w := range st.Workspaces {
 		fmt.Fprintf(e.stdout, "  %-12s records %-9d outbox %-5d opt-outs %-5d holds %-3d audit seq %d head %s\n",
-			w.Workspace, w.Records, w.Outbox, w.OptOuts, w.Holds, w.AuditSeq, w.AuditHead)
+			show(w.Workspace), w.Records, w.Outbox, w.OptOuts, w.Holds, w.AuditSeq, w.AuditHead)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/e164"
+	"github.com/cdrvault/cdrvault/redaction"
 )
 
 // Media is a media reference on the wire.
@@ -101,17 +102,33 @@ func Decode(line []byte, region string) (cdrstore.Record, error) {
 		r.RecordingURL = *j.RecordingURL
 	}
 	var err error
-	for _, n := range []struct {
-		name string
-		raw  string
-		dst  *e164.Number
-	}{{"from", j.From, &r.From}, {"to", j.To, &r.To}} {
+	var numErr [2]error // why from, to is not a number, when it is an alias
+	for i, n := range []struct {
+		name  string
+		raw   string
+		dst   *e164.Number
+		alias *cdrstore.Alias
+	}{{"from", j.From, &r.From, &r.FromAlias}, {"to", j.To, &r.To, &r.ToAlias}} {
 		if n.raw == "" {
 			continue
 		}
-		if *n.dst, err = e164.Parse(n.raw, region); err != nil {
+		if *n.dst, err = e164.Parse(n.raw, region); err == nil {
+			continue
+		}
+		a, aerr := cdrstore.ParseAlias(n.raw)
+		if aerr != nil {
 			return r, &LineError{Field: n.name, Reason: err.Error(), Err: err}
 		}
+		*n.alias, numErr[i] = a, err
+	}
+	// Only the platform's side may be a short code or sender ID: the
+	// counterparty is a person, and must be a number that erasure can find.
+	if name, ok := redaction.CounterpartyAlias(&r); ok {
+		err := numErr[0]
+		if name == "to" {
+			err = numErr[1]
+		}
+		return r, &LineError{Field: name, Reason: err.Error() + " (the counterparty must be an E.164 number; only the platform's side may be a short code or sender ID)", Err: err}
 	}
 	if r.StartedAt, err = parseTime("started_at", j.StartedAt, true); err != nil {
 		return r, err
@@ -126,7 +143,13 @@ func Decode(line []byte, region string) (cdrstore.Record, error) {
 		}
 		r.Media = append(r.Media, cdrstore.Media{URL: m.URL, ExpiresAt: exp})
 	}
-	if err := r.Validate(); err != nil {
+	// A line may create its workspace, so the name must pass the rule for
+	// new workspaces (ingest into a workspace stored under an older rule
+	// goes through the library).
+	for _, err := range []error{r.Validate(), cdrstore.ValidateNewWorkspace(r.Workspace)} {
+		if err == nil {
+			continue
+		}
 		var ve *cdrstore.ValidationError
 		if errors.As(err, &ve) {
 			return r, &LineError{Field: ve.Field, Reason: ve.Reason, Err: err}
@@ -169,12 +192,21 @@ func jsonError(err error) error {
 	return &LineError{Reason: "invalid JSON"}
 }
 
+// address is the wire form of a from or to: the number, else the alias as
+// given, else "".
+func address(n e164.Number, a cdrstore.Alias) string {
+	if n.IsValid() {
+		return n.String()
+	}
+	return a.Value
+}
+
 // Encode returns the wire form of r. Obfuscated counterparties appear in
 // their masked form.
 func Encode(r *cdrstore.Record) Record {
 	j := Record{
 		ID: r.ID, Workspace: r.Workspace, Product: string(r.Product), Direction: string(r.Direction),
-		From: r.From.String(), To: r.To.String(), Body: r.Body, Transcript: r.Transcript,
+		From: address(r.From, r.FromAlias), To: address(r.To, r.ToAlias), Body: r.Body, Transcript: r.Transcript,
 		ConversationID: r.ConversationID, Status: r.Status, Price: r.Price, Currency: r.Currency,
 		Network: r.Network, ClientRef: r.ClientRef, StartedAt: r.StartedAt.Format(time.RFC3339Nano),
 		ContentRetention: string(r.ContentRetention), AddressRetention: string(r.AddressRetention),

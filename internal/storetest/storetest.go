@@ -6,11 +6,13 @@ package storetest
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cdrvault/cdrvault/audit"
 	"github.com/cdrvault/cdrvault/cdrstore"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Epoch is the fixed "now" of test stores unless the options set a clock.
@@ -58,3 +60,51 @@ func Open(t testing.TB, opts *cdrstore.Options) *cdrstore.Store {
 }
 
 func isClosed(err error) bool { return err == cdrstore.ErrClosed }
+
+// Dump returns the logical image of s (see Store.Dump): two stores with
+// equal dumps hold the same data.
+func Dump(t testing.TB, s *cdrstore.Store) string {
+	t.Helper()
+	var b strings.Builder
+	if err := s.Dump(&b); err != nil {
+		t.Fatalf("storetest: dump: %v", err)
+	}
+	return b.String()
+}
+
+// workspaceBuckets are the buckets every workspace holds (format v3).
+var workspaceBuckets = []string{"records", "by_id", "by_number", "by_conversation", "audit", "settings", "optout", "holds", "outbox", "requests", "keys"}
+
+// PlantWorkspaces creates, in the closed store file at path and behind
+// the library's back, a workspace bucket for each name with every bucket
+// a workspace holds: the way to make the stores that older code or a
+// damaged file leave (names no write path accepts today).
+func PlantWorkspaces(t testing.TB, path string, names ...string) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatalf("storetest: plant workspaces: %v", err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, ws := range names {
+			root, err := tx.Bucket([]byte("ws")).CreateBucket([]byte(ws))
+			if err != nil {
+				return err
+			}
+			for _, name := range workspaceBuckets {
+				if _, err := root.CreateBucket([]byte(name)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("storetest: plant workspaces: %v", err)
+	}
+}
+
+// FixtureKey is the subject key of the frozen format fixtures
+// (cdrstore/testdata/format).
+var FixtureKey = []byte("format-fixture-key-0123456789abcdef")
