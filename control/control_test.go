@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -367,4 +368,41 @@ func TestServiceGoneMidCommand(t *testing.T) {
 
 	err = c.Export(context.Background(), "acme", ada, func(control.Subject) error { return nil }, func(cdrjson.Record) error { return nil })
 	require.ErrorIs(t, err, control.ErrServiceLost, "a stream that ends without its end frame is incomplete")
+}
+
+// Audit list pages through read transactions in both orders and gives
+// the entries a single read would: the newest Limit after After, newest
+// first, or the oldest Limit after After.
+func TestAuditListPages(t *testing.T) {
+	defer control.SetPageSize(3)()
+	f := setup(t, 1)
+	c := dial(t, f)
+	ctx := context.Background()
+	for range 10 { // ten audit entries, seqs 1..10
+		_, err := f.rd.OptOut(ctx, "acme", plat)
+		require.NoError(t, err)
+		_, err = f.rd.RemoveOptOut(ctx, "acme", plat)
+		require.NoError(t, err)
+	}
+	all := storetest.AuditEntries(t, f.s, "acme")
+	require.Len(t, all, 20)
+	for _, q := range []control.AuditQuery{
+		{Limit: 100, NewestFirst: true}, {Limit: 7, NewestFirst: true}, {After: 15, Limit: 7, NewestFirst: true},
+		{After: 2, Limit: 100, NewestFirst: true}, {Limit: 100}, {After: 4, Limit: 7}, {After: 20, Limit: 5},
+	} {
+		var want []uint64
+		for _, en := range all {
+			if en.Seq > q.After {
+				want = append(want, en.Seq)
+			}
+		}
+		if q.NewestFirst {
+			slices.Reverse(want)
+		}
+		want = want[:min(len(want), q.Limit)]
+		q.Workspace = "acme"
+		var got []uint64
+		require.NoError(t, c.AuditList(ctx, q, func(l control.AuditLine) error { got = append(got, l.Seq); return nil }))
+		assert.Equal(t, want, got, "%+v", q)
+	}
 }

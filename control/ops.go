@@ -24,6 +24,9 @@ import (
 // holds a transaction open, and a stream holds at most one page.
 const PageSize = 1000
 
+// pageSize is PageSize; tests shrink it.
+var pageSize = PageSize
+
 // Ops is the store's operations as cdradmin runs them, whether in this
 // process on an open store ([Local]) or in the process holding the store
 // ([Client]). Request IDs travel in the context (redaction.WithRequest).
@@ -264,12 +267,12 @@ type seq = func(yield func(cdrstore.Record, error) bool)
 // PageSize records each, handing each page to fn after its transaction
 // closed; q.Cursor carries the position from one to the next.
 func pages(ctx context.Context, s *cdrstore.Store, limit int, q *cdrstore.Query, scan func(*cdrstore.Tx, cdrstore.Query) seq, fn func(*cdrstore.Record) error) error {
-	buf := make([]cdrstore.Record, 0, min(limit, PageSize))
+	buf := make([]cdrstore.Record, 0, min(limit, pageSize))
 	for done := 0; done < limit; {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		q.Limit = min(limit-done, PageSize)
+		q.Limit = min(limit-done, pageSize)
 		buf = buf[:0]
 		err := s.View(func(tx *cdrstore.Tx) error {
 			for r, err := range scan(tx, *q) {
@@ -524,7 +527,7 @@ func (l *Local) AuditList(ctx context.Context, q AuditQuery, emit func(AuditLine
 		lo = max(lo, head-uint64(q.Limit))
 	}
 	for hi := head; hi > lo; {
-		from := max(lo, hi-min(hi, PageSize))
+		from := max(lo, hi-min(hi, uint64(pageSize)))
 		if err := l.auditPages(ctx, q.Workspace, from, int(hi-from), hi, true, emit); err != nil {
 			return err
 		}
@@ -536,12 +539,12 @@ func (l *Local) AuditList(ctx context.Context, q AuditQuery, emit func(AuditLine
 // auditPages emits up to limit entries with after < seq <= upTo, in pages
 // of PageSize read transactions (one page, reversed, when reverse).
 func (l *Local) auditPages(ctx context.Context, ws string, after uint64, limit int, upTo uint64, reverse bool, emit func(AuditLine) error) error {
-	buf := make([]AuditLine, 0, min(limit, PageSize))
+	buf := make([]AuditLine, 0, min(limit, pageSize))
 	for done := 0; done < limit; {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		want := min(limit-done, PageSize)
+		want := min(limit-done, pageSize)
 		buf = buf[:0]
 		err := l.s.View(func(tx *cdrstore.Tx) error {
 			for en, err := range tx.AuditEntries(ws, after) {
