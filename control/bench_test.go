@@ -41,25 +41,32 @@ func benchOps(b *testing.B) (*storetest.Fixture, control.Ops, control.Ops) {
 func BenchmarkGet(b *testing.B) {
 	f, local, remote := benchOps(b)
 	ctx := context.Background()
+	eachOps(b, local, remote, func(b *testing.B, ops control.Ops) {
+		var lat []time.Duration
+		i := 0
+		for b.Loop() {
+			start := time.Now()
+			if _, err := ops.Get(ctx, "acme", f.IDs[(i*7919)%len(f.IDs)]); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(start))
+			i++
+		}
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	})
+}
+
+// eachOps runs fn as sub-benchmarks "local" and "routed".
+func eachOps(b *testing.B, local, remote control.Ops, fn func(b *testing.B, ops control.Ops)) {
 	for _, bc := range []struct {
 		name string
 		ops  control.Ops
 	}{{"local", local}, {"routed", remote}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
-			var lat []time.Duration
-			i := 0
-			for b.Loop() {
-				start := time.Now()
-				if _, err := bc.ops.Get(ctx, "acme", f.IDs[(i*7919)%len(f.IDs)]); err != nil {
-					b.Fatal(err)
-				}
-				lat = append(lat, time.Since(start))
-				i++
-			}
-			slices.Sort(lat)
-			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
-			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+			fn(b, bc.ops)
 		})
 	}
 }
@@ -71,28 +78,22 @@ func BenchmarkExport(b *testing.B) {
 	f, local, remote := benchOps(b)
 	ctx := context.Background()
 	n := f.Contacts[0]
-	for _, bc := range []struct {
-		name string
-		ops  control.Ops
-	}{{"local", local}, {"routed", remote}} {
-		b.Run(bc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			runtime.GC()
-			peak, stop := heapPeak()
-			records := 0
-			for b.Loop() {
-				err := bc.ops.Export(ctx, "acme", n, func(control.Subject) error { return nil },
-					func(cdrjson.Record) error { records++; return nil })
-				if err != nil {
-					b.Fatal(err)
-				}
+	eachOps(b, local, remote, func(b *testing.B, ops control.Ops) {
+		runtime.GC()
+		peak, stop := heapPeak()
+		records := 0
+		for b.Loop() {
+			err := ops.Export(ctx, "acme", n, func(control.Subject) error { return nil },
+				func(cdrjson.Record) error { records++; return nil })
+			if err != nil {
+				b.Fatal(err)
 			}
-			stop()
-			b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
-			b.ReportMetric(float64(records)/float64(b.N), "records/export")
-			b.ReportMetric(float64(*peak)/(1<<20), "peak-heap-MiB")
-		})
-	}
+		}
+		stop()
+		b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
+		b.ReportMetric(float64(records)/float64(b.N), "records/export")
+		b.ReportMetric(float64(*peak)/(1<<20), "peak-heap-MiB")
+	})
 }
 
 // heapPeak samples the heap's objects every millisecond until stop
