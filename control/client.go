@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -34,9 +35,11 @@ var _ Ops = (*Client)(nil)
 
 // Dial connects to the control socket at path and checks that a service
 // answers there. Every connection checks the server's credentials before
-// a byte is sent: a process of another user (not root) is
+// a byte is sent: a process running as neither this user, nor root, nor
+// one of the trusted uids (cdradmin passes the store file's owner, so
+// root reaches a service run by the store's owner) is
 // ErrUntrustedServer. Nothing listening is ErrNoService.
-func Dial(ctx context.Context, path string) (*Client, error) {
+func Dial(ctx context.Context, path string, trusted ...uint32) (*Client, error) {
 	if err := checkPath(path); err != nil {
 		return nil, err
 	}
@@ -51,7 +54,7 @@ func Dial(ctx context.Context, path string) (*Client, error) {
 		}
 		uc := c.(*net.UnixConn)
 		p, err := peerCred(uc)
-		if err := trustServer(p, err, uint32(os.Geteuid())); err != nil {
+		if err := trustServer(p, err, append(trusted, uint32(os.Geteuid()))); err != nil {
 			uc.Close()
 			return nil, err
 		}
@@ -68,12 +71,14 @@ func Dial(ctx context.Context, path string) (*Client, error) {
 	return c, nil
 }
 
-// trustServer is the client's rule: the server runs as this user or root.
-func trustServer(p Peer, credErr error, self uint32) error {
-	if credErr != nil || (p.UID != self && p.UID != 0) {
-		if credErr != nil {
-			return fmt.Errorf("%w: credentials unreadable: %v", ErrUntrustedServer, credErr)
-		}
+// trustServer is the client's rule: the server runs as root or as one of
+// the trusted uids (this user's among them); unreadable credentials are
+// not trusted.
+func trustServer(p Peer, credErr error, trusted []uint32) error {
+	if credErr != nil {
+		return fmt.Errorf("%w: credentials unreadable: %v", ErrUntrustedServer, credErr)
+	}
+	if p.UID != 0 && !slices.Contains(trusted, p.UID) {
 		return fmt.Errorf("%w: uid %d pid %d", ErrUntrustedServer, p.UID, p.PID)
 	}
 	return nil

@@ -37,10 +37,14 @@ func TestAuthorize(t *testing.T) {
 }
 
 func TestTrustServer(t *testing.T) {
-	assert.NoError(t, trustServer(Peer{UID: 1000}, nil, 1000))
-	assert.NoError(t, trustServer(Peer{UID: 0}, nil, 1000))
-	assert.ErrorIs(t, trustServer(Peer{UID: 1001}, nil, 1000), ErrUntrustedServer)
-	assert.ErrorIs(t, trustServer(Peer{UID: 1000}, errors.New("unreadable"), 1000), ErrUntrustedServer, "fails closed")
+	self := []uint32{1000}
+	assert.NoError(t, trustServer(Peer{UID: 1000}, nil, self))
+	assert.NoError(t, trustServer(Peer{UID: 0}, nil, self))
+	assert.ErrorIs(t, trustServer(Peer{UID: 1001}, nil, self), ErrUntrustedServer)
+	assert.ErrorIs(t, trustServer(Peer{UID: 1000}, errors.New("unreadable"), self), ErrUntrustedServer, "fails closed")
+	// root (self 0) trusts a service run by the store file's owner only.
+	assert.NoError(t, trustServer(Peer{UID: 1000}, nil, []uint32{1000, 0}))
+	assert.ErrorIs(t, trustServer(Peer{UID: 1001}, nil, []uint32{1000, 0}), ErrUntrustedServer)
 }
 
 func TestPeerActor(t *testing.T) {

@@ -373,7 +373,7 @@ func (e *env) ops(ctx context.Context, m openMode) (control.Ops, func(), error) 
 		if sock == "" {
 			sock = control.SocketPath(e.db)
 		}
-		c, err := control.Dial(ctx, sock)
+		c, err := control.Dial(ctx, sock, fileOwner(e.db)...)
 		if err == nil {
 			return c, func() { c.Close() }, nil
 		}
