@@ -147,7 +147,10 @@ func (c *checker) workspace(w *wsBuckets) error {
 			return err
 		}
 	}
-	return nil
+	if err := c.checkSubjects(w); err != nil {
+		return err
+	}
+	return c.checkTombstones(w)
 }
 
 func hasKey(b *bolt.Bucket, k []byte) bool {

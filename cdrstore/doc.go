@@ -19,6 +19,16 @@
 // iter.Seq2[Record, error], are bounded by a [Query] (time range, limit)
 // and resume from an opaque cursor ([Record.Cursor]).
 //
+// Every write path ([Tx.Put], [Store.Put], [Store.PutBatch],
+// [Store.PutGrouped]) hands each record to the [WriteHook] installed with
+// [Store.SetWriteHook], with the [Tombstone] values it matches (erasures
+// that covered it), and stores what the hook decides; cdrstore keeps the
+// tombstones and finds matches by keyed HMAC without knowing what they
+// mean. A store that holds tombstones refuses writes while no hook is
+// installed ([ErrNoWriteHook]). [Tx.ByNumber] also finds records that
+// lost the number to a redaction while they kept content (the subject
+// index, by keyed HMAC).
+//
 // The on-disk format is described byte by byte in docs/format.md.
 //
 // # Caveats

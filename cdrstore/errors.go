@@ -45,6 +45,12 @@ var (
 	// record or one of its parts is malformed. Nothing is written.
 	ErrInvalidRecord = errors.New("cdrstore: invalid record")
 
+	// ErrNoWriteHook is returned by every write path that stores records
+	// (Tx.Put, Store.Put, PutBatch, PutGrouped) when the store holds
+	// tombstones and no WriteHook is installed: the records might be ones
+	// an erasure covered. redaction.New installs the hook.
+	ErrNoWriteHook = errors.New("cdrstore: store holds tombstones and no write hook is installed")
+
 	// ErrInvalidCursor is returned when a query cursor cannot be decoded.
 	ErrInvalidCursor = errors.New("cdrstore: invalid cursor")
 

@@ -47,3 +47,11 @@ func SetV3Steps(t testing.TB, steps ...func(btx *bolt.Tx, ws []byte, root *bolt.
 	}
 	t.Cleanup(func() { v3Steps = old })
 }
+
+// FailAfterV3Steps appends to the real steps of the v2 -> v3 migration one
+// that fails with err, until the test ends.
+func FailAfterV3Steps(t testing.TB, err error) {
+	old := v3Steps
+	v3Steps = append(append([]migrationStep(nil), old...), migrationStep{name: "failing test step", store: func(*migration) error { return err }})
+	t.Cleanup(func() { v3Steps = old })
+}

@@ -183,6 +183,23 @@ func TestMigrationV3IsOneTransaction(t *testing.T) {
 	}
 }
 
+// The real v3 steps (the requests keyed by HMAC among them) roll back
+// with a step that fails after them.
+func TestMigrationV3RealStepsRollBack(t *testing.T) {
+	dst := filepath.Join(t.TempDir(), "ops.db")
+	storetest.CopyFile(t, filepath.Join("testdata", "format", "v2", "ops.db"), dst)
+	before, err := os.ReadFile(dst)
+	require.NoError(t, err)
+	require.True(t, bytes.Contains(before, []byte("erase-+2348031234567")), "the fixture keeps a request ID that holds a number")
+	boom := errors.New("step failed")
+	cdrstore.FailAfterV3Steps(t, boom)
+	_, err = cdrstore.Open(dst, &cdrstore.Options{SubjectKey: fixtureKey})
+	require.ErrorIs(t, err, boom)
+	after, err := os.ReadFile(dst)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(before, after), "a failed migration changed the file")
+}
+
 // Every format from the oldest supported up to the newest has a
 // migration to the next.
 func TestMigrationsCoverEveryFormat(t *testing.T) {

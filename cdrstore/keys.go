@@ -22,6 +22,10 @@ import (
 //	  <workspace>             (v1) one nested bucket per workspace
 //	    records, by_id, by_number, by_conversation, settings, audit,
 //	    optout, holds, outbox, requests, keys (all v1)
+//	    by_subject            (format v3) HMAC(number)·started_at·id -> ""
+//	    subject_of            (format v3) started_at·id -> HMAC(number)…
+//	    tombstones            (format v3) term·HMAC·kind -> issued at; created
+//	                          on the first tombstone (see tombstone.go)
 var (
 	bucketMeta = []byte("meta")
 	bucketWS   = []byte("ws")
@@ -37,6 +41,21 @@ var (
 	bucketByNumber       = []byte("by_number")
 	bucketByConversation = []byte("by_conversation")
 	bucketAudit          = []byte("audit")
+
+	// bucketTombstones is created by the first Tx.PutTombstone of a
+	// workspace (format v3). MIGRATION (format v3): the v2 -> v3
+	// migration needs no step for it, since a missing bucket holds no
+	// tombstone; it goes into the shared v3 migration if eager creation
+	// is ever wanted.
+	bucketTombstones = []byte("tombstones")
+
+	// The subject index (format v3; see subject.go): created by the first
+	// record of a workspace that keeps content after losing a number.
+	// MIGRATION (format v3): records that format v2 obfuscated while
+	// keeping their content hold no number to link them by; the shared
+	// v2 -> v3 migration cannot link them (check counts them).
+	bucketBySubject = []byte("by_subject")
+	bucketSubjectOf = []byte("subject_of")
 )
 
 // Name names one of a workspace's auxiliary buckets, reachable through
@@ -337,6 +356,10 @@ func describeKey(bucket string, k []byte) string {
 			return head + "·" + hex.EncodeToString(k[i+1:])
 		}
 		return e164.Mask(string(k))
+	case string(bucketTombstones):
+		if len(k) == tombKeyLen {
+			return fmt.Sprintf("term %d·%s·kind %d", k[0], hex.EncodeToString(k[1:tombKeyLen-1]), k[tombKeyLen-1])
+		}
 	case string(bucketByConversation):
 		if term, rk, err := decodeTermKey(k); err == nil {
 			ts, id, _ := decodeRecordKey(rk)

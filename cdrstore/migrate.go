@@ -33,7 +33,9 @@ type migrationStep struct {
 // of v3 (buckets created in each workspace, values rewritten) go here as
 // steps, so that one v2 -> v3 migration in one transaction makes all of
 // them.
-var v3Steps []migrationStep
+var v3Steps = []migrationStep{
+	{name: "requests keyed by the HMAC of the request ID", workspace: migrateRequestKeys},
+}
 
 // migrateV3 upgrades format v2 to v3 by running v3Steps: each step's store
 // function, then its workspace function in every workspace. An error names

@@ -60,6 +60,7 @@ type Store struct {
 	db         *bolt.DB     // nil after Close
 	subjectKey []byte
 	keyInFile  bool
+	tombs      tombSet // the write hook and the tombstones' subjects, per workspace
 
 	group  group                       // PutGrouped's group commit
 	halted atomic.Pointer[HaltedError] // set when a commit panicked: writes are refused
@@ -132,16 +133,38 @@ func (s *Store) open() error {
 }
 
 // loadMeta checks the meta bucket of db, or (read-write) initialises or
-// migrates it when it must.
+// migrates it when it must, then (read-write) loads the tombstones
+// (readTombstones).
 func (s *Store) loadMeta(db *bolt.DB) (err error) {
 	defer recoverDamage(&err, debug.SetPanicOnFault(true))
 	if s.opts.ReadOnly || !s.needsInit(db) {
 		// A store that needs no change is opened without a write
 		// transaction: every commit rewrites bbolt's meta page, and
 		// opening a store must not change its file.
-		return db.View(s.checkMeta)
+		err = db.View(s.checkMeta)
+	} else {
+		err = db.Update(s.initMeta)
 	}
-	return db.Update(s.initMeta)
+	if err == nil && !s.opts.ReadOnly {
+		err = s.readTombstones(db)
+	}
+	return err
+}
+
+// readTombstones loads the tombstones a store that can write applies to
+// every write. A store whose tombstones cannot be read because the file is
+// damaged opens with its writes halted (an error matching ErrCorrupt and
+// ErrHalted), so that it still serves reads and Check but never stores a
+// record an erasure covered.
+func (s *Store) readTombstones(db *bolt.DB) (err error) {
+	defer func() {
+		if err != nil && errors.Is(err, ErrCorrupt) {
+			s.halt(err)
+			err = nil
+		}
+	}()
+	defer recoverDamage(&err, debug.SetPanicOnFault(true))
+	return db.View(s.loadTombstones)
 }
 
 // openBolt is bolt.Open with the panic bbolt raises on a damaged page it
@@ -381,6 +404,7 @@ func (s *Store) write(grouped bool, fn func(*Tx) error) (err error) {
 	if err := s.writable(); err != nil {
 		return err
 	}
+	fn = finishing(fn)
 	if grouped {
 		if err := s.group.do(s, s.db, fn); err != errTrySolo {
 			return err
@@ -408,6 +432,18 @@ func (s *Store) write(grouped bool, fn func(*Tx) error) (err error) {
 		err = nil
 	}
 	return err
+}
+
+// finishing returns fn followed by the end of its writes (Tx.finish: what
+// the write hook does once per write, such as its audit entry), so that
+// each call, alone or in a group, finishes its own.
+func finishing(fn func(*Tx) error) func(*Tx) error {
+	return func(tx *Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return tx.finish()
+	}
 }
 
 // errNothingWritten rolls back a write transaction that changed nothing.
@@ -466,7 +502,20 @@ func (s *Store) Get(ws, id string) (Record, error) {
 // A replace never undoes a redaction: fields the stored record marks as
 // redacted keep their redacted values (see [Tx.Put]).
 func (s *Store) Put(r Record) error {
-	return s.Update(func(tx *Tx) error { return tx.Put(r) })
+	_, err := s.PutResult(r)
+	return err
+}
+
+// PutResult is Put, and returns what the store's write hook did to r (see
+// [Tx.PutResult]).
+func (s *Store) PutResult(r Record) (Verdict, error) {
+	var v Verdict
+	err := s.Update(func(tx *Tx) error {
+		var err error
+		v, err = tx.PutResult(r)
+		return err
+	})
+	return v, err
 }
 
 // PutBatch inserts or replaces every record of rs in one transaction: all
@@ -477,11 +526,20 @@ func (s *Store) Put(r Record) error {
 // that were redacted since leaves them redacted. Records are written in
 // key order, which keeps ingest at the right edge of the time-ordered tree.
 func (s *Store) PutBatch(rs []Record) error {
+	_, err := s.PutBatchResult(rs)
+	return err
+}
+
+// PutBatchResult is PutBatch, and returns what the store's write hook did
+// to the records: how many it stored changed (erased), and how many it
+// kept out of the store.
+func (s *Store) PutBatchResult(rs []Record) (WriteResult, error) {
 	order, err := validOrder(rs)
 	if err != nil {
-		return err
+		return WriteResult{}, err
 	}
-	return s.Update(putInOrder(rs, order))
+	var res WriteResult
+	return res, s.Update(putInOrder(rs, order, &res))
 }
 
 // PutGrouped stores rs as PutBatch does, but concurrent callers share
@@ -494,24 +552,38 @@ func (s *Store) PutBatch(rs []Record) error {
 // the shared transaction commits (bbolt on a damaged page) fails its
 // calls and halts the store's writes (ErrHalted), not the process.
 func (s *Store) PutGrouped(rs []Record) error {
+	_, err := s.PutGroupedResult(rs)
+	return err
+}
+
+// PutGroupedResult is PutGrouped, and returns what the store's write hook
+// did to the records of rs (see PutBatchResult).
+func (s *Store) PutGroupedResult(rs []Record) (WriteResult, error) {
 	order, err := validOrder(rs)
 	if err != nil {
-		return err
+		return WriteResult{}, err
 	}
 	// The function may run more than once (the retry above); an
 	// upsert of the same records is the same the second time.
-	return s.write(true, putInOrder(rs, order))
+	var res WriteResult
+	return res, s.write(true, putInOrder(rs, order, &res))
 }
 
 // putInOrder returns the transaction body of PutBatch and PutGrouped: it
-// puts the (validated) records of rs in the given order.
-func putInOrder(rs []Record, order []int) func(*Tx) error {
+// puts the (validated) records of rs in the given order, and sets *res to
+// what the write hook did to them (the transaction may hold other calls'
+// records: PutGrouped).
+func putInOrder(rs []Record, order []int, res *WriteResult) func(*Tx) error {
 	return func(tx *Tx) error {
+		before := tx.result
 		for _, i := range order {
-			if err := tx.put(&rs[i]); err != nil {
+			if _, err := tx.put(&rs[i]); err != nil {
 				return fmt.Errorf("cdrstore: batch record %d: %w", i, err)
 			}
 		}
+		after := tx.result
+		*res = WriteResult{Stored: after.Stored - before.Stored, Changed: after.Changed - before.Changed,
+			Dropped: after.Dropped - before.Dropped, Expired: after.Expired - before.Expired}
 		return nil
 	}
 }

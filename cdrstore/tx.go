@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"iter"
 	"slices"
 	"time"
@@ -37,6 +38,14 @@ type Tx struct {
 	btx   *bolt.Tx
 	ws    map[string]*wsBuckets
 	arena []byte
+
+	hmac     hash.Hash   // keyed HMAC state reused by mac
+	macBuf   [32]byte    // mac's result
+	scratch  []byte      // mac's input
+	wf       WriteFilter // the write hook's filter, once begun
+	noHook   bool        // no hook: records are stored as given
+	result   WriteResult // what the filter did to this transaction's records
+	filtered Record      // the copy of a record the filter may change
 }
 
 type wsBuckets struct {
@@ -351,19 +360,37 @@ func (w *wsBuckets) corrupt(bucket []byte, key []byte, err error) error {
 // by_number). Fields not marked take r's values. Removing more (a
 // placeholder body, an obfuscated number) always takes effect.
 func (tx *Tx) Put(r Record) error {
+	_, err := tx.PutResult(r)
+	return err
+}
+
+// PutResult is Put, and returns what the store's write hook decided for r
+// (Keep when none is installed): Changed when r was stored changed, Drop
+// or Expire when it was not stored (and a stored record of its ID was
+// removed). It returns ErrNoWriteHook when the store holds tombstones and
+// no hook is installed.
+func (tx *Tx) PutResult(r Record) (Verdict, error) {
 	if err := r.Validate(); err != nil {
-		return err
+		return Keep, err
 	}
 	return tx.put(&r)
 }
 
-func (tx *Tx) put(r *Record) error {
+// WriteResult returns what the write hook did to the records this
+// transaction stored so far.
+func (tx *Tx) WriteResult() WriteResult { return tx.result }
+
+func (tx *Tx) put(r *Record) (Verdict, error) {
 	if !tx.btx.Writable() {
-		return ErrReadOnly
+		return Keep, ErrReadOnly
+	}
+	f, err := tx.filter()
+	if err != nil {
+		return Keep, err
 	}
 	w, err := tx.workspace(r.Workspace, true, needIndexes)
 	if err != nil {
-		return err
+		return Keep, err
 	}
 	// The ID is packed once, into key; the index keys and the lookup of
 	// the stored record reuse it. All of them live in the arena.
@@ -372,12 +399,12 @@ func (tx *Tx) put(r *Record) error {
 	oldKey := append(tx.alloc(len(key)), key...)
 	oldTS, oldV, err := w.lookup(oldKey)
 	if err != nil {
-		return err
+		return Keep, err
 	}
 	var old Record
 	if oldV != nil {
 		if err := decodeRecord(r.Workspace, oldKey, oldV, &old); err != nil {
-			return w.corrupt(bucketRecords, oldKey, err)
+			return Keep, w.corrupt(bucketRecords, oldKey, err)
 		}
 		if old.Redacted.Fields != 0 {
 			// r is the caller's (PutBatch's slice): merge into a copy.
@@ -386,20 +413,52 @@ func (tx *Tx) put(r *Record) error {
 			r = &m
 		}
 	}
+	verdict := Keep
+	in := r // as given (merged), before the hook changes it
+	if f != nil {
+		m := Match{Stored: oldV != nil}
+		if m.Tombstones, err = tx.matchTombstones(w, r); err != nil {
+			return Keep, err
+		}
+		// The filter may change the record, and r may be the caller's:
+		// it gets a copy, kept in tx so that it costs no allocation.
+		c := &tx.filtered
+		*c = *r
+		if verdict, err = f.Filter(c, m); err != nil {
+			return Keep, err
+		}
+		switch verdict {
+		case Drop, Expire:
+			tx.result.add(verdict)
+			if oldV != nil {
+				return verdict, tx.RemoveAll([]Record{old})
+			}
+			return verdict, nil
+		case Changed:
+			if c.ID != r.ID || c.Workspace != r.Workspace || !c.StartedAt.Equal(r.StartedAt) {
+				return Keep, fmt.Errorf("cdrstore: put %q: the write hook moved the record", r.ID)
+			}
+			if err := c.Validate(); err != nil {
+				return Keep, fmt.Errorf("cdrstore: put %q: the write hook made it invalid: %w", r.ID, err)
+			}
+			r = c
+		}
+	}
+	tx.result.add(verdict)
 	moved := oldV != nil && oldTS != ts
 
 	val := appendValue(tx.alloc(256+len(r.Body)), r)
 	if moved {
 		if err := w.records.Delete(oldKey); err != nil {
-			return err
+			return Keep, err
 		}
 	}
 	if err := w.records.Put(key, val); err != nil {
-		return err
+		return Keep, err
 	}
 	if oldV == nil || moved {
 		if err := w.byID.Put(key[tsLen:], key[:tsLen]); err != nil {
-			return err
+			return Keep, err
 		}
 	}
 	// Index diff: entries of the old record that the new one does not
@@ -407,7 +466,7 @@ func (tx *Tx) put(r *Record) error {
 	for _, n := range old.Numbers() {
 		if moved || !r.HasNumber(n) {
 			if err := w.byNum.Delete(appendIndexKey(nil, n.String(), oldKey)); err != nil {
-				return err
+				return Keep, err
 			}
 		}
 	}
@@ -415,22 +474,25 @@ func (tx *Tx) put(r *Record) error {
 		if oldV == nil || moved || !old.HasNumber(n) {
 			k := appendIndexKey(tx.alloc(len(n.String())+1+len(key)), n.String(), key)
 			if err := w.byNum.Put(k, nil); err != nil {
-				return err
+				return Keep, err
 			}
 		}
 	}
 	if old.ConversationID != "" && (moved || old.ConversationID != r.ConversationID) {
 		if err := w.byConv.Delete(appendIndexKey(nil, old.ConversationID, oldKey)); err != nil {
-			return err
+			return Keep, err
 		}
 	}
 	if r.ConversationID != "" && (oldV == nil || moved || old.ConversationID != r.ConversationID) {
 		k := appendIndexKey(tx.alloc(len(r.ConversationID)+1+len(key)), r.ConversationID, key)
 		if err := w.byConv.Put(k, nil); err != nil {
-			return err
+			return Keep, err
 		}
 	}
-	return nil
+	if err := tx.relink(w, oldV != nil, &old, oldKey, in, r, key); err != nil {
+		return Keep, err
+	}
+	return verdict, nil
 }
 
 // keepRedactions makes r, which replaces old, keep old's redactions, so
@@ -553,6 +615,9 @@ func (tx *Tx) RemoveAll(rs []Record) error {
 			if err := c.Delete(); err != nil {
 				return err
 			}
+			if err := w.removeLinks(r, key); err != nil {
+				return err
+			}
 			byID = append(byID, key[tsLen:])
 			for _, n := range r.Numbers() {
 				byNum = append(byNum, appendIndexKey(nil, n.String(), key))
@@ -577,13 +642,20 @@ func (tx *Tx) RemoveAll(rs []Record) error {
 }
 
 // ByNumber returns the records of workspace ws whose From or To is n, in
-// time order, bounded by q. A workspace that does not exist yields nothing.
+// time order, bounded by q, and the records that held n until a redaction
+// obfuscated or removed it and still hold content (found through the
+// keyed HMAC of n: see the subject index). A workspace that does not
+// exist yields nothing.
 func (tx *Tx) ByNumber(ws string, n e164.Number, q Query) iter.Seq2[Record, error] {
 	if !n.IsValid() {
 		return errSeq(&ValidationError{Field: "number", Reason: "zero number"})
 	}
-	return tx.scan(ws, q, needRecords|needByNumber, func(w *wsBuckets) (*bolt.Bucket, []byte) {
-		return w.byNum, appendTermPrefix(nil, n.String())
+	return tx.scanMerged(ws, q, needRecords|needByNumber, func(w *wsBuckets) []source {
+		srcs := []source{{bucket: w.byNum, prefix: appendTermPrefix(nil, n.String())}}
+		if by := w.subjectBucket(); by != nil {
+			srcs = append(srcs, source{bucket: by, prefix: tx.s.SubjectHMAC(n.String())})
+		}
+		return srcs
 	})
 }
 
@@ -611,6 +683,30 @@ func errSeq(err error) iter.Seq2[Record, error] {
 // prefix is nil) under prefix, within q's time range, after q's cursor.
 // Every index key ends with the records key it points at.
 func (tx *Tx) scan(ws string, q Query, need int, pick func(*wsBuckets) (*bolt.Bucket, []byte)) iter.Seq2[Record, error] {
+	return tx.scanMerged(ws, q, need, func(w *wsBuckets) []source {
+		b, prefix := pick(w)
+		return []source{{bucket: b, prefix: prefix}}
+	})
+}
+
+// source is one index bucket (or records) and prefix that a scan walks.
+type source struct {
+	bucket *bolt.Bucket
+	prefix []byte
+	c      *bolt.Cursor
+	k, v   []byte // the current entry; k nil when done
+}
+
+func (s *source) next() {
+	if s.k, s.v = s.c.Next(); s.k != nil && !bytes.HasPrefix(s.k, s.prefix) {
+		s.k = nil
+	}
+}
+
+// scanMerged is scan over several sources at once, whose entries all end
+// with a records key: it yields their records in records-key order (time
+// order), each record once.
+func (tx *Tx) scanMerged(ws string, q Query, need int, pick func(*wsBuckets) []source) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
 		b, err := q.bounds()
 		if err != nil {
@@ -625,29 +721,54 @@ func (tx *Tx) scan(ws string, q Query, need int, pick func(*wsBuckets) (*bolt.Bu
 		if w == nil {
 			return
 		}
-		bucket, prefix := pick(w)
-		direct := bucket == w.records
-		seek := appendRecordKey(append([]byte(nil), prefix...), b.since, "")
-		if b.after != nil && bytes.Compare(b.after, seek[len(prefix):]) >= 0 {
-			seek = append(seek[:len(prefix)], b.after...)
+		tail := appendRecordKey(nil, b.since, "")
+		if b.after != nil && bytes.Compare(b.after, tail) >= 0 {
+			tail = b.after
 		}
-		c := bucket.Cursor()
+		srcs := pick(w)
+		for i := range srcs {
+			s := &srcs[i]
+			s.c = s.bucket.Cursor()
+			if s.k, s.v = s.c.Seek(append(append([]byte(nil), s.prefix...), tail...)); s.k != nil && !bytes.HasPrefix(s.k, s.prefix) {
+				s.k = nil
+			}
+		}
 		n := 0
-		for k, v := c.Seek(seek); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			rk := k[len(prefix):]
+		for {
+			// The source whose entry names the smallest records key.
+			var cur *source
+			for i := range srcs {
+				s := &srcs[i]
+				if s.k != nil && (cur == nil || bytes.Compare(s.k[len(s.prefix):], cur.k[len(cur.prefix):]) < 0) {
+					cur = s
+				}
+			}
+			if cur == nil {
+				return
+			}
+			k, v := cur.k, cur.v
+			rk := k[len(cur.prefix):]
+			for i := range srcs {
+				if s := &srcs[i]; s != cur && s.k != nil && bytes.Equal(s.k[len(s.prefix):], rk) {
+					s.next() // the same record through another source
+				}
+			}
+			cur.next()
 			if len(rk) < tsLen {
-				yield(Record{}, w.corrupt(bucketName(bucket, w), k, fmt.Errorf("short key")))
+				yield(Record{}, w.corrupt(bucketName(cur.bucket, w), k, fmt.Errorf("short key")))
 				return
 			}
 			if ts := beUint64(rk); ts >= b.until {
-				return
+				// This source is past the range; the others may not be.
+				cur.k = nil
+				continue
 			}
 			if b.after != nil && bytes.Equal(rk, b.after) {
 				continue
 			}
-			if !direct {
+			if cur.bucket != w.records {
 				if v = w.records.Get(rk); v == nil {
-					yield(Record{}, w.corrupt(bucketName(bucket, w), k, fmt.Errorf("points at a missing record")))
+					yield(Record{}, w.corrupt(bucketName(cur.bucket, w), k, fmt.Errorf("points at a missing record")))
 					return
 				}
 			}
@@ -674,8 +795,10 @@ func bucketName(b *bolt.Bucket, w *wsBuckets) []byte {
 		return bucketByConversation
 	case w.byID:
 		return bucketByID
+	case w.records:
+		return bucketRecords
 	}
-	return bucketRecords
+	return bucketBySubject
 }
 
 // AppendAudit appends e to the audit log of workspace ws inside this

@@ -46,8 +46,9 @@ func (l *Local) Check(ctx context.Context) (Report, error) {
 	}
 	if s.SubjectKeyInFile() {
 		rep.Findings = append(rep.Findings, Finding{
-			Issue:  "the HMAC key that pseudonymises numbers in the audit log and opt-out list is kept inside the store file",
-			Action: "anyone with the file (or a backup) can test candidate numbers; create stores with Options.SubjectKey from a secret manager",
+			Issue: "the HMAC key that pseudonymises numbers in the audit log, opt-out list, tombstones and subject index is kept inside the store file; " +
+				"a record whose number was obfuscated while its content is kept sits next to the number's HMAC, and the masked number leaves 10^4 candidates to try",
+			Action: "anyone with the file (or a backup) can test candidate numbers, and recovers an obfuscated number in 10^4 tries; create stores with Options.SubjectKey from a secret manager",
 		})
 	}
 	rd := l.rd
@@ -109,8 +110,46 @@ func (l *Local) Check(ctx context.Context) (Report, error) {
 			})
 		}
 	}
+	overdue, err := rd.Overdue(ctx, now)
+	if err != nil {
+		if ctx.Err() != nil {
+			return rep, err
+		}
+		rep.Integrity = oneLine(err)
+	}
 	var wss []string
 	s.View(func(tx *cdrstore.Tx) error { wss = tx.Workspaces(); return nil })
+	unlinked, err := rd.Unlinked(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return rep, err
+		}
+		rep.Integrity = oneLine(err)
+	}
+	plain, err := rd.PlaintextRequestIDs(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return rep, err
+		}
+		rep.Integrity = oneLine(err)
+	}
+	for _, ws := range wss {
+		if n := unlinked[ws]; n > 0 {
+			rep.Findings = append(rep.Findings, Finding{Workspace: ws,
+				Issue:  fmt.Sprintf("%d records lost their counterparty's number before format v3 and keep content that no erasure can reach", n),
+				Action: fmt.Sprintf("decide whether to keep it; to discard it: cdradmin unlinked -w %s --discard", termtext.Show(ws))})
+		}
+		if n := plain[ws]; n > 0 {
+			rep.Findings = append(rep.Findings, Finding{Workspace: ws,
+				Issue:  fmt.Sprintf("%d audit entries written before format v3 hold a request ID as the caller chose it (it may hold a phone number)", n),
+				Action: "the entries keep their bytes so the hash chain and receipts stay verifiable; keep the file and its backups as personal data until they expire"})
+		}
+		if n := overdue[ws]; n > 0 {
+			rep.Findings = append(rep.Findings, Finding{Workspace: ws,
+				Issue:  fmt.Sprintf("%d records are past an auto-redaction window (or a record's own override, or their media's expiry) and still hold what it removes", n),
+				Action: "run cdradmin autoredact (schedule it at least as often as the shortest hold)"})
+		}
+	}
 	for _, ws := range wss {
 		items, err := rd.Outbox(ws, 1)
 		if err != nil {

@@ -390,3 +390,13 @@ func (c *Client) CreateWorkspace(ctx context.Context, ws string) (bool, error) {
 func (c *Client) Delete(ctx context.Context, ws, id, conv string) (redaction.Result, error) {
 	return call[deleteReq, redaction.Result](ctx, c, "delete", deleteReq{ws, id, conv})
 }
+
+// Unlinked runs Local.Unlinked in the service.
+func (c *Client) Unlinked(ctx context.Context) (map[string]int, error) {
+	return call[None, map[string]int](ctx, c, "unlinked", None{})
+}
+
+// DiscardUnlinked runs Local.DiscardUnlinked in the service.
+func (c *Client) DiscardUnlinked(ctx context.Context, ws string) (redaction.Result, error) {
+	return call[wsReq, redaction.Result](ctx, c, "unlinked/discard", wsReq{ws})
+}

@@ -232,7 +232,10 @@ func TestOperationsThroughTheSocket(t *testing.T) {
 	entries := storetest.AuditEntries(t, f.s, "acme")
 	last := entries[len(entries)-1]
 	assert.Equal(t, fmt.Sprintf("cdradmin uid=%d pid=%d", os.Geteuid(), os.Getpid()), last.Actor)
-	assert.Equal(t, "req-1", last.RequestID)
+	assert.NotEmpty(t, last.RequestID, "the request ID crossed the socket")
+	again, err := c.EraseContact(redaction.WithRequest(ctx, redaction.Request{ID: "req-1"}), "acme", ada, "gdpr_art17", false)
+	require.NoError(t, err)
+	assert.True(t, again.Replayed, "the same request ID replays the first result")
 }
 
 func TestStreamsPageThroughBoundedTransactions(t *testing.T) {

@@ -24,6 +24,13 @@ type IngestResult struct {
 	Read     int `json:"read"`
 	Stored   int `json:"stored"`
 	Rejected int `json:"rejected"`
+	// Records stored redacted: an earlier erasure covered them (they
+	// started before it), or they were past an auto-redaction policy's
+	// window when written. Records not stored: a deletion covered them,
+	// or they started before the last retention sweep's cutoff.
+	Redacted  int `json:"redacted,omitempty"`
+	NotStored int `json:"not_stored,omitempty"`
+	Expired   int `json:"expired,omitempty"`
 }
 
 // IngestEvent is what Ingest reports as it goes: a rejected line (its
@@ -102,10 +109,16 @@ func (l *Local) Ingest(ctx context.Context, in io.Reader, o IngestOptions, event
 		if len(batch) == 0 {
 			return nil
 		}
-		if err := l.s.PutBatch(batch); err != nil {
+		// The Redactor's write hook applies earlier erasures to what
+		// comes in.
+		wr, err := l.s.PutBatchResult(batch)
+		if err != nil {
 			return err
 		}
-		res.Stored += len(batch)
+		res.Stored += wr.Stored
+		res.Redacted += wr.Changed
+		res.NotStored += wr.Dropped
+		res.Expired += wr.Expired
 		batch = batch[:0]
 		p := res
 		if err := event(IngestEvent{Progress: &p}); err != nil {

@@ -58,6 +58,8 @@ type Ops interface {
 	Workspaces(ctx context.Context, ws string) ([]WorkspaceStats, error)
 	CreateWorkspace(ctx context.Context, ws string) (bool, error)
 	Delete(ctx context.Context, ws, id, conv string) (redaction.Result, error)
+	Unlinked(ctx context.Context) (map[string]int, error)
+	DiscardUnlinked(ctx context.Context, ws string) (redaction.Result, error)
 }
 
 // Local runs the operations on a Redactor in this process. It is safe
@@ -602,6 +604,16 @@ func (l *Local) Backup(ctx context.Context, w io.Writer) (int64, error) {
 // removes each only once handOver returned nil (redaction.DrainOutbox).
 func (l *Local) Drain(ctx context.Context, ws string, handOver func(url string) error) (redaction.DrainResult, error) {
 	return l.rd.DrainOutbox(ctx, ws, redaction.DeleterFunc(func(_ context.Context, url string) error { return handOver(url) }))
+}
+
+// Unlinked counts, per workspace, the records no erasure can reach
+// (redaction.Redactor.Unlinked).
+func (l *Local) Unlinked(ctx context.Context) (map[string]int, error) { return l.rd.Unlinked(ctx) }
+
+// DiscardUnlinked discards their content in workspace ws
+// (redaction.Redactor.DiscardUnlinked).
+func (l *Local) DiscardUnlinked(ctx context.Context, ws string) (redaction.Result, error) {
+	return l.rd.DiscardUnlinked(ctx, ws)
 }
 
 // Scrub purges the store's free pages (see cdrstore.Store.Scrub).

@@ -558,3 +558,66 @@ func TestSubjectAccessShowsSenderIDs(t *testing.T) {
 	assert.Equal(t, "ACME", recs[0].(map[string]any)["from"])
 	assert.Equal(t, "32665", recs[1].(map[string]any)["to"])
 }
+
+// Obfuscated numbers over HTTP (scenario 1 of #11): once auto-redaction
+// obfuscated the counterparty and kept the content, GET ?number= still
+// lists the records (with the masked number), paginated across the two
+// indexes, and DELETE /v1/contacts erases them.
+func TestSubjectAccessFindsObfuscatedRecords(t *testing.T) {
+	f := setup(t, nil)
+	rd := redaction.New(f.s, nil)
+	_, err := rd.SetSettings(context.Background(), "acme", redaction.Settings{
+		Products:   []cdrstore.Product{cdrstore.ProductSMS, cdrstore.ProductVoice, cdrstore.ProductMessages},
+		AutoRedact: []redaction.AutoRedactPolicy{{Product: cdrstore.ProductSMS, Address: true, Hold: redaction.Duration(6 * time.Hour)}},
+	})
+	require.NoError(t, err)
+	res, err := rd.AutoRedact(context.Background(), now, redaction.AutoRedactOptions{})
+	require.NoError(t, err)
+	require.Equal(t, 14, res.AddressesObfuscated, "every SMS but the young one")
+
+	var ids []string
+	masked := 0
+	cursor := ""
+	for range 10 {
+		status, _, body := f.do(t, "GET", "/v1/records?number=%2B2348031234567&limit=5&cursor="+cursor, "", bearer(f.key.Token))
+		require.Equal(t, 200, status, "%v", body)
+		for _, r := range body["records"].([]any) {
+			rec := r.(map[string]any)
+			ids = append(ids, rec["id"].(string))
+			if rec["to"] == ada.Obfuscate() || rec["from"] == ada.Obfuscate() {
+				masked++
+			}
+		}
+		next, _ := body["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	assert.Len(t, ids, 16, "the same records as before the obfuscation")
+	assert.Equal(t, 14, masked, "an obfuscated record shows the masked number")
+
+	status, _, body := f.do(t, "DELETE", "/v1/contacts/+2348031234567", "", bearer(f.key.Token))
+	require.Equal(t, 200, status, "%v", body)
+	assert.Equal(t, float64(16), body["records_affected"])
+}
+
+// A phone number inside an Idempotency-Key is not in the file once the
+// record it names is redacted and the store scrubbed; the key still
+// replays.
+func TestIdempotencyKeyHoldsNoPlaintextNumber(t *testing.T) {
+	f := setup(t, nil)
+	bob := e164.MustParse("+447911123456", "")
+	require.NoError(t, f.s.Put(cdrstore.Record{ID: "to-bob", Workspace: "acme", Product: cdrstore.ProductSMS, Direction: cdrstore.Outbound,
+		From: plat, To: bob, Body: "hello", StartedAt: now.Add(-48 * time.Hour)}))
+	key := with(basic(f.key), "Idempotency-Key", "redact-"+bob.String())
+	status, _, body := f.do(t, "POST", "/v1/redact/transaction", `{"id":"to-bob","product":"sms"}`, key)
+	require.Equal(t, 204, status, "%v", body)
+	_, err := f.s.Scrub(context.Background())
+	require.NoError(t, err)
+	raw, err := os.ReadFile(f.s.Path())
+	require.NoError(t, err)
+	assert.False(t, bytes.Contains(raw, []byte("447911123456")), "the number is in no byte of the file")
+	status, _, body = f.do(t, "POST", "/v1/redact/transaction", `{"id":"to-bob","product":"sms"}`, key)
+	assert.Equal(t, 204, status, "a replay: %v", body)
+}

@@ -75,9 +75,13 @@ func (res *AutoRedactResult) tally(ws string, batch Result, counts AutoRedactRes
 // lookback; changing the settings resets the watermarks. The overrides
 // pass's watermark stays before the first record whose media have yet to
 // expire, so that a later run removes them. Held records are skipped,
-// counted (SkippedCount) and the first 1,000 listed (and, once behind the
-// watermark and its lookback, are not revisited: erase them explicitly
-// once released). Audit action "policy.auto_redact", one entry per batch
+// counted (SkippedCount) and the first 1,000 listed; releasing a hold
+// resets the workspace's watermarks, so the next run reaches them. A
+// record already past a pass's window when it is written is redacted as
+// it is written (the Redactor's write hook), so no record a policy covers
+// waits behind a watermark: none keeps its content past the window plus
+// one run, whatever order records arrive in (Overdue counts any that
+// did). Audit action "policy.auto_redact", one entry per batch
 // of at most BatchSize records. A dry run reads in read-only transactions
 // and writes nothing, watermarks included. A request ID on ctx names the
 // whole run, as for Sweep.
@@ -98,17 +102,23 @@ func (r *Redactor) autoRedactWorkspace(ctx context.Context, ws string, asOf time
 	if err != nil {
 		return err
 	}
-	passes := []pass{{name: "overrides"}}
-	for i := range settings.AutoRedact {
-		p := &settings.AutoRedact[i]
-		passes = append(passes, pass{name: p.passName(), hold: time.Duration(p.Hold), policy: p})
-	}
-	for _, p := range passes {
+	for _, p := range settings.passes() {
 		if err := r.autoRedactPass(ctx, ws, asOf, settings, p, o, res); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// passes returns the auto-redaction passes of settings: the overrides
+// pass, then one per policy.
+func (s Settings) passes() []pass {
+	passes := []pass{{name: "overrides"}}
+	for i := range s.AutoRedact {
+		p := &s.AutoRedact[i]
+		passes = append(passes, pass{name: p.passName(), hold: time.Duration(p.Hold), policy: p})
+	}
+	return passes
 }
 
 // pass is one sweep of AutoRedact over the records older than asOf-hold,
@@ -137,9 +147,9 @@ func (p *AutoRedactPolicy) passName() string {
 // AutoRedactLookback is how far behind its watermark each auto-redaction
 // pass starts again. A record that arrives up to this late (a call's CDR
 // is written when the call ends, a delivery report lags) is still
-// redacted by the next run; one that arrives later than that behind a
-// pass is not, and needs RedactByID or EraseContact. Records re-read in
-// the window are already redacted and cost a read each.
+// redacted by the next run; one that arrives already past the window is
+// redacted as it is written. Records re-read in the window are already
+// redacted and cost a read each.
 const AutoRedactLookback = 24 * time.Hour
 
 // covers reports whether policy p applies to rec.
@@ -310,4 +320,47 @@ func (o *op) applyPolicy(rec *cdrstore.Record, asOf time.Time, settings Settings
 		counts.AddressesObfuscated++
 	}
 	return true, nil
+}
+
+// Overdue counts, per workspace, the records an auto-redaction policy (or
+// a per-record override, or media expiry) should have redacted as of asOf
+// and has not: past a pass's window, not held, and still holding what the
+// pass removes. It reads every record and writes nothing; a workspace
+// with none is left out. It checks ctx every 128 records.
+func (r *Redactor) Overdue(ctx context.Context, asOf time.Time) (map[string]int, error) {
+	out := map[string]int{}
+	err := r.s.View(func(tx *cdrstore.Tx) error {
+		for _, ws := range tx.Workspaces() {
+			settings, err := LoadSettings(tx, ws)
+			if err != nil {
+				return err
+			}
+			passes := settings.passes()
+			o := &op{r: r, ctx: ctx, tx: tx, ws: ws, now: asOf, res: Result{DryRun: true}}
+			var counts AutoRedactResult
+			for rec, err := range tx.ByTime(ws, cdrstore.Query{Until: asOf}) {
+				if err != nil {
+					return err
+				}
+				if err := o.tick(); err != nil {
+					return fmt.Errorf("redaction: overdue: %w", err)
+				}
+				for _, p := range passes {
+					if rec.StartedAt.Add(p.hold).After(asOf) {
+						continue
+					}
+					due, err := o.applyPolicy(&rec, asOf, settings, p, &counts)
+					if err != nil {
+						return err
+					}
+					if due {
+						out[ws]++
+						break
+					}
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
 }

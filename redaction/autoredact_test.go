@@ -256,3 +256,73 @@ func TestAutoRedactMediaExpiringLater(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, got.Media)
 }
+
+// A record already past its policy's window when it is written (a CDR
+// ingested more than a day late) is stored redacted, with one audit entry
+// for the write; one not yet past it is stored whole and left to the
+// runs; a held one is stored as given.
+func TestAutoRedactAtWriteTime(t *testing.T) {
+	s, rd := setup(t, smsOut("seed", bob, "x"))
+	_, err := rd.SetSettings(ctx, "acme", redaction.Settings{AutoRedact: []redaction.AutoRedactPolicy{
+		{Product: cdrstore.ProductSMS, Content: true, Address: true, Hold: redaction.Duration(6 * time.Hour)},
+	}})
+	require.NoError(t, err)
+	_, err = rd.HoldRecord(ctx, "acme", "held", "case 9")
+	require.NoError(t, err)
+	late := smsOut("late", ada, "SECRET-4") // started 48 h ago
+	young := smsOut("young", ada, "fresh")
+	young.StartedAt = now.Add(-time.Hour)
+	entries := len(storetest.AuditEntries(t, s, "acme"))
+
+	res, err := s.PutBatchResult([]cdrstore.Record{late, young, smsOut("held", ada, "kept")})
+	require.NoError(t, err)
+	assert.Equal(t, cdrstore.WriteResult{Stored: 3, Changed: 1}, res)
+	got, err := s.Get("acme", "late")
+	require.NoError(t, err)
+	assert.Empty(t, got.Body)
+	assert.False(t, got.To.IsValid())
+	assert.Equal(t, ada.Obfuscate(), got.Redacted.Masked)
+	for id, body := range map[string]string{"young": "fresh", "held": "kept"} {
+		got, err = s.Get("acme", id)
+		require.NoError(t, err)
+		assert.Equal(t, body, got.Body, id)
+	}
+	all := storetest.AuditEntries(t, s, "acme")
+	require.Len(t, all, entries+1)
+	assert.Equal(t, redaction.ActionAutoRedact, all[len(all)-1].Action)
+	assert.Equal(t, uint64(1), all[len(all)-1].Count)
+}
+
+// A record a hold kept from an auto-redaction run is redacted by the first
+// run after the hold is released, although the pass's watermark (and its
+// lookback) went past it long ago; check's report (Overdue) names it in
+// between.
+func TestReleasedHoldIsRedactedByTheNextRun(t *testing.T) {
+	s, rd := setupDueSMS(t, 3)
+	_, err := rd.HoldRecord(ctx, "acme", "s1", "case 2")
+	require.NoError(t, err)
+	res, err := rd.AutoRedact(ctx, now, redaction.AutoRedactOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 2, res.ContentDiscarded)
+	later := now.Add(30 * 24 * time.Hour) // the lookback is long gone
+	_, err = rd.AutoRedact(ctx, later, redaction.AutoRedactOptions{})
+	require.NoError(t, err)
+	overdue, err := rd.Overdue(ctx, later)
+	require.NoError(t, err)
+	assert.Empty(t, overdue, "a held record is not overdue")
+
+	_, err = rd.ReleaseHold(ctx, "acme", redaction.HoldKeyForID("s1"))
+	require.NoError(t, err)
+	overdue, err = rd.Overdue(ctx, later)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"acme": 1}, overdue)
+	res, err = rd.AutoRedact(ctx, later, redaction.AutoRedactOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.ContentDiscarded)
+	got, err := s.Get("acme", "s1")
+	require.NoError(t, err)
+	assert.Empty(t, got.Body)
+	overdue, err = rd.Overdue(ctx, later)
+	require.NoError(t, err)
+	assert.Empty(t, overdue)
+}

@@ -14,6 +14,13 @@
 // passed with [WithRequest] makes a replay return the first result and
 // apply nothing.
 //
+// [New] installs on the store the write hook through which erasures reach
+// records written after them: each erasure leaves a tombstone, and a CDR
+// it covers that arrives later (late, or delivered again) is stored
+// erased, or not at all; a record past the last sweep's cutoff is kept
+// out, and one past an auto-redaction policy's window is stored redacted.
+// Legal holds win.
+//
 // # Caveats
 //
 // bbolt keeps the old bytes of rewritten records in free pages; erasure is

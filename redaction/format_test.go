@@ -125,6 +125,27 @@ func TestFormatFixtureOps(t *testing.T) {
 	assert.True(t, r2.Replayed)
 	assert.Equal(t, before, storetest.Dump(t, s))
 
+	// The migration keyed the stored results by the IDs' HMACs and masked
+	// the numbers they held; the audit entries written before keep their
+	// bytes, and are counted.
+	require.NoError(t, s.View(func(tx *cdrstore.Tx) error {
+		for _, ws := range []string{"acme", "globex"} {
+			kv, err := tx.Bucket(ws, cdrstore.BucketRequests)
+			require.NoError(t, err)
+			n := 0
+			for k, v := range kv.Scan(nil, nil) {
+				n++
+				assert.Len(t, k, 32)
+				assert.NotContains(t, string(v), "2348031234567")
+			}
+			assert.Positive(t, n)
+		}
+		return nil
+	}))
+	plain, err := rd.PlaintextRequestIDs(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"acme": 3, "globex": 2}, plain)
+
 	erased, err := s.Get("globex", "erase-1")
 	require.NoError(t, err)
 	assert.Equal(t, redaction.RedactedBody, erased.Body)

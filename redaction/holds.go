@@ -29,8 +29,11 @@ func HoldKeyForID(id string) string { return "id:" + id }
 // HoldKeyForNumber returns the hold key of a number in workspaces of store
 // s: its keyed HMAC, so the holds bucket holds no plaintext number.
 func HoldKeyForNumber(s *cdrstore.Store, n e164.Number) string {
-	return "number:" + hex.EncodeToString(s.SubjectHMAC(n.String()))
+	return holdKeyForMAC(s.SubjectHMAC(n.String()))
 }
+
+// holdKeyForMAC is the hold key of the number whose keyed HMAC is h.
+func holdKeyForMAC(h []byte) string { return "number:" + hex.EncodeToString(h) }
 
 // HoldRecord places a legal hold on record id of workspace ws. reason is
 // free text with at most six digits (see ErrInvalidReason). Placing a hold
@@ -53,7 +56,9 @@ func (r *Redactor) HoldNumber(ctx context.Context, ws string, n e164.Number, rea
 }
 
 // ReleaseHold removes the hold with key (see Hold.Key). Releasing a hold
-// that does not exist changes nothing.
+// that does not exist changes nothing. The records it held become
+// eligible for auto-redaction again: the next AutoRedact run starts each
+// pass from the beginning of the workspace.
 func (r *Redactor) ReleaseHold(ctx context.Context, ws, key string) (Result, error) {
 	return r.run(ctx, ws, call{action: ActionHold, args: "release\x00" + key}, func(o *op) error {
 		kv, err := o.tx.Bucket(ws, cdrstore.BucketHolds)
@@ -66,7 +71,19 @@ func (r *Redactor) ReleaseHold(ctx context.Context, ws, key string) (Result, err
 		}
 		o.entry.Detail = "release " + holdKind(key)
 		o.entry.Subject = holdSubject(o.tx, key)
-		return kv.Delete([]byte(key))
+		if err := kv.Delete([]byte(key)); err != nil {
+			return err
+		}
+		// The records the hold kept may be behind the auto-redaction
+		// watermarks: the next run starts every pass from the beginning.
+		if err := o.step("watermark"); err != nil {
+			return err
+		}
+		settings, err := o.tx.Bucket(ws, cdrstore.BucketSettings)
+		if err != nil {
+			return err
+		}
+		return resetWatermarks(settings)
 	})
 }
 
@@ -182,6 +199,17 @@ func (o *op) heldReason(rec *cdrstore.Record) (string, bool, error) {
 	}
 	for _, n := range rec.Numbers() {
 		if reason, ok := o.held[HoldKeyForNumber(o.r.s, n)]; ok {
+			return "legal hold: " + reason, true, nil
+		}
+	}
+	// A number the record lost to a redaction while it kept content still
+	// names its subject: a hold on that number holds it too.
+	links, err := o.tx.Links(rec)
+	if err != nil {
+		return "", false, err
+	}
+	for _, h := range links {
+		if reason, ok := o.held[holdKeyForMAC(h)]; ok {
 			return "legal hold: " + reason, true, nil
 		}
 	}

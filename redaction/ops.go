@@ -65,11 +65,14 @@ func (r *Redactor) RedactByID(ctx context.Context, ws, id string, p cdrstore.Pro
 		if o.removeCounterparty(&rec) {
 			changed = true
 		}
-		if !changed {
-			return nil
+		if changed {
+			o.res.Affected = 1
+			if err := o.put(rec); err != nil {
+				return err
+			}
 		}
-		o.res.Affected = 1
-		return o.put(rec)
+		// A copy of the CDR delivered later comes in redacted.
+		return o.leaveTombstone(cdrstore.TermID, tombRedact, id)
 	})
 }
 
@@ -100,15 +103,35 @@ func (o *op) put(rec cdrstore.Record) error {
 // keyed HMAC of n. A workspace that does not exist is an error matching
 // cdrstore.ErrNotFound, and nothing is written.
 func (r *Redactor) EraseContact(ctx context.Context, ws string, n e164.Number, reason string) (EraseResult, error) {
-	return r.eraseContact(ctx, ws, n, reason, false)
+	return r.eraseContact(ctx, ws, n, reason, call{})
+}
+
+// EraseContactOptions tunes EraseContactWith.
+type EraseContactOptions struct {
+	// AheadOfWorkspace records the erasure in a workspace that does not
+	// exist yet, creating it, instead of failing with an error matching
+	// cdrstore.ErrNotFound: its tombstone then erases what is ingested
+	// there later. It is meant for a fleet node that receives an erasure
+	// for a workspace it has not seen yet; a local caller leaves it
+	// false, so that a mistyped workspace fails instead of looking like
+	// success.
+	AheadOfWorkspace bool
+}
+
+// EraseContactWith is EraseContact with options.
+func (r *Redactor) EraseContactWith(ctx context.Context, ws string, n e164.Number, reason string, o EraseContactOptions) (EraseResult, error) {
+	return r.eraseContact(ctx, ws, n, reason, call{createWorkspace: o.AheadOfWorkspace})
 }
 
 // EraseContactDryRun counts what EraseContact would change, writing nothing.
 func (r *Redactor) EraseContactDryRun(ctx context.Context, ws string, n e164.Number) (EraseResult, error) {
-	return r.eraseContact(WithRequest(ctx, Request{Actor: requestFrom(ctx).Actor}), ws, n, "", true)
+	return r.eraseContact(WithRequest(ctx, Request{Actor: requestFrom(ctx).Actor}), ws, n, "", call{dryRun: true})
 }
 
-func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, reason string, dryRun bool) (EraseResult, error) {
+// eraseContact runs EraseContact with the options of opt (dryRun,
+// createWorkspace).
+func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, reason string, opt call) (EraseResult, error) {
+	dryRun := opt.dryRun
 	if !n.IsValid() {
 		return EraseResult{}, fmt.Errorf("redaction: erase contact: %w", e164.ErrInvalidNumber)
 	}
@@ -117,7 +140,7 @@ func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, r
 			return EraseResult{}, err
 		}
 	}
-	c := call{action: ActionDataErasure, args: n.String() + "\x00" + reason, erasure: true, dryRun: dryRun}
+	c := call{action: ActionDataErasure, args: n.String() + "\x00" + reason, erasure: true, dryRun: dryRun, createWorkspace: opt.createWorkspace}
 	out, err := run(r, ctx, ws, c, func(o *op) error {
 		o.entry.Reason = reason
 		o.entry.Subject = o.tx.SubjectHMAC(n.String())
@@ -125,7 +148,7 @@ func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, r
 		if err != nil {
 			return err
 		}
-		return o.forUnheld(recs, func(rec *cdrstore.Record) error {
+		err = o.forUnheld(recs, func(rec *cdrstore.Record) error {
 			changed, err := o.discardContent(rec, true)
 			if err != nil || !changed {
 				return err
@@ -133,6 +156,12 @@ func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, r
 			o.res.Affected++
 			return o.put(*rec)
 		})
+		if err != nil {
+			return err
+		}
+		// Records of the contact that started before the request and
+		// arrive after it come in erased.
+		return o.leaveTombstone(cdrstore.TermNumber, tombContact, n.String())
 	}, func(o *op) EraseResult {
 		// The number is set below, not here: this value is also what the
 		// requests bucket keeps for a replay, and that holds no plaintext
@@ -155,18 +184,22 @@ func (r *Redactor) DeleteRecord(ctx context.Context, ws, id string) (Result, err
 	return r.run(ctx, ws, call{action: ActionRecordDelete, args: "id\x00" + id, erasure: true}, func(o *op) error {
 		o.entry.Subject = o.tx.SubjectHMAC(id)
 		rec, err := o.tx.Get(ws, id)
-		if isNotFound(err) {
-			return nil
-		}
-		if err != nil {
+		if err != nil && !isNotFound(err) {
 			return err
 		}
-		if why, held, err := o.heldReason(&rec); err != nil {
-			return err
-		} else if held {
-			return &HoldError{ID: id, Reason: why}
+		if err == nil {
+			if why, held, err := o.heldReason(&rec); err != nil {
+				return err
+			} else if held {
+				return &HoldError{ID: id, Reason: why}
+			}
+			if err := o.delete(rec); err != nil {
+				return err
+			}
 		}
-		return o.delete(rec)
+		// The record, delivered again or for the first time, is not
+		// stored.
+		return o.leaveTombstone(cdrstore.TermID, tombDelete, id)
 	})
 }
 
@@ -213,7 +246,10 @@ func (r *Redactor) DeleteConversation(ctx context.Context, ws, conv string) (Res
 		if err != nil {
 			return err
 		}
-		return o.forUnheld(legs, func(rec *cdrstore.Record) error { return o.delete(*rec) })
+		if err := o.forUnheld(legs, func(rec *cdrstore.Record) error { return o.delete(*rec) }); err != nil {
+			return err
+		}
+		return o.leaveTombstone(cdrstore.TermConversation, tombDelete, conv)
 	})
 }
 

@@ -252,6 +252,10 @@ func TestFaultInjection(t *testing.T) {
 			_, err := rd.DeleteConversation(ctx, "acme", "c1")
 			return err
 		}},
+		{"EraseContactAheadOfWorkspace", func(rd *redaction.Redactor) error {
+			_, err := rd.EraseContactWith(ctx, "fleet-ws", ada, "gdpr_art17", redaction.EraseContactOptions{AheadOfWorkspace: true})
+			return err
+		}},
 		{"SetSettings", func(rd *redaction.Redactor) error {
 			_, err := rd.SetSettings(ctx, "acme", redaction.Settings{Retention: redaction.Retention{Months: 6}})
 			return err
@@ -260,26 +264,35 @@ func TestFaultInjection(t *testing.T) {
 	for _, tc := range ops {
 		t.Run(tc.name, func(t *testing.T) {
 			s, rd := setup(t, voice("v1", ada, "c1"), voice("v2", ada, "c1"), smsOut("s1", ada, "hello"), message("m1", ada))
-			for i := 0; ; i++ {
-				require.Less(t, i, 100, "the operation never succeeded")
-				before := storetest.Dump(t, s)
-				step := 0
-				redaction.SetHook(rd, func(name string) error {
-					if step++; step > i {
-						return fmt.Errorf("step %d (%s): %w", step, name, errInjected)
-					}
-					return nil
-				})
-				err := tc.run(rd)
-				redaction.SetHook(rd, nil)
-				if err == nil {
-					break
-				}
-				require.ErrorIs(t, err, errInjected)
-				require.Equal(t, before, storetest.Dump(t, s), "fault at step %d left a trace", i+1)
-				require.NoError(t, s.Check(ctx))
-			}
+			injectFaults(t, s, rd, func() error { return tc.run(rd) })
 		})
+	}
+}
+
+// injectFaults runs run with a fault injected before write step i of rd's
+// operations (and of its write hook), for i = 0, 1, … until run succeeds;
+// after each failure the store's logical dump must be as it was, and it
+// must pass Check. It returns how many steps failed before the success.
+func injectFaults(t *testing.T, s *cdrstore.Store, rd *redaction.Redactor, run func() error) int {
+	t.Helper()
+	for i := 0; ; i++ {
+		require.Less(t, i, 100, "the operation never succeeded")
+		before := storetest.Dump(t, s)
+		step := 0
+		redaction.SetHook(rd, func(name string) error {
+			if step++; step > i {
+				return fmt.Errorf("step %d (%s): %w", step, name, errInjected)
+			}
+			return nil
+		})
+		err := run()
+		redaction.SetHook(rd, nil)
+		if err == nil {
+			return i
+		}
+		require.ErrorIs(t, err, errInjected)
+		require.Equal(t, before, storetest.Dump(t, s), "fault at step %d left a trace", i+1)
+		require.NoError(t, s.Check(ctx))
 	}
 }
 

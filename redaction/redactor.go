@@ -49,12 +49,15 @@ type Redactor struct {
 	hook func(step string) error
 }
 
-// New returns a Redactor on s. A nil opts means the zero Options.
+// New returns a Redactor on s. A nil opts means the zero Options. It
+// installs on s the write hook that applies erasures' tombstones to every
+// record written afterwards (see cdrstore.WriteHook), whoever writes it.
 func New(s *cdrstore.Store, opts *Options) *Redactor {
 	r := &Redactor{s: s}
 	if opts != nil {
 		r.opts = *opts
 	}
+	s.SetWriteHook(writeHook{r})
 	return r
 }
 
@@ -152,6 +155,9 @@ type call struct {
 	// dryRun runs the operation in a read-only transaction: it counts
 	// what it would change, writes nothing, and keeps no request ID.
 	dryRun bool
+	// createWorkspace lets an erasure create the workspace it names
+	// rather than refuse it (EraseContactOptions.AheadOfWorkspace).
+	createWorkspace bool
 }
 
 // run executes fn as one transaction on workspace ws, which must exist
@@ -188,7 +194,12 @@ func run[T any](r *Redactor, ctx context.Context, ws string, c call, fn func(*op
 		if err != nil {
 			return err
 		}
-		if !found {
+		switch {
+		case !found && c.createWorkspace && !c.dryRun:
+			if _, err := tx.CreateWorkspace(ws); err != nil {
+				return err
+			}
+		case !found:
 			return fmt.Errorf("redaction: %s: %w", action, &cdrstore.NoWorkspaceError{Workspace: ws})
 		}
 		var fp string
@@ -200,7 +211,7 @@ func run[T any](r *Redactor, ctx context.Context, ws string, c call, fn func(*op
 			}
 		}
 		o := &op{r: r, ctx: ctx, tx: tx, ws: ws, now: tx.Now(), res: Result{Workspace: ws, Action: action, DryRun: c.dryRun}}
-		o.entry = audit.Entry{Action: action, Actor: req.Actor, RequestID: req.ID}
+		o.entry = audit.Entry{Action: action, Actor: req.Actor, RequestID: auditRequestID(tx, req.ID)}
 		if err := ctx.Err(); err != nil {
 			return err
 		}

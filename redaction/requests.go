@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
 )
@@ -23,6 +25,11 @@ type Request struct {
 	// Actor names who asked (an API key ID, "cdradmin"); it goes to the
 	// audit entry.
 	Actor string
+	// IssuedAt is when the request was made (zero: now). The tombstone
+	// an erasure leaves covers the records that started before it, so a
+	// request replayed later, from a bus say, never reaches records that
+	// started after it was made. A time after now counts as now.
+	IssuedAt time.Time
 }
 
 type requestKey struct{}
@@ -49,6 +56,9 @@ type storedResult struct {
 	Action      string          `json:"action"`
 	Fingerprint string          `json:"fingerprint,omitempty"`
 	Result      json.RawMessage `json:"result"`
+	// At is when the result was kept (format v3; absent before), so that
+	// the sweep prunes it once it is older than the longest retention.
+	At time.Time `json:"at,omitzero"`
 }
 
 // keepRequest keeps result v of the operation under request ID id, with
@@ -65,11 +75,12 @@ func (o *op) keepRequest(id, fp string, v any) error {
 	if err != nil {
 		return err
 	}
-	stored, err := json.Marshal(storedResult{Action: o.res.Action, Fingerprint: fp, Result: raw})
+	stored, err := json.Marshal(storedResult{Action: o.res.Action, Fingerprint: fp, Result: raw, At: o.now})
 	if err != nil {
 		return err
 	}
-	return kv.Put([]byte(id), stored)
+	// Keyed by the ID's HMAC: the file holds no caller-chosen string.
+	return kv.Put(o.tx.RequestKey(id), stored)
 }
 
 // result lets replay reach the Result inside Result and EraseResult.
@@ -92,13 +103,14 @@ func replay(tx *cdrstore.Tx, ws, id, action, fingerprint string, out any) (bool,
 	if err != nil {
 		return false, err
 	}
-	raw := kv.Get([]byte(id))
+	key := tx.RequestKey(id)
+	raw := kv.Get(key)
 	if raw == nil {
 		return false, nil
 	}
 	var st storedResult
 	if err := json.Unmarshal(raw, &st); err != nil {
-		return false, &cdrstore.CorruptionError{Workspace: ws, Bucket: string(cdrstore.BucketRequests), Key: id, Err: err}
+		return false, &cdrstore.CorruptionError{Workspace: ws, Bucket: string(cdrstore.BucketRequests), Key: hex.EncodeToString(key), Err: err}
 	}
 	if st.Action != action {
 		return false, fmt.Errorf("%w: %q was %s", ErrRequestConflict, id, st.Action)
@@ -166,4 +178,52 @@ func (r *Redactor) recordRequest(ctx context.Context, ws, id, action string, v a
 	_, err := run(r, WithRequest(ctx, Request{ID: id, Actor: requestFrom(ctx).Actor}), ws, call{action: action},
 		func(o *op) error { o.noAudit = true; return nil }, func(*op) any { return v })
 	return err
+}
+
+// auditRequestID is what an audit entry keeps of request ID id: the hex
+// keyed HMAC under which the requests bucket keeps it (64 characters), not
+// the caller's string. An auditor holding the ID finds its entries by
+// computing the same HMAC.
+func auditRequestID(tx *cdrstore.Tx, id string) string {
+	if id == "" {
+		return ""
+	}
+	return hex.EncodeToString(tx.RequestKey(id))
+}
+
+// isRequestHMAC reports whether an audit entry's request ID is a keyed
+// HMAC (written since format v3) rather than the caller's own string.
+func isRequestHMAC(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil && strings.ToLower(s) == s
+}
+
+// PlaintextRequestIDs counts, per workspace, the audit entries that hold a
+// caller-chosen request ID as it was given (written before format v3;
+// entries keep their bytes, so that the hash chain and receipts stay
+// verifiable). Such an ID may hold a phone number. An ID of 64 lowercase
+// hex digits is taken for an HMAC.
+func (r *Redactor) PlaintextRequestIDs(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	err := r.s.View(func(tx *cdrstore.Tx) error {
+		n := 0
+		for _, ws := range tx.Workspaces() {
+			for e, err := range tx.AuditEntries(ws, 0) {
+				if err != nil {
+					return err
+				}
+				if n++; n%128 == 0 && ctx.Err() != nil {
+					return fmt.Errorf("redaction: audit request IDs: %w", ctx.Err())
+				}
+				if e.RequestID != "" && !isRequestHMAC(e.RequestID) {
+					out[ws]++
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
 }

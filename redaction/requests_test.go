@@ -1,13 +1,16 @@
 package redaction_test
 
 import (
+	"bytes"
 	"crypto/ed25519"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/cdrvault/cdrvault/audit"
 	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/internal/storetest"
 	"github.com/cdrvault/cdrvault/redaction"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -102,7 +105,9 @@ func TestReceiptsAndRequestReplayAfterRestart(t *testing.T) {
 
 	s, rd = open()
 	defer s.Close()
-	require.NoError(t, s.Put(smsOut("s9", ada, "new message after the erasure")))
+	after := smsOut("s9", ada, "new message after the erasure")
+	after.StartedAt = now // the erasure's issue time: it does not cover it
+	require.NoError(t, s.Put(after))
 	replayed, err := rd.EraseContact(rctx, "acme", ada, "gdpr_art17")
 	require.NoError(t, err)
 	assert.True(t, replayed.Replayed)
@@ -120,4 +125,32 @@ func TestReceiptsAndRequestReplayAfterRestart(t *testing.T) {
 	_, err = rd.RedactByID(rctx, "acme", "s9", cdrstore.ProductSMS, cdrstore.Outbound)
 	require.ErrorIs(t, err, redaction.ErrRequestConflict)
 	require.NoError(t, s.Check(ctx))
+}
+
+// A phone number used inside a request ID is not in the file once the
+// record it names is redacted and the store scrubbed: the requests bucket
+// and the audit log keep the ID's keyed HMAC, and a replay of the same ID
+// still finds the first result.
+func TestRequestIDHoldsNoPlaintext(t *testing.T) {
+	s, rd := setup(t, smsOut("s1", carol, "hello"))
+	id := "redact-" + carol.String()
+	rctx := redaction.WithRequest(ctx, redaction.Request{ID: id})
+	first, err := rd.RedactByID(rctx, "acme", "s1", cdrstore.ProductSMS, cdrstore.Outbound)
+	require.NoError(t, err)
+	require.Equal(t, 1, first.Affected)
+	_, err = s.Scrub(ctx)
+	require.NoError(t, err)
+	raw, err := os.ReadFile(s.Path())
+	require.NoError(t, err)
+	assert.False(t, bytes.Contains(raw, []byte(carol.String()[1:])), "the number is in no byte of the file")
+
+	again, err := rd.RedactByID(rctx, "acme", "s1", cdrstore.ProductSMS, cdrstore.Outbound)
+	require.NoError(t, err)
+	assert.True(t, again.Replayed)
+	assert.Equal(t, first.AuditSeq, again.AuditSeq)
+	entries := storetest.AuditEntries(t, s, "acme")
+	assert.Len(t, entries[len(entries)-1].RequestID, 64, "the audit entry keeps the HMAC")
+	n, err := rd.PlaintextRequestIDs(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, n)
 }

@@ -220,14 +220,8 @@ func (r *Redactor) SetSettings(ctx context.Context, ws string, s Settings) (Resu
 			return err
 		}
 		// A new policy starts its auto-redaction passes from the beginning.
-		var marks [][]byte
-		for k := range kv.Scan([]byte("wm/"), nil) {
-			marks = append(marks, k)
-		}
-		for _, k := range marks {
-			if err := kv.Delete(k); err != nil {
-				return err
-			}
+		if err := resetWatermarks(kv); err != nil {
+			return err
 		}
 		op.entry.Detail = truncate(string(oldRaw)+" -> "+string(newRaw), 1024)
 		return nil
@@ -239,4 +233,19 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// resetWatermarks deletes every auto-redaction watermark of a workspace's
+// settings bucket kv: the next run starts each pass from the beginning.
+func resetWatermarks(kv *cdrstore.KV) error {
+	var marks [][]byte
+	for k := range kv.Scan([]byte("wm/"), nil) {
+		marks = append(marks, k)
+	}
+	for _, k := range marks {
+		if err := kv.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -106,7 +106,7 @@ func (r *Redactor) sweepWorkspace(ctx context.Context, ws string, asOf time.Time
 			latest = c
 		}
 	}
-	return r.runPass(ctx, ws, batchPass{
+	err = r.runPass(ctx, ws, batchPass{
 		call: call{action: ActionRetentionSweep, dryRun: o.DryRun},
 		size: o.BatchSize,
 		from: func(_ *op, cursor string) (cdrstore.Query, error) {
@@ -131,4 +131,8 @@ func (r *Redactor) sweepWorkspace(ctx context.Context, ws string, asOf time.Time
 		},
 		tally: func(batch Result) { res.tally(ws, batch) },
 	})
+	if err != nil || o.DryRun {
+		return err
+	}
+	return r.sweptThrough(ctx, ws, cutoffs)
 }

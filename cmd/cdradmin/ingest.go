@@ -64,6 +64,9 @@ func (c *ingestCmd) run(ctx context.Context, e *env) error {
 		e.printJSON(res)
 	} else {
 		fmt.Fprintf(e.stdout, "read %d lines: %d stored, %d rejected\n", res.Read, res.Stored, res.Rejected)
+		if res.Redacted+res.NotStored+res.Expired > 0 {
+			fmt.Fprintf(e.stdout, "%d stored redacted (an erasure or a policy covered them), %d not stored (deleted), %d not stored (past retention)\n", res.Redacted, res.NotStored, res.Expired)
+		}
 	}
 	if err != nil {
 		return err

@@ -98,6 +98,8 @@ func TestCommandsRunInTheServiceHoldingTheStore(t *testing.T) {
 		{"delete", "-w", "acme", "--id", sms.ID, "--json"},
 		{"delete", "-w", "acme", "--conversation", "no-such-conversation"},
 		{"hold", "remove", "-w", "acme", "no-such-hold"},
+		{"unlinked"},
+		{"unlinked", "-w", "acme", "--discard", "--json"},
 		{"autoredact", "--as-of", "2026-10-01T00:00:00Z"},
 		{"sweep", "--dry-run", "--json"},
 		{"sweep"},
@@ -162,9 +164,14 @@ func TestCommandsRunInTheServiceHoldingTheStore(t *testing.T) {
 	assert.Equal(t, held, storedRecords(t, filepath.Join(rdir, "backup.db")))
 
 	// The writes ran in the service, under the peer's name.
-	entries := storetest.AuditEntries(t, s, "acme")
-	require.NotEmpty(t, entries)
-	assert.Equal(t, fmt.Sprintf("cdradmin uid=%d pid=%d", os.Geteuid(), os.Getpid()), entries[len(entries)-1].Actor)
+	erasures := 0
+	for _, en := range storetest.AuditEntries(t, s, "acme") {
+		if en.Action == redaction.ActionDataErasure {
+			erasures++
+			assert.Equal(t, fmt.Sprintf("cdradmin uid=%d pid=%d", os.Geteuid(), os.Getpid()), en.Actor)
+		}
+	}
+	assert.Equal(t, 1, erasures, "one erasure, under the peer's name (the dry run and the bad reason wrote nothing)")
 }
 
 func TestLocalAndRemoteChoose(t *testing.T) {

@@ -29,6 +29,7 @@ var (
 	platform  = e164.MustParse("+14155552671", "")
 	contacts  = []string{"+2348031234567", "+447911123456", "+4915112345678", "+33612345678", "+919812345678", "+5511912345678"}
 	sweepSize = 25
+	lateBatch = 10
 )
 
 const (
@@ -87,7 +88,7 @@ func child(dir string, seed uint64) error {
 	say := func(format string, args ...any) { fmt.Printf("ok "+format+"\n", args...) }
 	rng := rand.New(rand.NewPCG(seed, 1))
 	for step := 0; ; step++ {
-		switch rng.IntN(7) {
+		switch rng.IntN(8) {
 		case 0: // an ingest batch of new records
 			var batch []cdrstore.Record
 			for i := range 50 {
@@ -137,6 +138,19 @@ func child(dir string, seed uint64) error {
 				return err
 			}
 			say("scrub")
+		case 7: // late CDRs of a contact: they started before any erasure
+			ci := rng.IntN(len(contacts))
+			var batch []cdrstore.Record
+			for i := range lateBatch {
+				batch = append(batch, cdrstore.Record{ID: fmt.Sprintf("l%d-%d-%02d", step, ci, i), Workspace: "acme", Product: cdrstore.ProductVoice,
+					Direction: cdrstore.Outbound, From: platform, To: e164.MustParse(contacts[ci], ""), Transcript: []string{"late words"},
+					RecordingURL: fmt.Sprintf("https://media.example.net/rec/l%d-%02d.mp3", step, i),
+					StartedAt:    now.AddDate(0, -1, 0).Add(-time.Duration(i+1) * time.Minute)})
+			}
+			if err := s.PutBatch(batch); err != nil {
+				return err
+			}
+			say("late %d %d", step, ci)
 		}
 	}
 }
@@ -225,6 +239,46 @@ func verify(t *testing.T, dir string, log []string) {
 	acked := map[string]bool{}
 	for _, l := range log {
 		acked[l] = true
+	}
+
+	// Late CDRs of a contact (tombstones): a batch is wholly there or
+	// not; one acknowledged after the contact's acknowledged erasure is
+	// stored erased, its recordings in the outbox or delivered.
+	erasedAt := map[string]int{} // contact -> index in log of its first acknowledged erasure
+	for i, l := range log {
+		if c, ok := strings.CutPrefix(l, "erase "); ok {
+			if _, seen := erasedAt[c]; !seen {
+				erasedAt[c] = i
+			}
+		}
+	}
+	lates := map[string]int{}
+	for id := range records {
+		if strings.HasPrefix(id, "l") {
+			b := id[:strings.LastIndexByte(id, '-')]
+			lates[b]++
+		}
+	}
+	for b, n := range lates {
+		assert.Equal(t, lateBatch, n, "late batch %s is half there", b)
+	}
+	for i, l := range log {
+		rest, ok := strings.CutPrefix(l, "late ")
+		if !ok {
+			continue
+		}
+		var step, ci int
+		_, err := fmt.Sscanf(rest, "%d %d", &step, &ci)
+		require.NoError(t, err)
+		at, erased := erasedAt[contacts[ci]]
+		for j := range lateBatch {
+			r, ok := records[fmt.Sprintf("l%d-%d-%02d", step, ci, j)]
+			require.True(t, ok, "acknowledged late batch %d", step)
+			if erased && at < i {
+				assert.Equal(t, []string{"[REDACTED]"}, r.Transcript, "late CDR %s of an erased contact", r.ID)
+				assert.Empty(t, r.RecordingURL)
+			}
+		}
 	}
 
 	// Every acknowledged batch is wholly there; none is half there.
