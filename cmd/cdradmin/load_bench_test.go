@@ -9,11 +9,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/cdrvault/cdrvault/control"
 	"github.com/cdrvault/cdrvault/httpapi"
 	"github.com/cdrvault/cdrvault/internal/cdrjson"
+	"github.com/cdrvault/cdrvault/internal/loadtest"
 	"github.com/cdrvault/cdrvault/internal/storetest"
 	"github.com/cdrvault/cdrvault/redaction"
 )
@@ -63,36 +63,13 @@ func BenchmarkServerLoadWithOperator(b *testing.B) {
 					}
 				}()
 			}
-			var next atomic.Int64
-			total := int64(b.N)
-			start := time.Now()
-			var wg sync.WaitGroup
-			for g := range 16 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					rng := rand.New(rand.NewPCG(uint64(g), 9))
-					for next.Add(1) <= total {
-						req, _ := http.NewRequest("GET", srv.URL+"/v1/records/"+f.IDs[rng.IntN(len(f.IDs))], nil)
-						req.Header.Set("Authorization", "Bearer "+key.Token)
-						resp, err := client.Do(req)
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						resp.Body.Close()
-						if resp.StatusCode != 200 {
-							b.Errorf("status %d", resp.StatusCode)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			elapsed := time.Since(start)
+			elapsed := loadtest.Drive(b, client, 200, func(rng *rand.Rand) *http.Request {
+				req, _ := http.NewRequest("GET", srv.URL+"/v1/records/"+f.IDs[rng.IntN(len(f.IDs))], nil)
+				req.Header.Set("Authorization", "Bearer "+key.Token)
+				return req
+			})
 			stop()
 			opWG.Wait()
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "requests/s")
 			b.ReportMetric(float64(exported.Load())/elapsed.Seconds(), "exported-records/s")
 		})
 	}
