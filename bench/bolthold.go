@@ -146,21 +146,35 @@ func (e *boltholdEngine) Erase(ws string, n e164.Number) (int, error) {
 	return count, err
 }
 
-func (e *boltholdEngine) Sweep(cutoff time.Time) (int, error) {
-	count := 0
-	err := e.s.Bolt().Update(func(tx *bolt.Tx) error {
-		var err error
-		q := bolthold.Where("StartedAt").Lt(cutoff.UnixNano()).Index("StartedAt")
-		if count, err = e.s.TxCount(tx, &holdRecord{}, q); err != nil {
-			return err
+func (e *boltholdEngine) Sweep(cutoff time.Time, batch int) (int, error) {
+	total := 0
+	for {
+		count := 0
+		err := e.s.Bolt().Update(func(tx *bolt.Tx) error {
+			var old []holdRecord
+			q := bolthold.Where("StartedAt").Lt(cutoff.UnixNano()).Index("StartedAt").Limit(batch)
+			if err := e.s.TxFind(tx, &old, q); err != nil {
+				return err
+			}
+			for _, h := range old {
+				if err := e.s.TxDelete(tx, h.Key, holdRecord{}); err != nil {
+					return err
+				}
+			}
+			count = len(old)
+			return nil
+		})
+		total += count
+		if err != nil || count < batch {
+			return total, err
 		}
-		return e.s.TxDeleteMatching(tx, &holdRecord{}, q)
-	})
-	return count, err
+	}
 }
 
 func (e *boltholdEngine) Size() (int64, error) {
 	return fileSize(e.path)
 }
+
+func (e *boltholdEngine) Memory() (int64, error) { return mappedResident(e.path) }
 
 func (e *boltholdEngine) Close() error { return e.s.Close() }

@@ -179,13 +179,26 @@ func (e *boltJSON) Erase(ws string, n e164.Number) (int, error) {
 	return count, err
 }
 
-func (e *boltJSON) Sweep(cutoff time.Time) (int, error) {
+func (e *boltJSON) Sweep(cutoff time.Time, batch int) (int, error) {
+	total := 0
+	for {
+		n, err := e.sweepBatch(cutoff, batch)
+		total += n
+		if err != nil || n < batch {
+			return total, err
+		}
+	}
+}
+
+// sweepBatch deletes, in one transaction, up to batch of the oldest
+// records that started before cutoff.
+func (e *boltJSON) sweepBatch(cutoff time.Time, batch int) (int, error) {
 	count := 0
 	err := e.db.Update(func(tx *bolt.Tx) error {
 		end := binary.BigEndian.AppendUint64(nil, uint64(cutoff.UnixNano()))
 		var keys [][]byte
 		c := tx.Bucket(bjTime).Cursor()
-		for k, _ := c.First(); k != nil && bytes.Compare(k, end) < 0; k, _ = c.Next() {
+		for k, _ := c.First(); k != nil && bytes.Compare(k, end) < 0 && len(keys) < batch; k, _ = c.Next() {
 			keys = append(keys, bytes.Clone(k))
 		}
 		for _, k := range keys {
@@ -217,5 +230,7 @@ func (e *boltJSON) Sweep(cutoff time.Time) (int, error) {
 func (e *boltJSON) Size() (int64, error) {
 	return fileSize(e.path)
 }
+
+func (e *boltJSON) Memory() (int64, error) { return mappedResident(e.path) }
 
 func (e *boltJSON) Close() error { return e.db.Close() }

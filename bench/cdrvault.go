@@ -74,18 +74,20 @@ func (c *cdrvault) Erase(ws string, n e164.Number) (int, error) {
 	return res.RecordsAffected, err
 }
 
-func (c *cdrvault) Sweep(cutoff time.Time) (int, error) {
-	// The cutoff of 13 months as of Now; the engines sweep the same records.
-	// In one transaction, as SQLite's one DELETE does: every transaction
-	// rewrites the by_id and by_number leaves its deletions touch (figures
-	// in README.md). The library's default batch is smaller, to hold the
-	// write lock for less time.
-	res, err := c.rd.Sweep(context.Background(), Now, redaction.SweepOptions{BatchSize: 1 << 30})
+func (c *cdrvault) Sweep(_ time.Time, batch int) (int, error) {
+	// The library's sweep, in batches of batch deletions (one transaction
+	// each), from the same cutoff of 13 months as of Now that the other
+	// engines are given: every engine sweeps the same records.
+	res, err := c.rd.Sweep(context.Background(), Now, redaction.SweepOptions{BatchSize: batch})
 	return res.Deleted, err
 }
 
 func (c *cdrvault) Size() (int64, error) {
 	return fileSize(c.s.Path())
 }
+
+// Memory is the resident part of the file's map: all of it with
+// PopulateMmap, what reads and writes touched without.
+func (c *cdrvault) Memory() (int64, error) { return mappedResident(c.s.Path()) }
 
 func (c *cdrvault) Close() error { return c.s.Close() }

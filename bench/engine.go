@@ -1,7 +1,13 @@
 package bench
 
 import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
@@ -25,10 +31,14 @@ type Engine interface {
 	// Erase replaces the content of every record holding n with the
 	// [REDACTED] placeholders, in one transaction, and counts them.
 	Erase(ws string, n e164.Number) (int, error)
-	// Sweep deletes every record that started before cutoff.
-	Sweep(cutoff time.Time) (int, error)
+	// Sweep deletes every record that started before cutoff, at most
+	// batch records per transaction.
+	Sweep(cutoff time.Time, batch int) (int, error)
 	// Size is the bytes on disk.
 	Size() (int64, error)
+	// Memory is the bytes the engine holds its data in: the resident
+	// pages of its file maps, and the limit of any page cache of its own.
+	Memory() (int64, error)
 	Close() error
 }
 
@@ -58,4 +68,45 @@ func fileSize(path string) (int64, error) {
 		return 0, err
 	}
 	return fi.Size(), nil
+}
+
+// mappedResident is the resident size of this process's maps of the files
+// at paths, from /proc/self/smaps (0 where there is none: not Linux).
+func mappedResident(paths ...string) (int64, error) {
+	want := map[string]bool{}
+	for _, p := range paths {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return 0, err
+		}
+		want[abs] = true
+	}
+	f, err := os.Open("/proc/self/smaps")
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var total int64
+	counting := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := bytes.Fields(sc.Bytes())
+		switch {
+		case len(fields) >= 6 && bytes.IndexByte(fields[0], '-') > 0 && !bytes.HasSuffix(fields[0], []byte(":")):
+			// A map's header: address range, permissions, offset, device, inode, path.
+			counting = want[string(bytes.Join(fields[5:], []byte(" ")))]
+		case len(fields) >= 5 && bytes.IndexByte(fields[0], '-') > 0 && !bytes.HasSuffix(fields[0], []byte(":")):
+			counting = false // an anonymous map
+		case counting && len(fields) == 3 && string(fields[0]) == "Rss:":
+			kb, err := strconv.ParseInt(string(fields[1]), 10, 64)
+			if err != nil {
+				return 0, err
+			}
+			total += kb << 10
+		}
+	}
+	return total, sc.Err()
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,11 +14,20 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 )
 
-// sqliteEngine is SQLite through mattn/go-sqlite3 in WAL mode, with the
-// indexes a careful user would create.
+// sqliteEngine is SQLite through mattn/go-sqlite3 in WAL mode, configured
+// as a careful user would: a rowid table (rows appended in arrival order,
+// nearly time order) with a unique index on (ws, id) and the number and
+// time indexes, every statement prepared once, and its file mapped
+// (mmap_size) as cdrvault's is, with a page cache for what the map does
+// not serve (the WAL's pages, a transaction's dirty pages).
 type sqliteEngine struct {
 	db   *sql.DB
 	path string
+	// cacheBytes is the page cache's limit (PRAGMA cache_size).
+	cacheBytes               int64
+	insert, get, list, sweep *sql.Stmt
+	redact                   map[cdrstore.Direction]*sql.Stmt // which number goes depends on the direction
+	erase                    []*sql.Stmt                      // one per number column
 }
 
 const sqliteSchema = `
@@ -26,27 +36,105 @@ CREATE TABLE IF NOT EXISTS cdrs (
 	from_num TEXT, to_num TEXT, body TEXT, transcript TEXT, recording_url TEXT, media TEXT,
 	conversation_id TEXT, status TEXT, price TEXT, currency TEXT, network TEXT, client_ref TEXT,
 	started_at INTEGER NOT NULL, ended_at INTEGER, created_at INTEGER,
-	content_retention TEXT, address_retention TEXT, redacted INTEGER NOT NULL DEFAULT 0,
-	PRIMARY KEY (ws, id)
-) WITHOUT ROWID;
+	content_retention TEXT, address_retention TEXT, redacted INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX IF NOT EXISTS cdrs_id ON cdrs (ws, id);
 CREATE INDEX IF NOT EXISTS cdrs_from ON cdrs (ws, from_num, started_at);
 CREATE INDEX IF NOT EXISTS cdrs_to ON cdrs (ws, to_num, started_at);
 CREATE INDEX IF NOT EXISTS cdrs_started ON cdrs (started_at);
 `
 
+// SQLite's memory: the whole file mapped (mmap_size at SQLite's compiled
+// limit, 2 GiB: it holds a file of up to ~3.5 million records of this
+// workload) and a 64 MiB page cache. sqliteCacheKiB is the cache in KiB,
+// as PRAGMA cache_size takes it (negative).
+const (
+	sqliteMmapSize = 1 << 40 // SQLite lowers it to its compiled limit
+	sqliteCacheKiB = 64 << 10
+)
+
 // OpenSQLite opens a SQLite database in dir with synchronous=sync.
 func OpenSQLite(dir, sync string) (Engine, error) {
 	path := filepath.Join(dir, "cdrs.sqlite")
-	db, err := sql.Open("sqlite3", fmt.Sprintf("file:%s?_journal_mode=WAL&_synchronous=%s&_busy_timeout=10000", path, sync))
+	db, err := sql.Open("sqlite3", fmt.Sprintf("file:%s?_journal_mode=WAL&_synchronous=%s&_busy_timeout=10000&_cache_size=-%d",
+		path, sync, sqliteCacheKiB))
 	if err != nil {
 		return nil, err
 	}
+	// One connection, kept open: the pragmas and prepared statements
+	// belong to it.
 	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(sqliteSchema); err != nil {
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	e := &sqliteEngine{db: db, path: path, cacheBytes: sqliteCacheKiB << 10}
+	if err := e.prepare(); err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &sqliteEngine{db: db, path: path}, nil
+	return e, nil
+}
+
+func (e *sqliteEngine) prepare() error {
+	if _, err := e.db.Exec(fmt.Sprintf("PRAGMA mmap_size = %d", int64(sqliteMmapSize))); err != nil {
+		return err
+	}
+	var mmap int64
+	if err := e.db.QueryRow(`PRAGMA mmap_size`).Scan(&mmap); err != nil {
+		return err
+	}
+	if mmap == 0 {
+		return errors.New("sqlite: mmap_size is 0: this build of SQLite cannot map its file")
+	}
+	if _, err := e.db.Exec(sqliteSchema); err != nil {
+		return err
+	}
+	var err error
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		st, err = e.db.Prepare(q)
+		return st
+	}
+	e.insert = prep(`INSERT OR REPLACE INTO cdrs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)`)
+	e.get = prep(`SELECT product, direction, from_num, to_num, body, transcript, recording_url, media, conversation_id,
+		status, price, currency, network, client_ref, started_at, ended_at, created_at, content_retention, address_retention, redacted
+		FROM cdrs WHERE ws = ? AND id = ?`)
+	// One index range per number column, merged: what a careful user
+	// writes, since an OR defeats the ORDER BY's use of either index.
+	e.list = prep(`SELECT id, body, transcript, started_at FROM (
+			SELECT id, body, transcript, started_at FROM cdrs WHERE ws = ?1 AND from_num = ?2
+			UNION ALL
+			SELECT id, body, transcript, started_at FROM cdrs WHERE ws = ?1 AND to_num = ?2 AND from_num <> ?2
+		) ORDER BY started_at LIMIT ?3`)
+	e.redact = map[cdrstore.Direction]*sql.Stmt{}
+	for _, d := range []cdrstore.Direction{cdrstore.Inbound, cdrstore.Outbound} {
+		col := "to_num"
+		if d == cdrstore.Inbound {
+			col = "from_num"
+		}
+		e.redact[d] = prep(`UPDATE cdrs SET body = '', transcript = 'null', recording_url = '', media = 'null', ` + col + ` = '', redacted = 1
+			WHERE ws = ? AND id = ? AND product = ? AND direction = ?`)
+	}
+	// Erase runs one UPDATE per number column, each on its index (named,
+	// as SQLite plans without statistics).
+	for _, c := range []struct{ index, where string }{
+		{"cdrs_from", "from_num = ?2"},
+		{"cdrs_to", "to_num = ?2 AND from_num <> ?2"},
+	} {
+		e.erase = append(e.erase, prep(`UPDATE cdrs INDEXED BY `+c.index+` SET
+			body = CASE WHEN body <> '' THEN '[REDACTED]' ELSE body END,
+			transcript = CASE WHEN transcript NOT IN ('null', '[]') THEN '["[REDACTED]"]' ELSE transcript END,
+			recording_url = NULL, media = 'null', redacted = 1
+			WHERE ws = ?1 AND `+c.where+`
+			AND (body NOT IN ('', '[REDACTED]') OR transcript NOT IN ('null', '[]', '["[REDACTED]"]') OR recording_url <> '' OR media NOT IN ('null', '[]'))`))
+	}
+	// A sweep in batches: SQLite's DELETE takes no LIMIT unless compiled
+	// with it, so the batch is the oldest rows of the time index.
+	e.sweep = prep(`DELETE FROM cdrs WHERE rowid IN (SELECT rowid FROM cdrs INDEXED BY cdrs_started WHERE started_at < ?1 ORDER BY started_at LIMIT ?2)`)
+	return err
 }
 
 func nullTime(t time.Time) any {
@@ -62,11 +150,7 @@ func (e *sqliteEngine) Ingest(batch []cdrstore.Record) error {
 		return err
 	}
 	defer tx.Rollback()
-	st, err := tx.Prepare(`INSERT OR REPLACE INTO cdrs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)`)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	st := tx.Stmt(e.insert) // the statement prepared at open, on the one connection
 	for _, r := range batch {
 		tr, _ := json.Marshal(r.Transcript)
 		media, _ := json.Marshal(r.Media)
@@ -89,9 +173,7 @@ func (e *sqliteEngine) Get(ws, id string) error {
 		redacted                                          int
 		product, direction                                string
 	)
-	err := e.db.QueryRow(`SELECT product, direction, from_num, to_num, body, transcript, recording_url, media, conversation_id,
-		status, price, currency, network, client_ref, started_at, ended_at, created_at, content_retention, address_retention, redacted
-		FROM cdrs WHERE ws = ? AND id = ?`, ws, id).Scan(&product, &direction, &from, &to, &body, &tr, &rec, &media, &conv,
+	err := e.get.QueryRow(ws, id).Scan(&product, &direction, &from, &to, &body, &tr, &rec, &media, &conv,
 		&st, &pr, &cur, &net, &ref, &started, &ended, &created, &cr, &ar, &redacted)
 	if err != nil {
 		return err
@@ -101,13 +183,7 @@ func (e *sqliteEngine) Get(ws, id string) error {
 }
 
 func (e *sqliteEngine) List(ws string, n e164.Number, limit int) (int, error) {
-	// One index range per number column, merged: what a careful user
-	// writes, since an OR defeats the ORDER BY's use of either index.
-	rows, err := e.db.Query(`SELECT id, body, transcript, started_at FROM (
-			SELECT id, body, transcript, started_at FROM cdrs WHERE ws = ?1 AND from_num = ?2
-			UNION ALL
-			SELECT id, body, transcript, started_at FROM cdrs WHERE ws = ?1 AND to_num = ?2 AND from_num <> ?2
-		) ORDER BY started_at LIMIT ?3`, ws, n.String(), limit)
+	rows, err := e.list.Query(ws, n.String(), limit)
 	if err != nil {
 		return 0, err
 	}
@@ -125,20 +201,10 @@ func (e *sqliteEngine) List(ws string, n e164.Number, limit int) (int, error) {
 }
 
 func (e *sqliteEngine) Redact(r cdrstore.Record) error {
-	col := "to_num"
-	if r.Direction == cdrstore.Inbound {
-		col = "from_num"
-	}
-	_, err := e.db.Exec(`UPDATE cdrs SET body = '', transcript = 'null', recording_url = '', media = 'null', `+col+` = '', redacted = 1
-		WHERE ws = ? AND id = ? AND product = ? AND direction = ?`, r.Workspace, r.ID, string(r.Product), string(r.Direction))
+	_, err := e.redact[r.Direction].Exec(r.Workspace, r.ID, string(r.Product), string(r.Direction))
 	return err
 }
 
-// Erase runs one UPDATE per number column, each on its index, in one
-// transaction. The indexes are named: without statistics SQLite plans an
-// UPDATE of this WITHOUT ROWID table as a scan of every row of the
-// workspace (EXPLAIN QUERY PLAN: "SEARCH cdrs USING PRIMARY KEY (ws=?)"),
-// 50 ms for 100 rows at N = 100,000, where the index makes it a range.
 func (e *sqliteEngine) Erase(ws string, n e164.Number) (int, error) {
 	tx, err := e.db.Begin()
 	if err != nil {
@@ -146,17 +212,8 @@ func (e *sqliteEngine) Erase(ws string, n e164.Number) (int, error) {
 	}
 	defer tx.Rollback()
 	total := 0
-	for _, c := range []struct{ index, where string }{
-		{"cdrs_from", "from_num = ?2"},
-		{"cdrs_to", "to_num = ?2 AND from_num <> ?2"},
-	} {
-		res, err := tx.Exec(`UPDATE cdrs INDEXED BY `+c.index+` SET
-			body = CASE WHEN body <> '' THEN '[REDACTED]' ELSE body END,
-			transcript = CASE WHEN transcript NOT IN ('null', '[]') THEN '["[REDACTED]"]' ELSE transcript END,
-			recording_url = NULL, media = 'null', redacted = 1
-			WHERE ws = ?1 AND `+c.where+`
-			AND (body NOT IN ('', '[REDACTED]') OR transcript NOT IN ('null', '[]', '["[REDACTED]"]') OR recording_url <> '' OR media NOT IN ('null', '[]'))`,
-			ws, n.String())
+	for _, st := range e.erase {
+		res, err := tx.Stmt(st).Exec(ws, n.String())
 		if err != nil {
 			return 0, err
 		}
@@ -169,13 +226,24 @@ func (e *sqliteEngine) Erase(ws string, n e164.Number) (int, error) {
 	return total, tx.Commit()
 }
 
-func (e *sqliteEngine) Sweep(cutoff time.Time) (int, error) {
-	res, err := e.db.Exec(`DELETE FROM cdrs WHERE started_at < ?`, cutoff.UnixNano())
-	if err != nil {
-		return 0, err
+// Sweep deletes the rows that started before cutoff, at most batch per
+// transaction (each DELETE commits on its own).
+func (e *sqliteEngine) Sweep(cutoff time.Time, batch int) (int, error) {
+	total := 0
+	for {
+		res, err := e.sweep.Exec(cutoff.UnixNano(), batch)
+		if err != nil {
+			return total, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += int(n)
+		if n < int64(batch) {
+			return total, nil
+		}
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
 }
 
 func (e *sqliteEngine) Size() (int64, error) {
@@ -189,6 +257,13 @@ func (e *sqliteEngine) Size() (int64, error) {
 		}
 	}
 	return total, nil
+}
+
+// Memory is the resident part of SQLite's map of its files and the limit
+// of its page cache (which it fills as it needs).
+func (e *sqliteEngine) Memory() (int64, error) {
+	n, err := mappedResident(e.path, e.path+"-shm")
+	return n + e.cacheBytes, err
 }
 
 func (e *sqliteEngine) Close() error { return e.db.Close() }

@@ -35,7 +35,8 @@
 //
 // bbolt is copy-on-write: the old bytes of a rewritten or deleted record
 // stay in the file's free pages until they are reused. Code that must
-// prove erasure has to remove them (see the redaction package's scrub).
+// prove erasure has to remove them: [Store.Scrub] zeroes the free pages in
+// place, [Store.Compact] copies the live data to a new file.
 //
 // A Tx is not safe for concurrent use; a Store is. Only one write
 // transaction runs at a time, and one that wrote nothing is not committed:

@@ -3,6 +3,7 @@ package cdrstore
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -15,6 +16,14 @@ func SetSyncDir(t testing.TB, f func(dir string) error) {
 	old := syncDir
 	syncDir = f
 	t.Cleanup(func() { syncDir = old })
+}
+
+// SetScrubChunk makes Scrub's chunks at most pages pages and d long until
+// the test ends.
+func SetScrubChunk(t testing.TB, pages int, d time.Duration) {
+	oldPages, oldTime := scrubChunkPages, scrubChunkTime
+	scrubChunkPages, scrubChunkTime = pages, d
+	t.Cleanup(func() { scrubChunkPages, scrubChunkTime = oldPages, oldTime })
 }
 
 // SetGroupCommitPanic makes every group commit panic once its calls have

@@ -1,51 +1,10 @@
 package cdrstore
 
 import (
-	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"os"
 )
-
-// bbolt's meta page, as laid out in its internal/common/meta.go (format
-// version 2): a 16-byte page header, then magic u32, version u32, page size
-// u32, flags u32, root bucket (pgid u64, sequence u64), freelist pgid u64,
-// high-water pgid u64, txid u64, checksum u64 (FNV-64a of the fields before
-// it), in the machine's byte order (little-endian on every platform Go
-// supports that bbolt runs on here).
-const (
-	boltMagic       = 0xED0CDAED
-	boltMetaOffset  = 16
-	boltMetaSumFrom = boltMetaOffset
-	boltMetaSumTo   = boltMetaOffset + 56
-)
-
-type boltMeta struct {
-	pageSize uint32
-	pgid     uint64
-	txid     uint64
-}
-
-func readBoltMeta(page []byte) (boltMeta, bool) {
-	if len(page) < boltMetaSumTo+8 {
-		return boltMeta{}, false
-	}
-	le := binary.LittleEndian
-	if le.Uint32(page[boltMetaOffset:]) != boltMagic {
-		return boltMeta{}, false
-	}
-	h := fnv.New64a()
-	h.Write(page[boltMetaSumFrom:boltMetaSumTo])
-	if h.Sum64() != le.Uint64(page[boltMetaSumTo:]) {
-		return boltMeta{}, false
-	}
-	return boltMeta{
-		pageSize: le.Uint32(page[boltMetaOffset+8:]),
-		pgid:     le.Uint64(page[boltMetaOffset+40:]),
-		txid:     le.Uint64(page[boltMetaOffset+48:]),
-	}, true
-}
 
 // checkFileSize refuses a file shorter than its newest valid meta page
 // says it is: bbolt would map it and fault on the missing pages (a panic,

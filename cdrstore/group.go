@@ -107,7 +107,10 @@ func (g *group) run(s *Store, db *bolt.DB, b *groupBatch) {
 			return nil
 		})
 		if failed < 0 {
-			if err == errNothingWritten {
+			switch err {
+			case nil:
+				s.recordMetas()
+			case errNothingWritten:
 				err = nil
 			}
 			return

@@ -55,14 +55,21 @@ type Options struct {
 	// a command that opens the store for one query. Default: false.
 	// Elsewhere than Linux it does nothing.
 	PopulateMmap bool
+
+	// ScrubReaderWait bounds how long Scrub waits, after its first pass,
+	// for the read transactions that pin free pages (they began before
+	// the pages were freed) to end, before it tries those pages once more
+	// and reports the rest as pinned. Default: 1s.
+	ScrubReaderWait time.Duration
 }
 
 // DefaultOptions returns a fresh Options holding every default.
 func DefaultOptions() *Options {
 	return &Options{
-		Now:         time.Now,
-		Logger:      slog.New(slog.DiscardHandler),
-		LockTimeout: 5 * time.Second,
+		Now:             time.Now,
+		Logger:          slog.New(slog.DiscardHandler),
+		LockTimeout:     5 * time.Second,
+		ScrubReaderWait: time.Second,
 	}
 }
 
@@ -83,11 +90,16 @@ func (o *Options) withDefaults() (Options, error) {
 	if c.LockTimeout == 0 {
 		c.LockTimeout = d.LockTimeout
 	}
+	if c.ScrubReaderWait == 0 {
+		c.ScrubReaderWait = d.ScrubReaderWait
+	}
 	switch {
 	case c.LockTimeout < 0:
 		return c, fmt.Errorf("cdrstore: options: LockTimeout %v is negative", c.LockTimeout)
 	case c.SubjectKey != nil && len(c.SubjectKey) < 16:
 		return c, fmt.Errorf("cdrstore: options: SubjectKey of %d bytes, need at least 16", len(c.SubjectKey))
+	case c.ScrubReaderWait < 0:
+		return c, fmt.Errorf("cdrstore: options: ScrubReaderWait %v is negative", c.ScrubReaderWait)
 	case c.InitialMmapSize < 0:
 		return c, errors.New("cdrstore: options: InitialMmapSize is negative")
 	}

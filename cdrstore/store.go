@@ -58,6 +58,9 @@ type Store struct {
 
 	mu         sync.RWMutex // held shared by transactions, exclusively by Close and file swaps
 	db         *bolt.DB     // nil after Close
+	file       *os.File     // the file bbolt has open, for Scrub's reads and writes of free pages
+	pageSize   int
+	readers    readers
 	subjectKey []byte
 	keyInFile  bool
 	tombs      tombSet // the write hook and the tombstones' subjects, per workspace
@@ -128,8 +131,49 @@ func (s *Store) open() error {
 		db.Close()
 		return err
 	}
-	s.db = db
+	return s.attach(db)
+}
+
+// attach makes db, just opened at s.path, the store's database.
+func (s *Store) attach(db *bolt.DB) error {
+	flag := os.O_RDWR
+	if s.opts.ReadOnly {
+		flag = os.O_RDONLY
+	}
+	f, err := os.OpenFile(s.path, flag, 0)
+	if err != nil {
+		db.Close()
+		return fmt.Errorf("cdrstore: open %s: %w", s.path, err)
+	}
+	s.db, s.file, s.pageSize = db, f, db.Info().PageSize
+	s.readers.init()
+	s.recordMetas()
 	return nil
+}
+
+// detach closes the store's database and file.
+func (s *Store) detach() error {
+	err := s.db.Close()
+	if cerr := s.file.Close(); err == nil {
+		err = cerr
+	}
+	s.db, s.file = nil, nil
+	return err
+}
+
+// recordMetas reads both meta pages and keeps what a scrub needs to know
+// of the commits they describe, for the readers that begin at them. It runs
+// after every commit (and at open); a meta page that does not read back
+// whole (being overwritten) is skipped: a scrub then treats a reader that
+// began at that commit as one that may read every free page.
+func (s *Store) recordMetas() {
+	var ms []boltMeta
+	for i := range int64(2) {
+		if m, err := readMeta(s.file, i, s.pageSize); err == nil {
+			ms = append(ms, m)
+		}
+	}
+	s.readers.record(ms...)
 }
 
 // loadMeta checks the meta bucket of db, or (read-write) initialises or
@@ -344,9 +388,7 @@ func (s *Store) Close() error {
 	if s.db == nil {
 		return nil
 	}
-	err := s.db.Close()
-	s.db = nil
-	return err
+	return s.detach()
 }
 
 // Path returns the file the store was opened from.
@@ -382,7 +424,12 @@ func (s *Store) View(fn func(*Tx) error) (err error) {
 		return ErrClosed
 	}
 	defer recoverDamage(&err, debug.SetPanicOnFault(true))
-	return s.db.View(func(btx *bolt.Tx) error { return fn(newTx(s, btx)) })
+	btx, n, err := s.readers.begin(s.db, s.pageSize)
+	if err != nil {
+		return err
+	}
+	defer s.readers.end(btx, n)
+	return fn(newTx(s, btx))
 }
 
 // Update runs fn in a read-write transaction, committed when fn returns nil
@@ -428,7 +475,10 @@ func (s *Store) write(grouped bool, fn func(*Tx) error) (err error) {
 		committing = true
 		return nil
 	})
-	if err == errNothingWritten {
+	switch err {
+	case nil:
+		s.recordMetas()
+	case errNothingWritten:
 		err = nil
 	}
 	return err

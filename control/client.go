@@ -400,3 +400,8 @@ func (c *Client) Unlinked(ctx context.Context) (map[string]int, error) {
 func (c *Client) DiscardUnlinked(ctx context.Context, ws string) (redaction.Result, error) {
 	return call[wsReq, redaction.Result](ctx, c, "unlinked/discard", wsReq{ws})
 }
+
+// Compact runs Local.Compact in the service.
+func (c *Client) Compact(ctx context.Context) (cdrstore.CompactResult, error) {
+	return call[None, cdrstore.CompactResult](ctx, c, "compact", None{})
+}

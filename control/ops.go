@@ -52,6 +52,7 @@ type Ops interface {
 	AutoRedact(ctx context.Context, asOf time.Time) (redaction.AutoRedactResult, error)
 	Sweep(ctx context.Context, asOf time.Time, o redaction.SweepOptions) (redaction.SweepResult, error)
 	Scrub(ctx context.Context) (cdrstore.ScrubResult, error)
+	Compact(ctx context.Context) (cdrstore.CompactResult, error)
 	Ingest(ctx context.Context, in io.Reader, o IngestOptions, event func(IngestEvent) error) (IngestResult, error)
 	Backup(ctx context.Context, w io.Writer) (int64, error)
 	Drain(ctx context.Context, ws string, handOver func(url string) error) (redaction.DrainResult, error)
@@ -604,6 +605,12 @@ func (l *Local) Backup(ctx context.Context, w io.Writer) (int64, error) {
 // removes each only once handOver returned nil (redaction.DrainOutbox).
 func (l *Local) Drain(ctx context.Context, ws string, handOver func(url string) error) (redaction.DrainResult, error) {
 	return l.rd.DrainOutbox(ctx, ws, redaction.DeleterFunc(func(_ context.Context, url string) error { return handOver(url) }))
+}
+
+// Compact gives the store's free pages back to the file system (see
+// cdrstore.Store.Compact).
+func (l *Local) Compact(ctx context.Context) (cdrstore.CompactResult, error) {
+	return l.s.Compact(ctx)
 }
 
 // Unlinked counts, per workspace, the records no erasure can reach

@@ -481,6 +481,7 @@ func (srv *Server) routes() {
 	srv.mux.HandleFunc("POST /v1/backup", srv.serveBackup)
 	handle(srv, "workspaces", func(ctx context.Context, q wsReq) ([]WorkspaceStats, error) { return l.Workspaces(ctx, q.Workspace) })
 	handle(srv, "workspaces/create", func(ctx context.Context, q wsReq) (bool, error) { return l.CreateWorkspace(ctx, q.Workspace) })
+	handle(srv, "compact", func(ctx context.Context, _ None) (cdrstore.CompactResult, error) { return l.Compact(ctx) })
 	handle(srv, "unlinked", func(ctx context.Context, _ None) (map[string]int, error) { return l.Unlinked(ctx) })
 	handle(srv, "unlinked/discard", func(ctx context.Context, q wsReq) (redaction.Result, error) {
 		return l.DiscardUnlinked(ctx, q.Workspace)

@@ -286,10 +286,28 @@ func TestPolicyHoldOptoutSweepScrubBackup(t *testing.T) {
 
 	code, out, stderr = cli(t, "", "--db", db, "scrub")
 	require.Equal(t, 0, code, stderr)
-	assert.Contains(t, out, "scrubbed")
+	assert.Regexp(t, `^scrubbed \S+: \d+ free pages, \d+ zeroed \(\d+ bytes\), \d+ already zero, 0 left pinned \(0 bytes\); longest writer hold \S+; \d+ -> \d+ bytes\n$`, out)
+	var before, after int64
+	_, err := fmt.Sscanf(out[strings.LastIndex(out, "; ")+2:], "%d -> %d bytes", &before, &after)
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "a scrub does not change the file's size")
 	code, out, _ = cli(t, "", "--db", db, "check")
 	require.Equal(t, 0, code)
 	assert.NotContains(t, out, "run cdradmin scrub")
+	code, out, stderr = cli(t, "", "--db", db, "scrub", "--json")
+	require.Equal(t, 0, code, stderr)
+	var sr map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &sr))
+	for _, k := range []string{"size_before", "size_after", "free_pages", "pages_zeroed", "bytes_zeroed", "pages_clean", "pages_pinned", "bytes_pinned", "pages_reused", "chunks", "longest_hold_ns"} {
+		assert.Contains(t, sr, k)
+	}
+	code, out, stderr = cli(t, "", "--db", db, "compact")
+	require.Equal(t, 0, code, stderr)
+	assert.Regexp(t, `^compacted \S+: \d+ free pages dropped, \d+ -> \d+ bytes\n$`, out)
+	code, out, stderr = cli(t, "", "--db", db, "compact", "--json")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, `"size_after":`)
+	assert.NoFileExists(t, db+".compact")
 
 	dst := filepath.Join(t.TempDir(), "backup.db")
 	code, _, stderr = cli(t, "", "--db", db, "backup", "--to", dst)

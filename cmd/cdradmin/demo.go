@@ -180,8 +180,8 @@ func (c *demoCmd) run(ctx context.Context, e *env) error {
 		return err
 	}
 	afterScrub := residue(path, subject, urls)
-	out("scrub      %d recordings and media handed to the deleter; erased recording URLs left in the file: %d (%d -> %d KiB)",
-		dr.Deleted, afterScrub, sr.SizeBefore>>10, sr.SizeAfter>>10)
+	out("scrub      %d recordings and media handed to the deleter; erased recording URLs left in the file: %d (%d KiB of free pages zeroed in place)",
+		dr.Deleted, afterScrub, sr.BytesZeroed>>10)
 
 	// 8. Proof.
 	chains, err := control.NewLocal(rd).VerifyAudit(ctx, "")

@@ -25,6 +25,7 @@ func TestCommandsOnAMissingStoreCreateNothing(t *testing.T) {
 		{"autoredact", []string{"autoredact"}},
 		{"drain", []string{"drain", "--log-only"}},
 		{"scrub", []string{"scrub"}},
+		{"compact", []string{"compact"}},
 		{"policy set", []string{"policy", "set", "-w", "acme", "--retention-months", "12"}},
 		{"optout add", []string{"optout", "add", "-w", "acme", "+2348031234567"}},
 		{"hold add", []string{"hold", "add", "-w", "acme", "--id", "x", "--reason", "litigation"}},

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 type scrubCmd struct{}
@@ -27,7 +28,33 @@ func (c *scrubCmd) run(ctx context.Context, e *env) error {
 	if e.json {
 		return e.printJSON(res)
 	}
-	fmt.Fprintf(e.stdout, "scrubbed %s: %d free pages purged, %d -> %d bytes\n", e.db, res.FreePages, res.SizeBefore, res.SizeAfter)
+	fmt.Fprintf(e.stdout, "scrubbed %s: %d free pages, %d zeroed (%d bytes), %d already zero, %d left pinned (%d bytes); longest writer hold %s; %d -> %d bytes\n",
+		e.db, res.FreePages, res.PagesZeroed, res.BytesZeroed, res.PagesClean, res.PagesPinned, res.BytesPinned, res.LongestHold.Round(time.Microsecond), res.SizeBefore, res.SizeAfter)
+	if res.PagesPinned > 0 {
+		fmt.Fprintf(e.stderr, "cdradmin scrub: %d pages may still be read by a transaction open since before they were freed; run scrub again once it ends\n", res.PagesPinned)
+	}
+	return nil
+}
+
+type compactCmd struct{}
+
+func (c *compactCmd) flags(fs *flag.FlagSet) {}
+func (c *compactCmd) validate(e *env) error  { return noArgs(e) }
+
+func (c *compactCmd) run(ctx context.Context, e *env) error {
+	ops, done, err := e.ops(ctx, readWrite)
+	if err != nil {
+		return err
+	}
+	defer done()
+	res, err := ops.Compact(ctx)
+	if err != nil {
+		return err
+	}
+	if e.json {
+		return e.printJSON(res)
+	}
+	fmt.Fprintf(e.stdout, "compacted %s: %d free pages dropped, %d -> %d bytes\n", e.db, res.FreePages, res.SizeBefore, res.SizeAfter)
 	return nil
 }
 

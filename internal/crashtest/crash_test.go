@@ -17,6 +17,7 @@ import (
 
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/e164"
+	"github.com/cdrvault/cdrvault/internal/killpoint"
 	"github.com/cdrvault/cdrvault/redaction"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -86,6 +87,20 @@ func child(dir string, seed uint64) error {
 		return err
 	}
 	say := func(format string, args ...any) { fmt.Printf("ok "+format+"\n", args...) }
+	if name, nth, ok := killAt(seed); ok {
+		// Die at the nth time a scrub reaches the point, not at a random
+		// time: inside a chunk (zeros written, writer lock held), after a
+		// chunk's sync, before the final sync, before ScrubbedAt commits.
+		reached := 0
+		killpoint.Set(func(point string) {
+			if point == name {
+				if reached++; reached == nth {
+					fmt.Printf("kill %s %d\n", name, nth)
+					syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				}
+			}
+		})
+	}
 	rng := rand.New(rand.NewPCG(seed, 1))
 	for step := 0; ; step++ {
 		switch rng.IntN(8) {
@@ -155,6 +170,19 @@ func child(dir string, seed uint64) error {
 	}
 }
 
+// scrubKillPoints are the points inside Scrub a child may be killed at.
+var scrubKillPoints = []string{"scrub.writing", "scrub.chunk", "scrub.zeroed", "scrub.synced"}
+
+// killAt returns the kill point of the child run with seed, if it has one
+// (every other run): the point's name and at which time it is reached.
+func killAt(seed uint64) (name string, nth int, ok bool) {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	if rng.IntN(2) == 0 {
+		return "", 0, false
+	}
+	return scrubKillPoints[rng.IntN(len(scrubKillPoints))], 1 + rng.IntN(3), true
+}
+
 func crashIterations() int {
 	if v, err := strconv.Atoi(os.Getenv("CDRVAULT_CRASH_ITERATIONS")); err == nil {
 		return v
@@ -183,11 +211,22 @@ func TestCrashKill(t *testing.T) {
 	if v, err := strconv.ParseUint(os.Getenv("CDRVAULT_CRASH_SEED"), 10, 64); err == nil {
 		base, n = v, 1
 	}
+	killed := map[string]int{}
+	defer func() {
+		t.Logf("runs killed inside Scrub, by kill point: %v", killed)
+		if n >= 20 {
+			assert.NotEmpty(t, killed, "no run was killed inside Scrub")
+		}
+	}()
 	for i := range n {
 		seed := base + uint64(i)
 		dir := t.TempDir()
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "store.db"), seedBytes, 0o600))
 		log := runAndKill(t, dir, seed)
+		if len(log) > 0 && strings.HasPrefix(log[len(log)-1], "kill ") {
+			name, _, _ := strings.Cut(strings.TrimPrefix(log[len(log)-1], "kill "), " ")
+			killed[name]++
+		}
 		if failed := !t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { verify(t, dir, log) }); failed {
 			t.Logf("replay with: CDRVAULT_CRASH_SEED=%d go test -run TestCrashKill ./internal/crashtest (%d ops acknowledged)", seed, len(log))
 			return
@@ -204,12 +243,16 @@ func runAndKill(t *testing.T, dir string, seed uint64) []string {
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
 	delay := time.Duration(5+rand.New(rand.NewPCG(seed, 2)).IntN(150)) * time.Millisecond
+	if _, _, ok := killAt(seed); ok {
+		delay = 5 * time.Second // a backstop: the kill point should come first
+	}
 	timer := time.AfterFunc(delay, func() { cmd.Process.Signal(syscall.SIGKILL) })
 	var log []string
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		log = append(log, strings.TrimPrefix(sc.Text(), "ok "))
 	}
+
 	timer.Stop()
 	cmd.Process.Signal(syscall.SIGKILL)
 	err = cmd.Wait()
@@ -236,6 +279,7 @@ func verify(t *testing.T, dir string, log []string) {
 		}
 		return nil
 	}))
+	var wholly []string // contacts no record holds a transcript of
 	acked := map[string]bool{}
 	for _, l := range log {
 		acked[l] = true
@@ -313,6 +357,9 @@ func verify(t *testing.T, dir string, log []string) {
 			}
 		}
 		redacted := perContact - erased - untouched
+		if untouched == 0 {
+			wholly = append(wholly, c)
+		}
 		if acked["erase "+c] {
 			assert.Zero(t, untouched, "acknowledged erasure of contact %d is incomplete", ci)
 		}
@@ -360,5 +407,18 @@ func verify(t *testing.T, dir string, log []string) {
 			r := records[fmt.Sprintf("c%d-%02d", ci, j)]
 			assert.True(t, r.RecordingURL == url || pending[url] || delivered[url], "recording %s lost", url)
 		}
+	}
+
+	// The next scrub finishes what a killed one began: it leaves nothing
+	// pinned (no reader is open), and no transcript of an erased contact
+	// is left in the file.
+	res, err := s.Scrub(context.Background())
+	require.NoError(t, err, "the scrub after the kill")
+	assert.Zero(t, res.PagesPinned)
+	require.NoError(t, s.Check(context.Background()))
+	raw, err := os.ReadFile(filepath.Join(dir, "store.db"))
+	require.NoError(t, err)
+	for _, c := range wholly {
+		assert.NotContains(t, string(raw), "words of "+c, "an erased transcript left in the file after the scrub")
 	}
 }

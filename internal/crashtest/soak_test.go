@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -28,20 +29,44 @@ func soakDuration() time.Duration {
 }
 
 // Readers (Get, by-number queries, exports by time) run while writers
-// ingest, erase, redact, sweep and scrub; at the end Check passes and the
-// record count is what the writers wrote minus what they deleted.
+// ingest, erase, redact, sweep and scrub, and a scrubber scrubs over and
+// over; each read transaction reads its snapshot twice and finds it the
+// same (a scrub never zeroes a page a reader can reach). At the end Check
+// passes and the record count is what the writers wrote minus what they
+// deleted.
 func TestSoakConcurrentReadersAndWriters(t *testing.T) {
 	s, err := openStore(filepath.Join(t.TempDir(), "store.db"))
 	require.NoError(t, err)
 	defer s.Close()
 	require.NoError(t, s.PutBatch(seedRecords()))
 	rd := redaction.New(s, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), soakDuration())
+	// The soak runs for soakDuration and then until a read transaction and
+	// a scrub have completed, however loaded the machine.
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	var readDone, scrubDone sync.Once
+	read, scrubbed := make(chan struct{}), make(chan struct{})
+	go func() {
+		timer := time.NewTimer(soakDuration())
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return
+		}
+		for _, c := range []chan struct{}{read, scrubbed} {
+			select {
+			case <-c:
+			case <-ctx.Done():
+				return
+			}
+		}
+		cancel()
+	}()
 
 	var (
 		written, swept atomic.Int64
-		reads          atomic.Int64
+		reads, scrubs  atomic.Int64
 		wg             sync.WaitGroup
 		errs           = make(chan error, 16)
 	)
@@ -92,6 +117,19 @@ func TestSoakConcurrentReadersAndWriters(t *testing.T) {
 			}
 		}()
 	}
+	// A scrubber, scrubbing again as soon as it is done.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			if _, err := s.Scrub(context.Background()); err != nil {
+				fail(err)
+				return
+			}
+			scrubs.Add(1)
+			scrubDone.Do(func() { close(scrubbed) })
+		}
+	}()
 	// Readers.
 	for r := range 3 {
 		wg.Add(1)
@@ -99,9 +137,16 @@ func TestSoakConcurrentReadersAndWriters(t *testing.T) {
 			defer wg.Done()
 			for i := 0; ctx.Err() == nil; i++ {
 				err := s.View(func(tx *cdrstore.Tx) error {
-					if _, err := tx.Get("acme", fmt.Sprintf("c%d-%02d", i%len(contacts), i%perContact)); err != nil {
+					id := fmt.Sprintf("c%d-%02d", i%len(contacts), i%perContact)
+					first, err := tx.Get("acme", id)
+					if err != nil {
 						return err
 					}
+					defer func() {
+						if again, err := tx.Get("acme", id); err != nil || !reflect.DeepEqual(first, again) {
+							fail(fmt.Errorf("record %s changed within one read transaction (%v)", id, err))
+						}
+					}()
 					n := 0
 					for _, err := range tx.ByNumber("acme", e164.MustParse(contacts[(i+r)%len(contacts)], ""), cdrstore.Query{Limit: 50}) {
 						if err != nil {
@@ -121,6 +166,7 @@ func TestSoakConcurrentReadersAndWriters(t *testing.T) {
 					return
 				}
 				reads.Add(1)
+				readDone.Do(func() { close(read) })
 			}
 		}()
 	}
@@ -139,5 +185,6 @@ func TestSoakConcurrentReadersAndWriters(t *testing.T) {
 	}))
 	assert.Equal(t, written.Load()-swept.Load(), int64(count), "records written minus records swept")
 	assert.Positive(t, reads.Load())
-	t.Logf("soak: %d records written, %d swept, %d read transactions", written.Load(), swept.Load(), reads.Load())
+	assert.Positive(t, scrubs.Load())
+	t.Logf("soak: %d records written, %d swept, %d read transactions, %d scrubs", written.Load(), swept.Load(), reads.Load(), scrubs.Load())
 }
