@@ -54,6 +54,7 @@ func (kv *KV) Put(k, v []byte) error {
 	if kv.b == nil || !kv.tx.btx.Writable() {
 		return ErrReadOnly
 	}
+	kv.tx.writes++
 	kc := append(kv.tx.alloc(len(k)), k...)
 	vc := append(kv.tx.alloc(len(v)), v...)
 	if err := kv.b.Put(kc, vc); err != nil {
@@ -67,6 +68,7 @@ func (kv *KV) Delete(k []byte) error {
 	if kv.b == nil || !kv.tx.btx.Writable() {
 		return ErrReadOnly
 	}
+	kv.tx.writes++
 	return kv.b.Delete(k)
 }
 
@@ -75,6 +77,7 @@ func (kv *KV) NextSequence() (uint64, error) {
 	if kv.b == nil || !kv.tx.btx.Writable() {
 		return 0, ErrReadOnly
 	}
+	kv.tx.writes++
 	return kv.b.NextSequence()
 }
 

@@ -42,6 +42,18 @@ func BenchmarkStore_PutBatch(b *testing.B) {
 	}
 }
 
+// BenchmarkStore_PutGroupedConcurrent ingests one new record per
+// PutGrouped call from 16 goroutines at once into a store of 10,000
+// records, durably, as concurrent ingest callers do (cmd/compare's
+// "concurrent commits/s" phase); b.N is the number of calls.
+func BenchmarkStore_PutGroupedConcurrent(b *testing.B) {
+	const n = 10_000
+	s := storetest.BuildFixture(b, n).Open(b, false)
+	g := workload.New(workload.Config{Seed: 3, N: n, Start: workload.DefaultEnd, End: workload.DefaultEnd.AddDate(0, 1, 0)})
+	recs := g.Batch(nil, b.N)
+	storetest.BenchConcurrent(b, s, func(i int) error { return s.PutGrouped(recs[i : i+1]) })
+}
+
 func BenchmarkStore_Get(b *testing.B) {
 	for _, n := range benchSizes() {
 		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {

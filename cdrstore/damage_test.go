@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdrvault/cdrvault/audit"
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/internal/storetest"
 	"github.com/stretchr/testify/assert"
@@ -114,7 +115,7 @@ func TestPanicInGroupCommitHaltsWrites(t *testing.T) {
 	defer s.Close()
 	require.NoError(t, s.Put(sms("m0", t2026, ada, "kept")))
 
-	cdrstore.SetGroupCommitPanic(t)
+	stopPanics := cdrstore.SetGroupCommitPanic(t)
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	for i := range errs {
@@ -142,6 +143,7 @@ func TestPanicInGroupCommitHaltsWrites(t *testing.T) {
 	assert.Equal(t, "kept", got.Body)
 
 	require.NoError(t, s.Close())
+	stopPanics()
 	s, err = cdrstore.Open(p, &cdrstore.Options{NoSync: true})
 	require.NoError(t, err)
 	require.NoError(t, s.Put(sms("m1", t2026, bob, "yes")), "a reopened store writes again")
@@ -216,6 +218,10 @@ func TestWriteOfNothingCommitsNothing(t *testing.T) {
 		return nil
 	}))
 	require.NoError(t, s.PutGrouped(nil))
+	require.NoError(t, s.UpdateGrouped(func(tx *cdrstore.Tx) error {
+		_, err := tx.Get("acme", "m0")
+		return err
+	}))
 	assert.Equal(t, before, state(), "nothing was committed")
 
 	for _, w := range []struct {
@@ -225,6 +231,24 @@ func TestWriteOfNothingCommitsNothing(t *testing.T) {
 		{"put", func(tx *cdrstore.Tx) error { return tx.Put(sms("m1", t2026, bob, "new")) }},
 		{"delete", func(tx *cdrstore.Tx) error { _, err := tx.Delete("acme", "m1"); return err }},
 		{"workspace", func(tx *cdrstore.Tx) error { _, err := tx.CreateWorkspace("globex"); return err }},
+		{"audit", func(tx *cdrstore.Tx) error {
+			_, err := tx.AppendAudit("acme", audit.Entry{Action: "test", Time: t2026})
+			return err
+		}},
+		{"kv put", func(tx *cdrstore.Tx) error {
+			kv, err := tx.Bucket("acme", cdrstore.BucketHolds)
+			if err != nil {
+				return err
+			}
+			return kv.Put([]byte("k"), []byte("v"))
+		}},
+		{"kv delete", func(tx *cdrstore.Tx) error {
+			kv, err := tx.Bucket("acme", cdrstore.BucketHolds)
+			if err != nil {
+				return err
+			}
+			return kv.Delete([]byte("k"))
+		}},
 		{"sequence", func(tx *cdrstore.Tx) error {
 			kv, err := tx.Bucket("acme", cdrstore.BucketOutbox)
 			if err != nil {
@@ -238,5 +262,35 @@ func TestWriteOfNothingCommitsNothing(t *testing.T) {
 		before := state()
 		require.NoError(t, s.Update(w.write), w.name)
 		assert.NotEqual(t, before, state(), "%s was committed", w.name)
+	}
+
+	// Tombstones last: once the store holds one, records need a hook.
+	tomb := func(at time.Time) func(tx *cdrstore.Tx) error {
+		return func(tx *cdrstore.Tx) error {
+			return tx.PutTombstone("acme", cdrstore.Tombstone{Term: cdrstore.TermID, Kind: 'd', Subject: tx.SubjectHMAC("m9"), At: at})
+		}
+	}
+	drop := func(tx *cdrstore.Tx) error { _, err := tx.DropTombstones("acme", t2026); return err }
+	for _, w := range []struct {
+		name    string
+		write   func(tx *cdrstore.Tx) error
+		changes bool
+	}{
+		{"tombstone", tomb(t2026.Add(time.Hour)), true},
+		{"tombstone older than the one kept", tomb(t2026), false},
+		{"tombstones dropped: none", drop, false},
+		{"tombstone later", tomb(t2026.Add(2 * time.Hour)), true},
+	} {
+		for _, update := range []func(func(*cdrstore.Tx) error) error{s.Update, s.UpdateGrouped} {
+			touch()
+			before := state()
+			require.NoError(t, update(w.write), w.name)
+			if w.changes {
+				assert.NotEqual(t, before, state(), "%s was committed", w.name)
+				w.changes = false // the same again changes nothing
+			} else {
+				assert.Equal(t, before, state(), "%s: nothing was committed", w.name)
+			}
+		}
 	}
 }

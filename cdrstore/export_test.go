@@ -26,12 +26,15 @@ func SetScrubChunk(t testing.TB, pages int, d time.Duration) {
 	t.Cleanup(func() { scrubChunkPages, scrubChunkTime = oldPages, oldTime })
 }
 
-// SetGroupCommitPanic makes every group commit panic once its calls have
-// run, just before it commits, until the test ends.
-func SetGroupCommitPanic(t testing.TB) {
-	old := beforeGroupCommit
-	beforeGroupCommit = func() { panic("injected panic in a group commit") }
-	t.Cleanup(func() { beforeGroupCommit = old })
+// SetGroupCommitPanic makes every write transaction (a group commit or
+// an Update) panic once its calls have run, just before it commits, until
+// the test ends or the function it returns is called.
+func SetGroupCommitPanic(t testing.TB) (restore func()) {
+	old := beforeCommit
+	beforeCommit = func() { panic("injected panic in a group commit") }
+	restore = func() { beforeCommit = old }
+	t.Cleanup(restore)
+	return restore
 }
 
 // AuxBuckets returns the auxiliary bucket names.

@@ -65,7 +65,7 @@ type Store struct {
 	keyInFile  bool
 	tombs      tombSet // the write hook and the tombstones' subjects, per workspace
 
-	group  group                       // PutGrouped's group commit
+	group  group                       // UpdateGrouped's queue (PutGrouped's too)
 	halted atomic.Pointer[HaltedError] // set when a commit panicked: writes are refused
 }
 
@@ -437,78 +437,12 @@ func (s *Store) View(fn func(*Tx) error) (err error) {
 // fn wrote nothing: the file is then left as it was). Only one write
 // transaction runs at a time. A damaged page met on the way is an
 // error matching ErrCorrupt; met while committing, it also halts the
-// store's writes (ErrHalted) until it is reopened.
+// store's writes (ErrHalted) until it is reopened. Update runs fn on the
+// path UpdateGrouped's groups take, as a group of one of its own.
 func (s *Store) Update(fn func(*Tx) error) error {
-	return s.write(false, fn)
-}
-
-// write runs fn in a write transaction of its own, or, when grouped, in
-// one shared with concurrent callers (falling back to one of its own when
-// fn fails there).
-func (s *Store) write(grouped bool, fn func(*Tx) error) (err error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.writable(); err != nil {
-		return err
-	}
-	fn = finishing(fn)
-	if grouped {
-		if err := s.group.do(s, s.db, fn); err != errTrySolo {
-			return err
-		}
-	}
-	committing := false
-	defer func() {
-		if committing && errors.Is(err, errDamagedPage) {
-			err = s.halt(err)
-		}
-	}()
-	defer recoverDamage(&err, debug.SetPanicOnFault(true))
-	err = s.db.Update(func(btx *bolt.Tx) error {
-		committing = false
-		if err := fn(newTx(s, btx)); err != nil {
-			return err
-		}
-		if !wrote(btx) {
-			return errNothingWritten
-		}
-		committing = true
-		return nil
-	})
-	switch err {
-	case nil:
-		s.recordMetas()
-	case errNothingWritten:
-		err = nil
-	}
-	return err
-}
-
-// finishing returns fn followed by the end of its writes (Tx.finish: what
-// the write hook does once per write, such as its audit entry), so that
-// each call, alone or in a group, finishes its own.
-func finishing(fn func(*Tx) error) func(*Tx) error {
-	return func(tx *Tx) error {
-		if err := fn(tx); err != nil {
-			return err
-		}
-		return tx.finish()
-	}
-}
-
-// errNothingWritten rolls back a write transaction that changed nothing.
-var errNothingWritten = errors.New("cdrstore: nothing written")
-
-// wrote reports whether btx changed anything. Every bbolt write (a put, a
-// delete, a bucket created or deleted, a sequence) goes through a node
-// that the transaction materialises from its page, and bbolt counts
-// them. A transaction that wrote nothing is rolled back rather than
-// committed: a commit writes a meta page, and a command that changed
-// nothing (a dry run, settings set to what they are) must leave
-// the file's bytes and modification time as they were.
-func wrote(btx *bolt.Tx) bool {
-	st := btx.Stats()
-	return st.GetNodeCount() > 0
+	c := &groupCall{fn: fn}
+	s.runGroup([]*groupCall{c})
+	return c.result()
 }
 
 // writable returns why the store cannot write, or nil. The caller holds
@@ -593,14 +527,15 @@ func (s *Store) PutBatchResult(rs []Record) (WriteResult, error) {
 }
 
 // PutGrouped stores rs as PutBatch does, but concurrent callers share
-// one transaction and one commit (group commit, as bbolt's DB.Batch does:
-// up to 1,000 calls or 1 ms). It returns once that commit is durable.
-// When the shared transaction fails, each call is retried in a transaction
-// of its own, so one call's error never fails another's records. It suits
-// many goroutines each writing a few records, at the price of up to 1 ms
-// of latency; a single writer is better served by PutBatch. A panic while
-// the shared transaction commits (bbolt on a damaged page) fails its
-// calls and halts the store's writes (ErrHalted), not the process.
+// one transaction and one commit: it is [Store.UpdateGrouped] of the
+// records' writes. A caller alone starts its transaction at once; callers
+// that arrive while it commits share the next one (up to 1,000 calls). It
+// returns once that commit is durable. A call that fails (a workspace
+// name refused, a write error) fails alone: the others' records are
+// stored. A panic while the shared transaction commits (bbolt on a
+// damaged page) fails its calls and halts the store's writes (ErrHalted),
+// not the process. It suits many goroutines each writing a few records; a
+// single writer of many is better served by PutBatch.
 func (s *Store) PutGrouped(rs []Record) error {
 	_, err := s.PutGroupedResult(rs)
 	return err
@@ -613,10 +548,11 @@ func (s *Store) PutGroupedResult(rs []Record) (WriteResult, error) {
 	if err != nil {
 		return WriteResult{}, err
 	}
-	// The function may run more than once (the retry above); an
-	// upsert of the same records is the same the second time.
+	// The function may run more than once (after a rollback of its
+	// group): it sets res, and an upsert of the same records is the same
+	// the second time.
 	var res WriteResult
-	return res, s.write(true, putInOrder(rs, order, &res))
+	return res, s.UpdateGrouped(putInOrder(rs, order, &res))
 }
 
 // putInOrder returns the transaction body of PutBatch and PutGrouped: it

@@ -291,14 +291,19 @@ func (tx *Tx) PutTombstone(ws string, t Tombstone) error {
 	if w == nil {
 		return fmt.Errorf("cdrstore: tombstone in workspace %q: %w", ws, ErrNotFound)
 	}
-	b, err := w.root.CreateBucketIfNotExists(bucketTombstones)
-	if err != nil {
-		return err
-	}
 	key := appendTombstoneKey(tx.alloc(tombKeyLen), t.Term, t.Subject, t.Kind)
 	at := encodeTime(t.At)
-	if old := b.Get(key); len(old) == tsLen && binary.BigEndian.Uint64(old) >= at {
-		return nil
+	b := w.root.Bucket(bucketTombstones)
+	if b != nil {
+		if old := b.Get(key); len(old) == tsLen && binary.BigEndian.Uint64(old) >= at {
+			return nil // a later one is kept: nothing to write
+		}
+	}
+	tx.writes++
+	if b == nil {
+		if b, err = w.root.CreateBucket(bucketTombstones); err != nil {
+			return err
+		}
 	}
 	if err := b.Put(key, binary.BigEndian.AppendUint64(tx.alloc(tsLen), at)); err != nil {
 		return err
@@ -363,6 +368,9 @@ func (tx *Tx) DropTombstones(ws string, t time.Time) (int, error) {
 		if !ts.At.After(t) {
 			gone = append(gone, ts)
 		}
+	}
+	if len(gone) > 0 {
+		tx.writes++
 	}
 	for _, g := range gone {
 		if err := b.Delete(appendTombstoneKey(nil, g.Term, g.Subject, g.Kind)); err != nil {

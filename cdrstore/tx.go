@@ -38,6 +38,10 @@ type Tx struct {
 	btx   *bolt.Tx
 	ws    map[string]*wsBuckets
 	arena []byte
+	// writes counts the calls that wrote (or may have written) to btx:
+	// UpdateGrouped tells by it whether a failed call left writes behind.
+	// Every method that writes bumps it before its first write.
+	writes int
 
 	hmac     hash.Hash   // keyed HMAC state reused by mac
 	macBuf   [32]byte    // mac's result
@@ -58,6 +62,19 @@ type wsBuckets struct {
 }
 
 func newTx(s *Store, btx *bolt.Tx) *Tx { return &Tx{s: s, btx: btx} }
+
+// next returns the Tx of the next call of a write transaction's group
+// (tx is the previous call's, nil for the first): a Tx of its own, whose
+// write hook begins and finishes for that call alone, that keeps what the
+// previous calls left to reuse (workspaces opened, arena, HMAC state) and
+// their count of writes.
+func (tx *Tx) next(s *Store, btx *bolt.Tx) *Tx {
+	if tx == nil {
+		return newTx(s, btx)
+	}
+	return &Tx{s: s, btx: btx, ws: tx.ws, arena: tx.arena, writes: tx.writes,
+		hmac: tx.hmac, scratch: tx.scratch}
+}
 
 // Writable reports whether tx can write.
 func (tx *Tx) Writable() bool { return tx.btx.Writable() }
@@ -163,6 +180,7 @@ func (tx *Tx) openWorkspace(ws string, create bool) (*wsBuckets, error) {
 		if err := ValidateNewWorkspace(ws); err != nil {
 			return nil, err
 		}
+		tx.writes++
 		var err error
 		if root, err = top.CreateBucket([]byte(ws)); err != nil {
 			return nil, fmt.Errorf("cdrstore: create workspace: %w", err)
@@ -447,6 +465,7 @@ func (tx *Tx) put(r *Record) (Verdict, error) {
 	tx.result.add(verdict)
 	moved := oldV != nil && oldTS != ts
 
+	tx.writes++
 	val := appendValue(tx.alloc(256+len(r.Body)), r)
 	if moved {
 		if err := w.records.Delete(oldKey); err != nil {
@@ -588,6 +607,7 @@ func (tx *Tx) RemoveAll(rs []Record) error {
 	if !tx.btx.Writable() {
 		return ErrReadOnly
 	}
+	tx.writes++
 	byWS := map[string][]int{}
 	for i := range rs {
 		if err := ValidateID(rs[i].ID); err != nil {
@@ -816,6 +836,7 @@ func (tx *Tx) AppendAudit(ws string, e audit.Entry) (audit.Entry, error) {
 	if w == nil {
 		return audit.Entry{}, &NoWorkspaceError{Workspace: ws}
 	}
+	tx.writes++
 	return audit.Append(w.audit, e)
 }
 

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
@@ -523,6 +524,57 @@ func TestAddedKeyIsAcceptedAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	status, _, body = f.do(t, "GET", "/v1/records/voice-1", "", bearer(k.Token))
 	assert.Equal(t, 200, status, "a key added while the server runs is accepted from the next request: %v", body)
+}
+
+// Concurrent Redact API requests share one commit, with nothing for the
+// server or its clients to do: each gets its own answer (one unknown ID
+// its 404 without failing the others) and its own audit entry.
+func TestConcurrentRedactionsShareACommit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := storetest.Open(t, nil)
+		var ids []string
+		for i := range 8 {
+			id := fmt.Sprintf("grp-%d", i)
+			ids = append(ids, id)
+			require.NoError(t, s.Put(cdrstore.Record{ID: id, Workspace: "acme", Product: cdrstore.ProductSMS, Direction: cdrstore.Outbound,
+				From: plat, To: ada, Body: "secret body", StartedAt: now.Add(-48 * time.Hour)}))
+		}
+		ids = append(ids, "grp-missing")
+		key, err := httpapi.AddKey(s, "acme", nil)
+		require.NoError(t, err)
+		h := httpapi.New(redaction.New(s, nil), &httpapi.Options{RateLimit: 1e9})
+
+		before := s.GroupStats()
+		codes := make([]int, len(ids))
+		requests := make([]func(), len(ids))
+		for i, id := range ids {
+			requests[i] = func() {
+				req := httptest.NewRequest("POST", "/v1/redact/transaction", strings.NewReader(fmt.Sprintf(`{"id":%q,"product":"sms","type":"outbound"}`, id)))
+				req.SetBasicAuth(key.Key, key.Secret)
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				codes[i] = rec.Code
+			}
+		}
+		storetest.InOneGroup(s, requests...)
+
+		for i, id := range ids[:len(ids)-1] {
+			assert.Equal(t, http.StatusNoContent, codes[i], id)
+			r, err := s.Get("acme", id)
+			require.NoError(t, err)
+			assert.Empty(t, r.Body, id)
+		}
+		assert.Equal(t, http.StatusNotFound, codes[len(ids)-1])
+		assert.Equal(t, cdrstore.GroupStats{Groups: 2, Calls: uint64(len(ids) + 1)}, s.GroupStats().Sub(before),
+			"one commit for all the requests (after the one that held the writer)")
+		redactions := 0
+		for _, e := range storetest.AuditEntries(t, s, "acme") {
+			if e.Action == redaction.ActionRedactTransaction {
+				redactions++
+			}
+		}
+		assert.Equal(t, len(ids)-1, redactions)
+	})
 }
 
 // A credential for a workspace that does not exist is refused: it would

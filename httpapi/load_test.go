@@ -58,8 +58,12 @@ func BenchmarkServerLoad(b *testing.B) {
 		}, 204},
 	} {
 		b.Run(fmt.Sprintf("op=%s/records=%d", op.name, n), func(b *testing.B) {
+			groups := s.GroupStats()
 			b.ReportAllocs()
 			loadtest.Drive(b, client, op.want, func(rng *rand.Rand) *http.Request { return op.req(recs[rng.IntN(len(recs))]) })
+			if g := s.GroupStats().Sub(groups); g.Groups > 0 {
+				b.ReportMetric(float64(g.Calls)/float64(g.Groups), "calls/commit")
+			}
 		})
 	}
 }

@@ -350,11 +350,9 @@ func BenchmarkEraseContact(b *testing.B) {
 	b.ReportMetric(float64(affected)/b.Elapsed().Seconds(), "records/s")
 }
 
-// BenchmarkRedactByID redacts one transaction per durable transaction.
-func BenchmarkRedactByID(b *testing.B) {
-	f := storetest.BuildFixture(b, 100_000)
-	s := f.Open(b, false)
-	rd := redaction.New(s, nil)
+// redactable returns the records of fixture f, opened as s, that are old
+// enough to redact.
+func redactable(b *testing.B, f *storetest.Fixture, s *cdrstore.Store) []cdrstore.Record {
 	var recs []cdrstore.Record
 	for _, id := range f.IDs {
 		r, err := s.Get("acme", id)
@@ -365,6 +363,15 @@ func BenchmarkRedactByID(b *testing.B) {
 			recs = append(recs, r)
 		}
 	}
+	return recs
+}
+
+// BenchmarkRedactByID redacts one transaction per durable transaction.
+func BenchmarkRedactByID(b *testing.B) {
+	f := storetest.BuildFixture(b, 100_000)
+	s := f.Open(b, false)
+	rd := redaction.New(s, nil)
+	recs := redactable(b, f, s)
 	i := 0
 	b.ReportAllocs()
 	for b.Loop() {
@@ -375,6 +382,26 @@ func BenchmarkRedactByID(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkRedactByIDConcurrent redacts from 16 goroutines at once, each
+// call one transaction ID, as concurrent Redact API clients do; every
+// call redacts a record not redacted before.
+func BenchmarkRedactByIDConcurrent(b *testing.B) {
+	for _, n := range benchSizes() {
+		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
+			f := storetest.BuildFixture(b, n)
+			s := f.Open(b, false)
+			rd := redaction.New(s, nil)
+			recs := redactable(b, f, s)
+			rand.New(rand.NewPCG(1, 2)).Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
+			storetest.BenchConcurrent(b, s, func(i int) error {
+				r := recs[i%len(recs)]
+				_, err := rd.RedactByID(b.Context(), "acme", r.ID, r.Product, r.Direction)
+				return err
+			})
+		})
+	}
 }
 
 // BenchmarkStore_PutBatchTombstones is cdrstore's BenchmarkStore_PutBatch

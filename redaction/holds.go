@@ -60,7 +60,7 @@ func (r *Redactor) HoldNumber(ctx context.Context, ws string, n e164.Number, rea
 // eligible for auto-redaction again: the next AutoRedact run starts each
 // pass from the beginning of the workspace.
 func (r *Redactor) ReleaseHold(ctx context.Context, ws, key string) (Result, error) {
-	return r.run(ctx, ws, call{action: ActionHold, args: "release\x00" + key}, func(o *op) error {
+	return r.run(ctx, ws, call{action: ActionHold, args: "release\x00" + key, grouped: true}, func(o *op) error {
 		kv, err := o.tx.Bucket(ws, cdrstore.BucketHolds)
 		if err != nil {
 			return err
@@ -71,6 +71,9 @@ func (r *Redactor) ReleaseHold(ctx context.Context, ws, key string) (Result, err
 		}
 		o.entry.Detail = "release " + holdKind(key)
 		o.entry.Subject = holdSubject(o.tx, key)
+		if err := o.step("hold"); err != nil {
+			return err
+		}
 		if err := kv.Delete([]byte(key)); err != nil {
 			return err
 		}
@@ -126,7 +129,7 @@ func (r *Redactor) setHold(ctx context.Context, ws, key, reason string) (Result,
 	if err := validateHoldReason(reason); err != nil {
 		return Result{}, err
 	}
-	return r.run(ctx, ws, call{action: ActionHold, args: "place\x00" + key + "\x00" + reason}, func(o *op) error {
+	return r.run(ctx, ws, call{action: ActionHold, args: "place\x00" + key + "\x00" + reason, grouped: true}, func(o *op) error {
 		kv, err := o.tx.Bucket(ws, cdrstore.BucketHolds)
 		if err != nil {
 			return err
@@ -150,6 +153,9 @@ func (r *Redactor) setHold(ctx context.Context, ws, key, reason string) (Result,
 		o.entry.Detail = "place " + holdKind(key)
 		o.entry.Reason = truncate(reason, 128)
 		o.entry.Subject = holdSubject(o.tx, key)
+		if err := o.step("hold"); err != nil {
+			return err
+		}
 		return kv.Put([]byte(key), raw)
 	})
 }

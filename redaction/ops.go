@@ -30,7 +30,7 @@ func (r *Redactor) RedactByID(ctx context.Context, ws, id string, p cdrstore.Pro
 	if !d.Valid() {
 		return Result{}, ErrInvalidDirection
 	}
-	c := call{action: ActionRedactTransaction, args: id + "\x00" + string(p) + "\x00" + string(d), erasure: true}
+	c := call{action: ActionRedactTransaction, args: id + "\x00" + string(p) + "\x00" + string(d), erasure: true, grouped: true}
 	return r.run(ctx, ws, c, func(o *op) error {
 		settings, err := LoadSettings(o.tx, ws)
 		if err != nil {
@@ -140,7 +140,7 @@ func (r *Redactor) eraseContact(ctx context.Context, ws string, n e164.Number, r
 			return EraseResult{}, err
 		}
 	}
-	c := call{action: ActionDataErasure, args: n.String() + "\x00" + reason, erasure: true, dryRun: dryRun, createWorkspace: opt.createWorkspace}
+	c := call{action: ActionDataErasure, args: n.String() + "\x00" + reason, erasure: true, dryRun: dryRun, grouped: true, createWorkspace: opt.createWorkspace}
 	out, err := run(r, ctx, ws, c, func(o *op) error {
 		o.entry.Reason = reason
 		o.entry.Subject = o.tx.SubjectHMAC(n.String())
@@ -181,7 +181,7 @@ func (r *Redactor) DeleteRecord(ctx context.Context, ws, id string) (Result, err
 	if err := cdrstore.ValidateID(id); err != nil {
 		return Result{}, err
 	}
-	return r.run(ctx, ws, call{action: ActionRecordDelete, args: "id\x00" + id, erasure: true}, func(o *op) error {
+	return r.run(ctx, ws, call{action: ActionRecordDelete, args: "id\x00" + id, erasure: true, grouped: true}, func(o *op) error {
 		o.entry.Subject = o.tx.SubjectHMAC(id)
 		rec, err := o.tx.Get(ws, id)
 		if err != nil && !isNotFound(err) {
@@ -239,7 +239,7 @@ func (r *Redactor) DeleteConversation(ctx context.Context, ws, conv string) (Res
 	if conv == "" || len(conv) > cdrstore.MaxConversationLen {
 		return Result{}, fmt.Errorf("redaction: conversation ID empty or too long: %w", cdrstore.ErrInvalidRecord)
 	}
-	return r.run(ctx, ws, call{action: ActionRecordDelete, args: "conversation\x00" + conv, erasure: true}, func(o *op) error {
+	return r.run(ctx, ws, call{action: ActionRecordDelete, args: "conversation\x00" + conv, erasure: true, grouped: true}, func(o *op) error {
 		o.entry.Subject = o.tx.SubjectHMAC(conv)
 		o.entry.Detail = "conversation"
 		legs, err := o.collect(o.tx.ByConversation(ws, conv, cdrstore.Query{Limit: 1 << 62}))

@@ -21,7 +21,7 @@ func (r *Redactor) OptOut(ctx context.Context, ws string, n e164.Number) (Result
 	if !n.IsValid() {
 		return Result{}, fmt.Errorf("redaction: opt-out: %w", e164.ErrInvalidNumber)
 	}
-	return r.run(ctx, ws, call{action: ActionOptOut, args: "add\x00" + n.String()}, func(o *op) error {
+	return r.run(ctx, ws, call{action: ActionOptOut, args: "add\x00" + n.String(), grouped: true}, func(o *op) error {
 		kv, err := o.tx.Bucket(ws, cdrstore.BucketOptout)
 		if err != nil {
 			return err
@@ -32,6 +32,9 @@ func (r *Redactor) OptOut(ctx context.Context, ws string, n e164.Number) (Result
 			return nil
 		}
 		o.entry.Subject, o.entry.Detail = k, "add"
+		if err := o.step("optout"); err != nil {
+			return err
+		}
 		return kv.Put(k, binary.BigEndian.AppendUint64(nil, uint64(o.now.UnixNano())))
 	})
 }
@@ -42,7 +45,7 @@ func (r *Redactor) RemoveOptOut(ctx context.Context, ws string, n e164.Number) (
 	if !n.IsValid() {
 		return Result{}, fmt.Errorf("redaction: opt-out: %w", e164.ErrInvalidNumber)
 	}
-	return r.run(ctx, ws, call{action: ActionOptOut, args: "remove\x00" + n.String()}, func(o *op) error {
+	return r.run(ctx, ws, call{action: ActionOptOut, args: "remove\x00" + n.String(), grouped: true}, func(o *op) error {
 		kv, err := o.tx.Bucket(ws, cdrstore.BucketOptout)
 		if err != nil {
 			return err
@@ -53,6 +56,9 @@ func (r *Redactor) RemoveOptOut(ctx context.Context, ws string, n e164.Number) (
 			return nil
 		}
 		o.entry.Subject, o.entry.Detail = k, "remove"
+		if err := o.step("optout"); err != nil {
+			return err
+		}
 		return kv.Delete(k)
 	})
 }

@@ -23,6 +23,7 @@ const (
 	ActionSettingsChange    = "settings.change"
 	ActionOptOut            = "optout.change"
 	ActionHold              = "hold.change"
+	ActionSubjectAccess     = "subject.access"
 )
 
 // Redacted content placeholders of the contact-erasure contract.
@@ -155,6 +156,12 @@ type call struct {
 	// dryRun runs the operation in a read-only transaction: it counts
 	// what it would change, writes nothing, and keeps no request ID.
 	dryRun bool
+	// grouped lets the operation share its write transaction and commit
+	// with concurrent ones (cdrstore.Store.UpdateGrouped): the point
+	// operations, which write a few keys each, so that concurrent
+	// requests pay one commit between them. Not the batched ones (sweep,
+	// auto-redaction), whose transactions are large already.
+	grouped bool
 	// createWorkspace lets an erasure create the workspace it names
 	// rather than refuse it (EraseContactOptions.AheadOfWorkspace).
 	createWorkspace bool
@@ -166,7 +173,11 @@ type call struct {
 // audit entry (unless fn set noAudit), signs a receipt, and records the
 // request ID — all committed together. A cancelled ctx rolls everything
 // back. A dry run (c.dryRun) runs in a read-only transaction and writes
-// none of it.
+// none of it. A grouped call (c.grouped) may share its transaction with
+// concurrent calls; its transaction function may then run again after a
+// rollback (see cdrstore.Store.UpdateGrouped), so every effect of fn must
+// be a write in the transaction, and fn must start afresh from its op:
+// state kept elsewhere would survive the rollback.
 func (r *Redactor) run(ctx context.Context, ws string, c call, fn func(*op) error) (Result, error) {
 	return run(r, ctx, ws, c, fn, func(o *op) Result { return o.res })
 }
@@ -186,10 +197,14 @@ func run[T any](r *Redactor, ctx context.Context, ws string, c call, fn func(*op
 		return out, fmt.Errorf("redaction: request ID or actor over %d bytes: %w", MaxRequestIDLen, cdrstore.ErrInvalidRecord)
 	}
 	begin := r.s.Update
-	if c.dryRun {
+	switch {
+	case c.dryRun:
 		begin = r.s.View
+	case c.grouped:
+		begin = r.s.UpdateGrouped
 	}
 	err := begin(func(tx *cdrstore.Tx) error {
+		out = *new(T) // a run again after a rollback starts afresh
 		found, err := tx.HasWorkspace(ws)
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package redaction_test
 
 import (
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
@@ -308,4 +309,48 @@ func countTombstones(t *testing.T, s *cdrstore.Store) int {
 		return nil
 	}))
 	return n
+}
+
+// A write whose only change is the write hook's (every record kept out by
+// a deletion's tombstone, so only the tombstone.apply entry is written)
+// commits that entry; in a group of such writes, each call's hook runs
+// and finishes for that call alone: each result and each entry is its
+// own, and no record of a later call escapes the hook.
+func TestHookOnlyWritesCommitPerCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, rd := setup(t, smsOut("seed", bob, "x"))
+		for _, id := range []string{"gone1", "gone2", "gone3"} {
+			_, err := rd.DeleteRecord(ctx, "acme", id)
+			require.NoError(t, err)
+		}
+		entries := len(storetest.AuditEntries(t, s, "acme"))
+
+		res, err := s.PutBatchResult([]cdrstore.Record{smsOut("gone1", ada, "secret")})
+		require.NoError(t, err)
+		assert.Equal(t, cdrstore.WriteResult{Dropped: 1}, res)
+		all := storetest.AuditEntries(t, s, "acme")
+		require.Len(t, all, entries+1, "the hook's entry is committed")
+		assert.Equal(t, redaction.ActionTombstoneApply, all[entries].Action)
+
+		var got [2]cdrstore.WriteResult
+		var errs [2]error
+		storetest.InOneGroup(s,
+			func() { got[0], errs[0] = s.PutGroupedResult([]cdrstore.Record{smsOut("gone2", ada, "secret")}) },
+			func() { got[1], errs[1] = s.PutGroupedResult([]cdrstore.Record{smsOut("gone3", ada, "secret")}) },
+		)
+		for i := range got {
+			require.NoError(t, errs[i], "call %d", i)
+			assert.Equal(t, cdrstore.WriteResult{Dropped: 1}, got[i], "call %d", i)
+		}
+		all = storetest.AuditEntries(t, s, "acme")
+		require.Len(t, all, entries+3, "one entry per call of the group")
+		for _, e := range all[entries+1:] {
+			assert.Equal(t, redaction.ActionTombstoneApply, e.Action)
+			assert.Equal(t, uint64(1), e.Count)
+		}
+		for _, id := range []string{"gone1", "gone2", "gone3"} {
+			_, err := s.Get("acme", id)
+			assert.ErrorIs(t, err, cdrstore.ErrNotFound, "%s is not stored", id)
+		}
+	})
 }

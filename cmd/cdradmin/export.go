@@ -73,7 +73,7 @@ func (w *exportWriter) head(s control.Subject) error {
 	if w.csv {
 		w.cw = csv.NewWriter(w.e.stdout)
 		w.cw.Write([]string{"# workspace", s.Workspace, "e164", s.E164, "opted_out", boolText(s.OptedOut), "legal_holds", strings.Join(s.Held, "; ")})
-		return w.cw.Write([]string{"id", "product", "direction", "from", "to", "started_at", "ended_at", "status", "price", "currency", "body", "transcript", "recording_url", "conversation_id", "redacted"})
+		return w.cw.Write(exportCSVHeader)
 	}
 	var head bytes.Buffer
 	if err := encodeJSON(&head, s); err != nil {
@@ -88,11 +88,7 @@ func (w *exportWriter) head(s control.Subject) error {
 
 func (w *exportWriter) record(r *cdrjson.Record) error {
 	if w.csv {
-		rec := ""
-		if r.RecordingURL != nil {
-			rec = *r.RecordingURL
-		}
-		return w.cw.Write([]string{r.ID, r.Product, r.Direction, r.From, r.To, r.StartedAt, r.EndedAt, r.Status, r.Price, r.Currency, r.Body, strings.Join(r.Transcript, " / "), rec, r.ConversationID, strings.Join(r.Redacted, "|")})
+		return w.cw.Write(exportCSVRow(*r))
 	}
 	if !w.first {
 		w.bw.WriteByte(',')
@@ -113,6 +109,18 @@ func (w *exportWriter) end() error {
 	}
 	w.bw.WriteString("]}\n")
 	return w.bw.Flush()
+}
+
+// exportCSVHeader and exportCSVRow are the CSV form of an exported record
+// (export, fleet export).
+var exportCSVHeader = []string{"id", "product", "direction", "from", "to", "started_at", "ended_at", "status", "price", "currency", "body", "transcript", "recording_url", "conversation_id", "redacted"}
+
+func exportCSVRow(r cdrjson.Record) []string {
+	rec := ""
+	if r.RecordingURL != nil {
+		rec = *r.RecordingURL
+	}
+	return []string{r.ID, r.Product, r.Direction, r.From, r.To, r.StartedAt, r.EndedAt, r.Status, r.Price, r.Currency, r.Body, strings.Join(r.Transcript, " / "), rec, r.ConversationID, strings.Join(r.Redacted, "|")}
 }
 
 func boolText(b bool) string {

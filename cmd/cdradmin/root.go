@@ -90,7 +90,8 @@ var verbs = []verb{
 	{"migrate", "", "upgrade a store written by an older cdradmin to this one's on-disk format (one transaction)", "cdradmin migrate", func() subcommand { return &migrateCmd{} }},
 	{"workspace", "create WS | list | show WS", "create a workspace explicitly, or list and show them (nothing else creates one but ingest)", "cdradmin workspace create acme", func() subcommand { return &workspaceCmd{} }},
 	{"keys", "add -w WS [--products sms,voice] | list [-w WS] | revoke -w WS KEY", "API credentials for serve (the secret is printed once)", "cdradmin keys add -w acme --products sms,voice --json", func() subcommand { return &keysCmd{} }},
-	{"serve", "[--addr 127.0.0.1:8080] [--rate 170] [--control=false]", "serve the Redact, contact-erasure and subject-access HTTP API, and cdradmin's commands on the control socket", "cdradmin serve --addr 127.0.0.1:8080", func() subcommand { return &serveCmd{} }},
+	{"fleet", "keygen --out DIR | erase|redact|delete|hold|optout|policy ... --nats URL --fleet-keys DIR [--request-id ID] [--wait DUR] | status REQUEST-ID | nodes | node retire ID | export -w WS --number N | search -w WS --ids ID,... | demo", "apply an erasure, hold, opt-out or policy on every store of a fleet over NATS JetStream and print the fleet record; gather a contact's records from every store", "cdradmin fleet erase -w acme --nats nats://127.0.0.1:4222 --fleet-keys ./fleet-keys --wait 30s +2348031234567", func() subcommand { return &fleetCmd{} }},
+	{"serve", "[--addr 127.0.0.1:8080] [--rate 170] [--control=false] [--nats URL --node ID --fleet-keys DIR [--nats-creds FILE]]", "serve the Redact, contact-erasure and subject-access HTTP API, cdradmin's commands on the control socket, and (with --nats) this store's part in a fleet", "cdradmin serve --addr 127.0.0.1:8080", func() subcommand { return &serveCmd{} }},
 }
 
 func findVerb(name string) (verb, bool) {
@@ -206,7 +207,9 @@ func runWithClock(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		usage(stderr)
 		return exitUsage
 	}
-	if err := e.checkWorkspaceFlag(ctx, fs); err != nil {
+	if v.name == "fleet" {
+		// -w names a workspace on the fleet's stores, not the local file.
+	} else if err := e.checkWorkspaceFlag(ctx, fs); err != nil {
 		fmt.Fprintf(stderr, "cdradmin %s: %s\n", v.name, oneLine(err))
 		return exitFailure
 	}
@@ -220,6 +223,9 @@ func runWithClock(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		fmt.Fprintf(stderr, "cdradmin %s: %s\n", v.name, oneLine(err))
 		if errors.Is(err, errUsage) {
 			return exitUsage
+		}
+		if errors.Is(err, errPending) {
+			return exitPending
 		}
 		return exitFailure
 	}

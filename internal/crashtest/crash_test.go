@@ -62,9 +62,20 @@ func openStore(path string) (*cdrstore.Store, error) {
 
 // TestMain runs the child workload when asked to.
 func TestMain(m *testing.M) {
+	if dir := os.Getenv("CDRVAULT_FLEET_CHILD"); dir != "" {
+		if err := fleetChild(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "fleet child:", err)
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
 	if dir := os.Getenv("CDRVAULT_CRASH_CHILD"); dir != "" {
 		seed, _ := strconv.ParseUint(os.Getenv("CDRVAULT_CRASH_SEED"), 10, 64)
-		if err := child(dir, seed); err != nil {
+		run := child
+		if os.Getenv("CDRVAULT_CRASH_WORKLOAD") == "grouped" {
+			run = groupedChild
+		}
+		if err := run(dir, seed); err != nil {
 			fmt.Fprintln(os.Stderr, "child:", err)
 			os.Exit(3)
 		}
@@ -87,7 +98,7 @@ func child(dir string, seed uint64) error {
 		return err
 	}
 	say := func(format string, args ...any) { fmt.Printf("ok "+format+"\n", args...) }
-	if name, nth, ok := killAt(seed); ok {
+	if name, nth, ok := killAt(seed, ""); ok {
 		// Die at the nth time a scrub reaches the point, not at a random
 		// time: inside a chunk (zeros written, writer lock held), after a
 		// chunk's sync, before the final sync, before ScrubbedAt commits.
@@ -174,10 +185,11 @@ func child(dir string, seed uint64) error {
 var scrubKillPoints = []string{"scrub.writing", "scrub.chunk", "scrub.zeroed", "scrub.synced"}
 
 // killAt returns the kill point of the child run with seed, if it has one
-// (every other run): the point's name and at which time it is reached.
-func killAt(seed uint64) (name string, nth int, ok bool) {
+// (every other run of the default workload, the one that scrubs): the
+// point's name and at which time it is reached.
+func killAt(seed uint64, workload string) (name string, nth int, ok bool) {
 	rng := rand.New(rand.NewPCG(seed, 3))
-	if rng.IntN(2) == 0 {
+	if workload != "" || rng.IntN(2) == 0 {
 		return "", 0, false
 	}
 	return scrubKillPoints[rng.IntN(len(scrubKillPoints))], 1 + rng.IntN(3), true
@@ -194,15 +206,22 @@ func crashIterations() int {
 }
 
 func TestCrashKill(t *testing.T) {
-	n := crashIterations()
+	killRuns(t, crashIterations(), func(s *cdrstore.Store) {
+		require.NoError(t, s.PutBatch(seedRecords()))
+		_, err := redaction.New(s, nil).SetSettings(context.Background(), "acme", redaction.Settings{AutoRedact: []redaction.AutoRedactPolicy{
+			{Product: cdrstore.ProductSMS, Direction: cdrstore.Inbound, Address: true, Hold: redaction.Duration(6 * time.Hour)}}})
+		require.NoError(t, err)
+	}, "", verify)
+}
+
+// killRuns seeds a store, then n times runs the child's workload (see
+// TestMain) on a copy of it, kills the child and verifies what it left.
+// CDRVAULT_CRASH_SEED replays one run.
+func killRuns(t *testing.T, n int, seedStore func(*cdrstore.Store), workload string, verify func(t *testing.T, dir string, log []string)) {
 	seedDir := t.TempDir()
 	s, err := openStore(filepath.Join(seedDir, "store.db"))
 	require.NoError(t, err)
-	require.NoError(t, s.PutBatch(seedRecords()))
-	rd := redaction.New(s, nil)
-	_, err = rd.SetSettings(context.Background(), "acme", redaction.Settings{AutoRedact: []redaction.AutoRedactPolicy{
-		{Product: cdrstore.ProductSMS, Direction: cdrstore.Inbound, Address: true, Hold: redaction.Duration(6 * time.Hour)}}})
-	require.NoError(t, err)
+	seedStore(s)
 	require.NoError(t, s.Close())
 	seedBytes, err := os.ReadFile(filepath.Join(seedDir, "store.db"))
 	require.NoError(t, err)
@@ -214,7 +233,7 @@ func TestCrashKill(t *testing.T) {
 	killed := map[string]int{}
 	defer func() {
 		t.Logf("runs killed inside Scrub, by kill point: %v", killed)
-		if n >= 20 {
+		if workload == "" && n >= 20 {
 			assert.NotEmpty(t, killed, "no run was killed inside Scrub")
 		}
 	}()
@@ -222,13 +241,13 @@ func TestCrashKill(t *testing.T) {
 		seed := base + uint64(i)
 		dir := t.TempDir()
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "store.db"), seedBytes, 0o600))
-		log := runAndKill(t, dir, seed)
+		log := runAndKill(t, dir, seed, workload)
 		if len(log) > 0 && strings.HasPrefix(log[len(log)-1], "kill ") {
 			name, _, _ := strings.Cut(strings.TrimPrefix(log[len(log)-1], "kill "), " ")
 			killed[name]++
 		}
 		if failed := !t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { verify(t, dir, log) }); failed {
-			t.Logf("replay with: CDRVAULT_CRASH_SEED=%d go test -run TestCrashKill ./internal/crashtest (%d ops acknowledged)", seed, len(log))
+			t.Logf("replay with: CDRVAULT_CRASH_SEED=%d go test -run '^%s$' ./internal/crashtest (%d ops acknowledged)", seed, t.Name(), len(log))
 			return
 		}
 	}
@@ -236,14 +255,14 @@ func TestCrashKill(t *testing.T) {
 
 // runAndKill starts the child and kills it after a random delay; it
 // returns the operations the child acknowledged.
-func runAndKill(t *testing.T, dir string, seed uint64) []string {
+func runAndKill(t *testing.T, dir string, seed uint64, workload string) []string {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "CDRVAULT_CRASH_CHILD="+dir, fmt.Sprintf("CDRVAULT_CRASH_SEED=%d", seed))
+	cmd.Env = append(os.Environ(), "CDRVAULT_CRASH_CHILD="+dir, fmt.Sprintf("CDRVAULT_CRASH_SEED=%d", seed), "CDRVAULT_CRASH_WORKLOAD="+workload)
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
 	delay := time.Duration(5+rand.New(rand.NewPCG(seed, 2)).IntN(150)) * time.Millisecond
-	if _, _, ok := killAt(seed); ok {
+	if _, _, ok := killAt(seed, workload); ok {
 		delay = 5 * time.Second // a backstop: the kill point should come first
 	}
 	timer := time.AfterFunc(delay, func() { cmd.Process.Signal(syscall.SIGKILL) })

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,5 +111,32 @@ func CopyFile(tb testing.TB, src, dst string) {
 	}
 	if err := out.Close(); err != nil {
 		tb.Fatal(err)
+	}
+}
+
+// BenchConcurrent runs calls 0 to b.N-1 of call from 16 goroutines at
+// once, each taking the next call number, as concurrent API clients do,
+// and reports records/s (one record a call) and, when s shared commits
+// (Store.GroupStats), calls/commit. The timer starts here.
+func BenchConcurrent(b *testing.B, s *cdrstore.Store, call func(i int) error) {
+	var next atomic.Int64
+	before := s.GroupStats()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
+				if err := call(int(i)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	if st := s.GroupStats().Sub(before); st.Groups > 0 {
+		b.ReportMetric(float64(st.Calls)/float64(st.Groups), "calls/commit")
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/cdrvault/cdrvault/audit"
@@ -60,6 +62,25 @@ func Open(t testing.TB, opts *cdrstore.Options) *cdrstore.Store {
 }
 
 func isClosed(err error) bool { return err == cdrstore.ErrClosed }
+
+// InOneGroup runs each of fns in a goroutine of its own, one after
+// another, while a transaction holds the writer of s, so that the
+// [cdrstore.Store.UpdateGrouped] calls they make queue in that order and
+// share the next transaction; it returns when every fn has. It must run in
+// a testing/synctest bubble: each fn is started once the one before it is
+// blocked (queued).
+func InOneGroup(s *cdrstore.Store, fns ...func()) {
+	gate := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { s.UpdateGrouped(func(*cdrstore.Tx) error { <-gate; return nil }) })
+	synctest.Wait()
+	for _, fn := range fns {
+		wg.Go(fn)
+		synctest.Wait()
+	}
+	close(gate)
+	wg.Wait()
+}
 
 // Dump returns the logical image of s (see Store.Dump): two stores with
 // equal dumps hold the same data.
