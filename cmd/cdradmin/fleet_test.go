@@ -240,3 +240,22 @@ func TestFleetExportMatchesTheLocalExports(t *testing.T) {
 	assert.Contains(t, stderr, "no complete answer from b")
 	assert.Equal(t, len(local)/2+1-len(ids), strings.Count(out, "\n"), "node a's records but the two redacted (no longer the number's), and the header")
 }
+
+// A fleet node's serve also serves its control socket: cdradmin reaches
+// the store the agent applies fleet commands to, on the one Redactor.
+func TestServeRunsTheControlSocketBesideTheFleetAgent(t *testing.T) {
+	srv, keys, flags := newFleet(t)
+	db := fixtureDB(t, 50)
+	rec := firstRecord(t, db, "acme", func(r cdrstore.Record) bool { return r.Direction == cdrstore.Outbound })
+	number := redaction.Counterparty(&rec).String()
+	serveNode(t, db, srv.URL(), keys, "a")
+	awaitNodes(t, flags, 1)
+
+	code, out, stderr := cli(t, "", append([]string{"fleet", "optout", "add", "-w", "acme", "--request-id", "o1", "--wait", "20s", "--json", number}, flags...)...)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, `"status":"complete"`)
+
+	code, out, stderr = cli(t, "", "--db", db, "--remote", "optout", "check", "-w", "acme", number, "--json")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, `"opted_out":true`, "the socket answers from the store the agent wrote")
+}
