@@ -237,7 +237,7 @@ func TestNotReadyAfterCorruption(t *testing.T) {
 // Prometheus client: the library's packages do not import it.
 func TestLibraryDoesNotCompilePrometheus(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "github.com/cdrvault/cdrvault/cdrstore", "github.com/cdrvault/cdrvault/redaction",
-		"github.com/cdrvault/cdrvault/httpapi", "github.com/cdrvault/cdrvault/audit", "github.com/cdrvault/cdrvault/e164", "github.com/cdrvault/cdrvault/fleet").CombinedOutput()
+		"github.com/cdrvault/cdrvault/httpapi", "github.com/cdrvault/cdrvault/audit", "github.com/cdrvault/cdrvault/e164", "github.com/cdrvault/cdrvault/fleet", "github.com/cdrvault/cdrvault/control").CombinedOutput()
 	require.NoError(t, err, string(out))
 	assert.NotContains(t, string(out), "prometheus")
 	assert.Contains(t, string(out), "go.etcd.io/bbolt", "the list is of the library's dependencies")

@@ -167,11 +167,12 @@ func TestFleetExportMatchesTheLocalExports(t *testing.T) {
 	for _, db := range []string{dbA, dbB} {
 		code, out, stderr := cli(t, "", "--db", db, "export", "-w", "acme", "--number", number)
 		require.Equal(t, 0, code, stderr)
-		var ex subjectExport
+		var ex struct {
+			Records []json.RawMessage `json:"records"`
+		}
 		require.NoError(t, json.Unmarshal([]byte(out), &ex))
 		for _, r := range ex.Records {
-			raw, _ := json.Marshal(r)
-			local = append(local, string(raw))
+			local = append(local, string(r))
 		}
 	}
 	require.NotEmpty(t, local)
@@ -238,4 +239,23 @@ func TestFleetExportMatchesTheLocalExports(t *testing.T) {
 	assert.Equal(t, exitPending, code)
 	assert.Contains(t, stderr, "no complete answer from b")
 	assert.Equal(t, len(local)/2+1-len(ids), strings.Count(out, "\n"), "node a's records but the two redacted (no longer the number's), and the header")
+}
+
+// A fleet node's serve also serves its control socket: cdradmin reaches
+// the store the agent applies fleet commands to, on the one Redactor.
+func TestServeRunsTheControlSocketBesideTheFleetAgent(t *testing.T) {
+	srv, keys, flags := newFleet(t)
+	db := fixtureDB(t, 50)
+	rec := firstRecord(t, db, "acme", func(r cdrstore.Record) bool { return r.Direction == cdrstore.Outbound })
+	number := redaction.Counterparty(&rec).String()
+	serveNode(t, db, srv.URL(), keys, "a")
+	awaitNodes(t, flags, 1)
+
+	code, out, stderr := cli(t, "", append([]string{"fleet", "optout", "add", "-w", "acme", "--request-id", "o1", "--wait", "20s", "--json", number}, flags...)...)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, `"status":"complete"`)
+
+	code, out, stderr = cli(t, "", "--db", db, "--remote", "optout", "check", "-w", "acme", number, "--json")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, `"opted_out":true`, "the socket answers from the store the agent wrote")
 }

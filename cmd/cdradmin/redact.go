@@ -78,7 +78,7 @@ type redactOutcome struct {
 }
 
 func (c *redactCmd) run(ctx context.Context, e *env) error {
-	rd, done, err := e.redactor(readWrite)
+	ops, done, err := e.ops(ctx, readWrite)
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func (c *redactCmd) run(ctx context.Context, e *env) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		res, err := rd.RedactByID(ctxRequest(ctx, ""), c.ws, id, c.p, c.d)
+		res, err := ops.RedactByID(ctxRequest(ctx, ""), c.ws, id, c.p, c.d)
 		o := redactOutcome{ID: id, Status: "redacted", AuditSeq: res.AuditSeq}
 		switch {
 		case err == nil && res.Affected == 0:

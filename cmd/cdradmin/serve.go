@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cdrvault/cdrvault/control"
 	"github.com/cdrvault/cdrvault/httpapi"
 	"github.com/cdrvault/cdrvault/metrics"
 	"github.com/cdrvault/cdrvault/redaction"
@@ -23,6 +24,7 @@ type serveCmd struct {
 	logFormat   string
 	logLevel    string
 	level       slog.Level
+	control     bool
 	fleet       natsFlags
 	node        string
 }
@@ -33,6 +35,7 @@ func (c *serveCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "listen address of /metrics, /healthz and /readyz (none when empty)")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format on stderr: json or text")
 	fs.StringVar(&c.logLevel, "log-level", "info", "least level logged: debug, info, warn or error")
+	fs.BoolVar(&c.control, "control", true, "serve cdradmin's commands on the control socket beside the store (PATH.ctl, or --socket)")
 	c.fleet.flags(fs)
 	fs.StringVar(&c.node, "node", "", "this node's ID in the fleet (with --nats)")
 }
@@ -78,6 +81,16 @@ func (c *serveCmd) run(ctx context.Context, e *env) error {
 	}
 	defer s.Close()
 	rd := redaction.New(s, rdOpts)
+	if c.control {
+		// Commands run through the socket use rd: the collector counts
+		// them, and the store's own events (a scrub) reach it anyway.
+		ctl, err := control.Start(rd, &control.Options{SocketPath: e.socket, Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer ctl.Close()
+		logger.Info("control socket", "path", ctl.Path())
+	}
 	if c.fleet.url != "" {
 		stop, err := c.fleet.startAgent(ctx, e, c.node, rd, logger)
 		if err != nil {
