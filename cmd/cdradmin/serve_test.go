@@ -154,9 +154,14 @@ func TestServeMetrics(t *testing.T) {
 	status, body = k.call(t, addr, "POST", "/v1/redact/transaction", `{"id":"`+redactID+`","product":"sms"}`, true)
 	require.Equal(t, 204, status, body)
 
+	// A scrub, through the control socket of the running service.
+	code, _, stderr = cli(t, "", "--db", db, "scrub")
+	require.Equal(t, 0, code, stderr)
+
 	code, body = get("/metrics")
 	require.Equal(t, 200, code)
 	for _, series := range []string{
+		`cdrvault_operations_total{kind="scrub",outcome="ok"} 1`,
 		`cdrvault_operations_total{kind="erase",outcome="ok"} 1`,
 		`cdrvault_operations_total{kind="redact",outcome="ok"} 1`,
 		`cdrvault_http_requests_total{code="2xx",route="DELETE /v1/contacts/{e164}"} 1`,
