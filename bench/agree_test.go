@@ -22,10 +22,7 @@ func TestEnginesAgree(t *testing.T) {
 	want := map[string]int{}
 	for _, f := range Factories() {
 		t.Run(f.Name, func(t *testing.T) {
-			e, err := f.Open(t.TempDir())
-			require.NoError(t, err)
-			defer e.Close()
-			require.NoError(t, Load(e, w.Records, 100))
+			e := openLoaded(t, f, w, 100)
 			got := map[string]int{}
 			for i, n := range w.Contacts[:20] {
 				c, err := e.List("acme", n, 100)
@@ -37,8 +34,9 @@ func TestEnginesAgree(t *testing.T) {
 				require.NoError(t, err)
 				require.Positive(t, mem, "a Linux process maps its store's file")
 			}
-			got["swept"], err = e.Sweep(cutoff, 70)
+			swept, err := e.Sweep(cutoff, 70)
 			require.NoError(t, err)
+			got["swept"] = swept
 			require.Positive(t, got["swept"])
 			if len(want) == 0 {
 				want = got
@@ -59,10 +57,7 @@ func TestEnginesRedactConcurrently(t *testing.T) {
 	notAsked := w.Records[len(w.Records)/2 : len(w.Records)/2+20]
 	for _, f := range Factories() {
 		t.Run(f.Name, func(t *testing.T) {
-			e, err := f.Open(t.TempDir())
-			require.NoError(t, err)
-			defer e.Close()
-			require.NoError(t, Load(e, w.Records, 1000))
+			e := openLoaded(t, f, w, 1000)
 			for _, r := range asked {
 				done, err := e.Redacted(r)
 				require.NoError(t, err)
@@ -81,4 +76,14 @@ func TestEnginesRedactConcurrently(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openLoaded opens engine f in a temporary directory, closed when t ends,
+// holding w's records, loaded batch per transaction.
+func openLoaded(t *testing.T, f Factory, w *Workload, batch int) Engine {
+	e, err := f.Open(t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { e.Close() })
+	require.NoError(t, Load(e, w.Records, batch))
+	return e
 }

@@ -63,7 +63,15 @@ func OpenSQLite(dir, sync string) (Engine, error) {
 		return nil, err
 	}
 	// One connection, kept open: the pragmas and prepared statements
-	// belong to it.
+	// belong to it. It is also how SQLite is set up for concurrent
+	// writers: in WAL mode it admits one writer at a time and has no
+	// group commit (each autocommit UPDATE is a WAL commit and, at FULL,
+	// an fsync of its own), so concurrent callers queue for the one
+	// connection in database/sql's pool, which serialises them as a
+	// mutex would. A pool of several connections would commit no faster
+	// and would add lock contention: a writer finding the write lock taken
+	// gets SQLITE_BUSY, and the busy handler (busy_timeout) sleeps and
+	// retries rather than queueing.
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
