@@ -512,6 +512,20 @@ func TestRevokedKeyIsRefusedAtOnce(t *testing.T) {
 	assert.Equal(t, 200, status, "%v", body)
 }
 
+func TestAddedKeyIsAcceptedAtOnce(t *testing.T) {
+	f := setup(t, nil)
+	// The first request names a key that does not exist yet: refused, and
+	// that refusal is not remembered.
+	fresh := httpapi.NewKey{Key: "0123456789abcdef", Secret: "s"}
+	status, _, body := f.do(t, "GET", "/v1/records/voice-1", "", basic(fresh))
+	require.Equal(t, 401, status, "%v", body)
+
+	k, err := httpapi.AddKey(f.s, "acme", nil)
+	require.NoError(t, err)
+	status, _, body = f.do(t, "GET", "/v1/records/voice-1", "", bearer(k.Token))
+	assert.Equal(t, 200, status, "a key added while the server runs is accepted from the next request: %v", body)
+}
+
 // Concurrent Redact API requests share one commit, with nothing for the
 // server or its clients to do: each gets its own answer (one unknown ID
 // its 404 without failing the others) and its own audit entry.

@@ -43,7 +43,7 @@ func (srv *Server) deleteConversation(w http.ResponseWriter, r *http.Request) {
 // Idempotency-Key, and a key that may redact every product of the records
 // it deletes. Errors have the contact endpoint's body shape.
 func (srv *Server) deleteLegs(w http.ResponseWriter, r *http.Request, id, conv string) {
-	c, idem := srv.contactAuth(w, r)
+	c, idem := srv.admit(w, r, contactAPI)
 	if c == nil {
 		return
 	}

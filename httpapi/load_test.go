@@ -5,15 +5,12 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/httpapi"
+	"github.com/cdrvault/cdrvault/internal/loadtest"
 	"github.com/cdrvault/cdrvault/internal/storetest"
 	"github.com/cdrvault/cdrvault/redaction"
 )
@@ -61,50 +58,9 @@ func BenchmarkServerLoad(b *testing.B) {
 		}, 204},
 	} {
 		b.Run(fmt.Sprintf("op=%s/records=%d", op.name, n), func(b *testing.B) {
-			var (
-				mu   sync.Mutex
-				lats []time.Duration
-				next atomic.Int64
-			)
 			groups := s.GroupStats()
 			b.ReportAllocs()
-			start := time.Now()
-			total := int64(b.N)
-			var wg sync.WaitGroup
-			for g := range 16 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					rng := rand.New(rand.NewPCG(uint64(g), 9))
-					var mine []time.Duration
-					for next.Add(1) <= total {
-						req := op.req(recs[rng.IntN(len(recs))])
-						t := time.Now()
-						resp, err := client.Do(req)
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						resp.Body.Close()
-						mine = append(mine, time.Since(t))
-						if resp.StatusCode != op.want {
-							b.Errorf("status %d", resp.StatusCode)
-							return
-						}
-					}
-					mu.Lock()
-					lats = append(lats, mine...)
-					mu.Unlock()
-				}()
-			}
-			wg.Wait()
-			elapsed := time.Since(start)
-			slices.Sort(lats)
-			if len(lats) > 0 {
-				b.ReportMetric(float64(len(lats))/elapsed.Seconds(), "requests/s")
-				b.ReportMetric(float64(lats[len(lats)/2].Microseconds()), "p50-µs")
-				b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds()), "p99-µs")
-			}
+			loadtest.Drive(b, client, op.want, func(rng *rand.Rand) *http.Request { return op.req(recs[rng.IntN(len(recs))]) })
 			if g := s.GroupStats().Sub(groups); g.Groups > 0 {
 				b.ReportMetric(float64(g.Calls)/float64(g.Groups), "calls/commit")
 			}

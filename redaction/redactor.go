@@ -23,6 +23,7 @@ const (
 	ActionSettingsChange    = "settings.change"
 	ActionOptOut            = "optout.change"
 	ActionHold              = "hold.change"
+	ActionSubjectAccess     = "subject.access"
 )
 
 // Redacted content placeholders of the contact-erasure contract.

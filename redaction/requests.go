@@ -40,6 +40,9 @@ func WithRequest(ctx context.Context, req Request) context.Context {
 	return context.WithValue(ctx, requestKey{}, req)
 }
 
+// RequestFrom returns the Request ctx carries (the zero Request when none).
+func RequestFrom(ctx context.Context) Request { return requestFrom(ctx) }
+
 func requestFrom(ctx context.Context) Request {
 	req, _ := ctx.Value(requestKey{}).(Request)
 	return req

@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"flag"
 	"fmt"
-	"slices"
-	"time"
 
-	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/control"
 )
 
 type auditCmd struct {
@@ -38,104 +35,29 @@ func (c *auditCmd) validate(e *env) error {
 	return nil
 }
 
-type auditLine struct {
-	Seq       uint64 `json:"seq"`
-	Time      string `json:"time"`
-	Action    string `json:"action"`
-	Reason    string `json:"reason,omitempty"`
-	Actor     string `json:"actor,omitempty"`
-	Subject   string `json:"subject_hmac,omitempty"`
-	Count     uint64 `json:"count"`
-	Detail    string `json:"detail,omitempty"`
-	RequestID string `json:"request_id,omitempty"`
-	Hash      string `json:"hash"`
-}
-
 func (c *auditCmd) run(ctx context.Context, e *env) error {
-	s, err := e.openStore(readOnly)
+	ops, done, err := e.ops(ctx, readOnly)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer done()
 	if e.args[0] == "verify" {
-		return c.verify(ctx, e, s)
-	}
-	var lines []auditLine
-	err = s.View(func(tx *cdrstore.Tx) error {
-		after := c.after
-		if !c.reverse {
-			// Seqs run 1, 2, … with no gap (audit.Verify checks it): the
-			// newest c.limit entries follow the head's seq minus c.limit.
-			head, ok, err := tx.AuditHead(c.ws)
-			if err != nil || !ok {
-				return err
-			}
-			if head.Seq > uint64(c.limit) {
-				after = max(after, head.Seq-uint64(c.limit))
+		results, err := ops.VerifyAudit(ctx, c.ws)
+		for _, r := range results {
+			if e.json {
+				e.printJSON(r)
+			} else {
+				fmt.Fprintf(e.stdout, "%s: %d entries, chain intact, head %s\n", show(r.Workspace), r.Entries, r.Head)
 			}
 		}
-		for en, err := range tx.AuditEntries(c.ws, after) {
-			if err != nil {
-				return err
-			}
-			if len(lines) == c.limit {
-				break
-			}
-			lines = append(lines, auditLine{Seq: en.Seq, Time: en.Time.Format(time.RFC3339Nano), Action: en.Action, Reason: en.Reason, Actor: en.Actor,
-				Subject: hex.EncodeToString(en.Subject), Count: en.Count, Detail: en.Detail, RequestID: en.RequestID, Hash: hex.EncodeToString(en.Hash[:])})
-		}
-		return nil
-	})
-	if err != nil {
 		return err
 	}
-	if !c.reverse {
-		slices.Reverse(lines)
-	}
-	for _, l := range lines {
+	q := control.AuditQuery{Workspace: c.ws, After: c.after, Limit: c.limit, NewestFirst: !c.reverse}
+	return ops.AuditList(ctx, q, func(l control.AuditLine) error {
 		if e.json {
-			e.printJSON(l)
-			continue
+			return e.printJSON(l)
 		}
-		fmt.Fprintf(e.stdout, "%6d  %s  %-20s count=%-6d %s %s\n", l.Seq, l.Time, show(l.Action), l.Count, show(l.Reason), show(l.Detail))
-	}
-	return nil
-}
-
-func (c *auditCmd) verify(ctx context.Context, e *env, s *cdrstore.Store) error {
-	results, err := verifyAudit(ctx, s, c.ws)
-	for _, r := range results {
-		if e.json {
-			e.printJSON(r)
-		} else {
-			fmt.Fprintf(e.stdout, "%s: %d entries, chain intact, head %s\n", show(r.Workspace), r.Entries, r.Head)
-		}
-	}
-	return err
-}
-
-type chainStatus struct {
-	Workspace string `json:"workspace"`
-	Entries   uint64 `json:"entries"`
-	Head      string `json:"head"`
-}
-
-// verifyAudit verifies the chain of ws, or of every workspace.
-func verifyAudit(ctx context.Context, s *cdrstore.Store, ws string) ([]chainStatus, error) {
-	var out []chainStatus
-	err := s.View(func(tx *cdrstore.Tx) error {
-		wss := tx.Workspaces()
-		if ws != "" {
-			wss = []string{ws}
-		}
-		for _, w := range wss {
-			n, head, err := tx.VerifyAudit(ctx, w)
-			if err != nil {
-				return fmt.Errorf("workspace %s: %w", w, err)
-			}
-			out = append(out, chainStatus{Workspace: w, Entries: n, Head: hex.EncodeToString(head.Hash[:8])})
-		}
-		return nil
+		_, err := fmt.Fprintf(e.stdout, "%6d  %s  %-20s count=%-6d %s %s\n", l.Seq, l.Time, show(l.Action), l.Count, show(l.Reason), show(l.Detail))
+		return err
 	})
-	return out, err
 }

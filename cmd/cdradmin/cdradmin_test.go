@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/control"
 	"github.com/cdrvault/cdrvault/internal/cdrjson"
 	"github.com/cdrvault/cdrvault/internal/workload"
 	"github.com/stretchr/testify/assert"
@@ -170,13 +171,13 @@ func TestIngestNamesBadLinesAndKeepsGoodOnes(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "cdrvault.db")
 	code, out, stderr := cli(t, strings.Join(lines, "\n"), "--db", db, "ingest", "--json")
 	assert.Equal(t, 1, code, "the exit status says lines were rejected")
-	var res ingestResult
+	var res control.IngestResult
 	require.NoError(t, json.Unmarshal([]byte(out), &res))
 	// Lines past a per-record override or with media already expired are
 	// stored redacted, as an auto-redaction run would have left them.
 	assert.Positive(t, res.Redacted)
 	res.Redacted = 0
-	assert.Equal(t, ingestResult{Read: 100_000, Stored: 100_000 - len(bad), Rejected: len(bad)}, res)
+	assert.Equal(t, control.IngestResult{Read: 100_000, Stored: 100_000 - len(bad), Rejected: len(bad)}, res)
 	for n, reason := range bad {
 		assert.Contains(t, stderr, fmt.Sprintf("line %d: %s", n, reason))
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/httpapi"
-	"github.com/cdrvault/cdrvault/redaction"
 )
 
 type deleteCmd struct {
@@ -36,18 +35,12 @@ func (c *deleteCmd) validate(e *env) error {
 }
 
 func (c *deleteCmd) run(ctx context.Context, e *env) error {
-	rd, done, err := e.redactor(readWrite)
+	ops, done, err := e.ops(ctx, readWrite)
 	if err != nil {
 		return err
 	}
 	defer done()
-	var res redaction.Result
-	ctx = ctxRequest(ctx, c.requestID)
-	if c.id != "" {
-		res, err = rd.DeleteRecord(ctx, c.ws, c.id)
-	} else {
-		res, err = rd.DeleteConversation(ctx, c.ws, c.conv)
-	}
+	res, err := ops.Delete(ctxRequest(ctx, c.requestID), c.ws, c.id, c.conv)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/control"
 	"github.com/cdrvault/cdrvault/e164"
 	"github.com/cdrvault/cdrvault/internal/workload"
 	"github.com/cdrvault/cdrvault/redaction"
@@ -72,7 +73,7 @@ func (c *demoCmd) run(ctx context.Context, e *env) error {
 			return err
 		}
 	}
-	st, err := collectStats(s)
+	st, err := control.NewLocal(rd).Stats(ctx)
 	if err != nil {
 		return err
 	}
@@ -183,7 +184,7 @@ func (c *demoCmd) run(ctx context.Context, e *env) error {
 		dr.Deleted, afterScrub, sr.BytesZeroed>>10)
 
 	// 8. Proof.
-	chains, err := verifyAudit(ctx, s, "")
+	chains, err := control.NewLocal(rd).VerifyAudit(ctx, "")
 	if err != nil {
 		return err
 	}

@@ -41,17 +41,16 @@ func (c *eraseCmd) run(ctx context.Context, e *env) error {
 	if c.dryRun {
 		mode = readOnly // a dry run reads in a read-only transaction
 	}
-	rd, done, err := e.redactor(mode)
+	ops, done, err := e.ops(ctx, mode)
 	if err != nil {
 		return err
 	}
 	defer done()
-	var res redaction.EraseResult
+	requestID := c.requestID
 	if c.dryRun {
-		res, err = rd.EraseContactDryRun(ctxRequest(ctx, ""), c.ws, c.n)
-	} else {
-		res, err = rd.EraseContact(ctxRequest(ctx, c.requestID), c.ws, c.n, c.reason)
+		requestID = ""
 	}
+	res, err := ops.EraseContact(ctxRequest(ctx, requestID), c.ws, c.n, c.reason, c.dryRun)
 	if err != nil {
 		return err
 	}

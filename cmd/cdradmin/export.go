@@ -1,15 +1,16 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"flag"
 	"strings"
 
-	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/control"
 	"github.com/cdrvault/cdrvault/e164"
 	"github.com/cdrvault/cdrvault/internal/cdrjson"
-	"github.com/cdrvault/cdrvault/redaction"
 )
 
 type exportCmd struct {
@@ -36,86 +37,90 @@ func (c *exportCmd) validate(e *env) error {
 	return err
 }
 
-// subjectExport is the JSON form of a subject access export.
-type subjectExport struct {
-	Workspace string           `json:"workspace"`
-	E164      string           `json:"e164"`
-	OptedOut  bool             `json:"opted_out"`
-	OptOutAt  string           `json:"opted_out_since,omitempty"`
-	Held      []string         `json:"legal_holds,omitempty"`
-	Records   []cdrjson.Record `json:"records"`
-}
-
 func (c *exportCmd) run(ctx context.Context, e *env) error {
-	s, err := e.openStore(readOnly)
+	ops, done, err := e.ops(ctx, readOnly)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	rd := redaction.New(s, nil)
-	out := subjectExport{Workspace: c.ws, E164: c.n.String(), Records: []cdrjson.Record{}}
-	ok, since, err := rd.IsOptedOut(c.ws, c.n)
-	if err != nil {
-		return err
-	}
-	out.OptedOut = ok
-	if ok {
-		out.OptOutAt = since.Format("2006-01-02T15:04:05Z07:00")
-	}
-	holds, err := rd.Holds(c.ws)
-	if err != nil {
-		return err
-	}
-	numberKey := redaction.HoldKeyForNumber(s, c.n)
+	defer done()
 	prog := newProgress(e.stderr)
 	defer prog.done()
-	err = s.View(func(tx *cdrstore.Tx) error {
-		q := cdrstore.Query{Limit: 10_000}
-		for {
-			n := 0
-			for r, err := range tx.ByNumber(c.ws, c.n, q) {
-				if err != nil {
-					return err
-				}
-				n++
-				q.Cursor = r.Cursor()
-				out.Records = append(out.Records, cdrjson.Encode(&r))
-				prog.update("%d records", len(out.Records))
-			}
-			if n < q.Limit {
-				return nil
-			}
-		}
+	w := exportWriter{e: e, csv: c.format == "csv"}
+	n := 0
+	err = ops.Export(ctx, c.ws, c.n, w.head, func(r cdrjson.Record) error {
+		n++
+		prog.update("%d records", n)
+		return w.record(&r)
 	})
 	if err != nil {
 		return err
 	}
-	for _, h := range holds {
-		if h.Key == numberKey {
-			out.Held = append(out.Held, "number: "+h.Reason)
-			continue
-		}
-		for _, r := range out.Records {
-			if h.Key == redaction.HoldKeyForID(r.ID) {
-				out.Held = append(out.Held, "record "+r.ID+": "+h.Reason)
-			}
-		}
+	return w.end()
+}
+
+// exportWriter writes a subject access export as it streams in: one JSON
+// object (the head's fields, then "records") or CSV (a head line, a
+// header, one line per record).
+type exportWriter struct {
+	e     *env
+	csv   bool
+	cw    *csv.Writer
+	bw    *bufio.Writer
+	first bool
+}
+
+func (w *exportWriter) head(s control.Subject) error {
+	if w.csv {
+		w.cw = csv.NewWriter(w.e.stdout)
+		w.cw.Write([]string{"# workspace", s.Workspace, "e164", s.E164, "opted_out", boolText(s.OptedOut), "legal_holds", strings.Join(s.Held, "; ")})
+		return w.cw.Write(exportCSVHeader)
 	}
-	if c.format == "json" {
-		return e.printJSON(out)
+	var head bytes.Buffer
+	if err := encodeJSON(&head, s); err != nil {
+		return err
 	}
-	w := csv.NewWriter(e.stdout)
-	w.Write([]string{"# workspace", c.ws, "e164", out.E164, "opted_out", boolText(out.OptedOut), "legal_holds", strings.Join(out.Held, "; ")})
-	w.Write([]string{"id", "product", "direction", "from", "to", "started_at", "ended_at", "status", "price", "currency", "body", "transcript", "recording_url", "conversation_id", "redacted"})
-	for _, r := range out.Records {
-		rec := ""
-		if r.RecordingURL != nil {
-			rec = *r.RecordingURL
-		}
-		w.Write([]string{r.ID, r.Product, r.Direction, r.From, r.To, r.StartedAt, r.EndedAt, r.Status, r.Price, r.Currency, r.Body, strings.Join(r.Transcript, " / "), rec, r.ConversationID, strings.Join(r.Redacted, "|")})
+	w.bw = bufio.NewWriter(w.e.stdout)
+	w.bw.Write(bytes.TrimSuffix(head.Bytes(), []byte("}\n")))
+	_, err := w.bw.WriteString(`,"records":[`)
+	w.first = true
+	return err
+}
+
+func (w *exportWriter) record(r *cdrjson.Record) error {
+	if w.csv {
+		return w.cw.Write(exportCSVRow(*r))
 	}
-	w.Flush()
-	return w.Error()
+	if !w.first {
+		w.bw.WriteByte(',')
+	}
+	w.first = false
+	var line bytes.Buffer
+	if err := encodeJSON(&line, r); err != nil {
+		return err
+	}
+	_, err := w.bw.Write(bytes.TrimSuffix(line.Bytes(), []byte("\n")))
+	return err
+}
+
+func (w *exportWriter) end() error {
+	if w.csv {
+		w.cw.Flush()
+		return w.cw.Error()
+	}
+	w.bw.WriteString("]}\n")
+	return w.bw.Flush()
+}
+
+// exportCSVHeader and exportCSVRow are the CSV form of an exported record
+// (export, fleet export).
+var exportCSVHeader = []string{"id", "product", "direction", "from", "to", "started_at", "ended_at", "status", "price", "currency", "body", "transcript", "recording_url", "conversation_id", "redacted"}
+
+func exportCSVRow(r cdrjson.Record) []string {
+	rec := ""
+	if r.RecordingURL != nil {
+		rec = *r.RecordingURL
+	}
+	return []string{r.ID, r.Product, r.Direction, r.From, r.To, r.StartedAt, r.EndedAt, r.Status, r.Price, r.Currency, r.Body, strings.Join(r.Transcript, " / "), rec, r.ConversationID, strings.Join(r.Redacted, "|")}
 }
 
 func boolText(b bool) string {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
-	"github.com/cdrvault/cdrvault/internal/cdrjson"
 )
 
 type getCmd struct{ ws string }
@@ -21,14 +20,14 @@ func (c *getCmd) validate(e *env) error {
 }
 
 func (c *getCmd) run(ctx context.Context, e *env) error {
-	s, err := e.openStore(readOnly)
+	ops, done, err := e.ops(ctx, readOnly)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	r, err := s.Get(c.ws, e.args[0])
+	defer done()
+	r, err := ops.Get(ctx, c.ws, e.args[0])
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.ws, err)
 	}
-	return e.printJSON(cdrjson.Encode(&r))
+	return e.printJSON(r)
 }

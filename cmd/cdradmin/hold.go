@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/control"
 	"github.com/cdrvault/cdrvault/e164"
 	"github.com/cdrvault/cdrvault/redaction"
 )
@@ -57,39 +58,34 @@ func (c *holdCmd) run(ctx context.Context, e *env) error {
 	if e.args[0] == "list" {
 		mode = readOnly
 	}
-	rd, done, err := e.redactor(mode)
+	ops, done, err := e.ops(ctx, mode)
 	if err != nil {
 		return err
 	}
 	defer done()
+	ch := control.HoldChange{Workspace: c.ws}
 	switch e.args[0] {
 	case "add":
-		if c.id != "" {
-			if _, err = rd.HoldRecord(ctxRequest(ctx, ""), c.ws, c.id, c.reason); err == nil {
-				warnHeldIDNotStored(e, rd.Store(), c.ws, c.id)
-			}
-		} else {
-			_, err = rd.HoldNumber(ctxRequest(ctx, ""), c.ws, c.n, c.reason)
-		}
+		ch.ID, ch.Number, ch.Reason = c.id, c.n, c.reason
 	case "remove":
 		// The library's release is idempotent (a replayed release must
 		// not fail); an operator who names a hold that is not there has
 		// mistyped its key, and is told so before anything is written.
-		var holds []redaction.Hold
-		if holds, err = rd.Holds(c.ws); err != nil {
+		holds, err := ops.Hold(ctx, ch)
+		if err != nil {
 			return err
 		}
 		if !slices.ContainsFunc(holds, func(h redaction.Hold) bool { return h.Key == e.args[1] }) {
 			return fmt.Errorf("no hold %q in workspace %s (see hold list)", e.args[1], c.ws)
 		}
-		_, err = rd.ReleaseHold(ctxRequest(ctx, ""), c.ws, e.args[1])
+		ch.Release = e.args[1]
 	}
+	holds, err := ops.Hold(ctxRequest(ctx, ""), ch)
 	if err != nil {
 		return err
 	}
-	holds, err := rd.Holds(c.ws)
-	if err != nil {
-		return err
+	if ch.ID != "" {
+		warnHeldIDNotStored(ctx, e, ops, c.ws, c.id)
 	}
 	if e.json {
 		return e.printJSON(holds)
@@ -103,8 +99,8 @@ func (c *holdCmd) run(ctx context.Context, e *env) error {
 
 // warnHeldIDNotStored warns when a hold names a record that is not stored:
 // holding ahead of ingest is allowed, but it is more often a typo.
-func warnHeldIDNotStored(e *env, s *cdrstore.Store, ws, id string) {
-	if _, err := s.Get(ws, id); errors.Is(err, cdrstore.ErrNotFound) {
+func warnHeldIDNotStored(ctx context.Context, e *env, ops control.Ops, ws, id string) {
+	if _, err := ops.Get(ctx, ws, id); errors.Is(err, cdrstore.ErrNotFound) {
 		fmt.Fprintf(e.stderr, "cdradmin hold: warning: no record %q in workspace %s yet; the hold covers it once it is ingested\n", id, ws)
 	}
 }

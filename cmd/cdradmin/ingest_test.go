@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cdrvault/cdrvault/control"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -19,9 +20,9 @@ func TestIngestRejectsAnOverlongLineAndGoesOn(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "cdrvault.db")
 	code, out, stderr := cli(t, strings.Join(lines, "\n")+"\n", "--db", db, "ingest", "--json")
 	assert.Equal(t, 1, code, "the exit status says a line was rejected")
-	var res ingestResult
+	var res control.IngestResult
 	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
-	assert.Equal(t, ingestResult{Read: 7, Stored: 6, Rejected: 1}, res)
+	assert.Equal(t, control.IngestResult{Read: 7, Stored: 6, Rejected: 1}, res)
 	assert.Contains(t, stderr, "line 4: longer than 8 MiB\n")
 	assert.Less(t, len(stderr), 1000, "the line itself is not echoed")
 

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
-	"github.com/cdrvault/cdrvault/httpapi"
 	"github.com/cdrvault/cdrvault/redaction"
 )
 
@@ -55,14 +54,15 @@ func (c *keysCmd) run(ctx context.Context, e *env) error {
 	if e.args[0] == "list" {
 		mode = readOnly
 	}
-	s, err := e.openStore(mode)
+	ops, done, err := e.ops(ctx, mode)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer done()
+	ctx = ctxRequest(ctx, "")
 	switch e.args[0] {
 	case "add":
-		k, err := httpapi.AddKey(s, c.ws, c.ps)
+		k, err := ops.AddKey(ctx, c.ws, c.ps)
 		if err != nil {
 			return err
 		}
@@ -72,7 +72,7 @@ func (c *keysCmd) run(ctx context.Context, e *env) error {
 		fmt.Fprintf(e.stdout, "key    %s\nsecret %s\ntoken  %s\n(the secret is shown once; Basic auth is key:secret, Bearer auth is the token)\n", k.Key, k.Secret, k.Token)
 		return nil
 	case "revoke":
-		if err := httpapi.RevokeKey(s, c.ws, e.args[1]); err != nil {
+		if err := ops.RevokeKey(ctx, c.ws, e.args[1]); err != nil {
 			return err
 		}
 		if e.json {
@@ -85,14 +85,11 @@ func (c *keysCmd) run(ctx context.Context, e *env) error {
 		fmt.Fprintf(e.stdout, "revoked %s\n", e.args[1])
 		return nil
 	}
-	keys, err := httpapi.ListKeys(s, c.ws)
+	keys, err := ops.ListKeys(ctx, c.ws)
 	if err != nil {
 		return err
 	}
 	if e.json {
-		for i := range keys {
-			keys[i].SecretHash = ""
-		}
 		return e.printJSON(keys)
 	}
 	for _, k := range keys {

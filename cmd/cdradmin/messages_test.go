@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/control"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -145,7 +146,7 @@ func TestAuditListOrder(t *testing.T) {
 		require.Equal(t, 0, code, stderr)
 		var got []uint64
 		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-			var l auditLine
+			var l control.AuditLine
 			require.NoError(t, json.Unmarshal([]byte(line), &l))
 			got = append(got, l.Seq)
 		}

@@ -38,24 +38,16 @@ func (c *optoutCmd) run(ctx context.Context, e *env) error {
 	if e.args[0] == "check" {
 		mode = readOnly
 	}
-	rd, done, err := e.redactor(mode)
+	ops, done, err := e.ops(ctx, mode)
 	if err != nil {
 		return err
 	}
 	defer done()
-	switch e.args[0] {
-	case "add":
-		_, err = rd.OptOut(ctxRequest(ctx, ""), c.ws, c.n)
-	case "remove":
-		_, err = rd.RemoveOptOut(ctxRequest(ctx, ""), c.ws, c.n)
-	}
+	st, err := ops.OptOut(ctxRequest(ctx, ""), c.ws, c.n, e.args[0])
 	if err != nil {
 		return err
 	}
-	ok, since, err := rd.IsOptedOut(c.ws, c.n)
-	if err != nil {
-		return err
-	}
+	ok, since := st.OptedOut, st.Since
 	if e.json {
 		out := map[string]any{"opted_out": ok}
 		if ok {

@@ -151,31 +151,26 @@ func (c *policyCmd) apply(s *redaction.Settings) error {
 }
 
 func (c *policyCmd) run(ctx context.Context, e *env) error {
+	mode := readWrite
 	if e.args[0] == "show" {
-		s, err := e.openStore(readOnly)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		settings, err := redaction.New(s, nil).Settings(c.ws)
-		if err != nil {
-			return err
-		}
-		return printSettings(e, settings)
+		mode = readOnly
 	}
-	rd, done, err := e.redactor(readWrite)
+	ops, done, err := e.ops(ctx, mode)
 	if err != nil {
 		return err
 	}
 	defer done()
-	settings, err := rd.Settings(c.ws)
+	settings, err := ops.Settings(ctx, c.ws)
 	if err != nil {
 		return err
+	}
+	if e.args[0] == "show" {
+		return printSettings(e, settings)
 	}
 	if err := c.apply(&settings); err != nil {
 		return err
 	}
-	res, err := rd.SetSettings(ctxRequest(ctx, ""), c.ws, settings)
+	res, err := ops.SetSettings(ctxRequest(ctx, ""), c.ws, settings)
 	if err != nil {
 		return err
 	}

@@ -20,12 +20,12 @@ func (c *autoRedactCmd) run(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	rd, done, err := e.redactor(readWrite)
+	ops, done, err := e.ops(ctx, readWrite)
 	if err != nil {
 		return err
 	}
 	defer done()
-	res, err := rd.AutoRedact(ctxRequest(ctx, ""), asOf, redaction.AutoRedactOptions{})
+	res, err := ops.AutoRedact(ctxRequest(ctx, ""), asOf)
 	if err != nil {
 		return err
 	}
@@ -64,12 +64,12 @@ func (c *sweepCmd) run(ctx context.Context, e *env) error {
 	if c.dryRun {
 		mode = readOnly // a dry run reads in read-only transactions
 	}
-	rd, done, err := e.redactor(mode)
+	ops, done, err := e.ops(ctx, mode)
 	if err != nil {
 		return err
 	}
 	defer done()
-	res, err := rd.Sweep(ctxRequest(ctx, ""), asOf, redaction.SweepOptions{DryRun: c.dryRun, BatchSize: c.batch})
+	res, err := ops.Sweep(ctxRequest(ctx, ""), asOf, redaction.SweepOptions{DryRun: c.dryRun, BatchSize: c.batch})
 	if err != nil {
 		return err
 	}
@@ -101,13 +101,13 @@ func (c *drainCmd) validate(e *env) error {
 }
 
 func (c *drainCmd) run(ctx context.Context, e *env) error {
-	rd, done, err := e.redactor(readWrite)
+	ops, done, err := e.ops(ctx, readWrite)
 	if err != nil {
 		return err
 	}
 	defer done()
 	var firstErr error // why the first hand-over failed
-	res, err := rd.DrainOutbox(ctx, "", redaction.DeleterFunc(func(_ context.Context, url string) (err error) {
+	res, err := ops.Drain(ctx, "", func(url string) (err error) {
 		if e.json {
 			err = e.printJSON(struct {
 				URL string `json:"url"`
@@ -119,7 +119,7 @@ func (c *drainCmd) run(ctx context.Context, e *env) error {
 			firstErr = err
 		}
 		return err
-	}))
+	})
 	if err != nil {
 		return err
 	}

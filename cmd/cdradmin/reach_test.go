@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/control"
 	"github.com/cdrvault/cdrvault/e164"
 	"github.com/cdrvault/cdrvault/redaction"
 	"github.com/stretchr/testify/assert"
@@ -60,9 +61,9 @@ func noMarker(t *testing.T, db, marker string) {
 	}
 }
 
-func ingestJSON(t *testing.T, db, lines string) ingestResult {
+func ingestJSON(t *testing.T, db, lines string) control.IngestResult {
 	t.Helper()
-	var res ingestResult
+	var res control.IngestResult
 	require.NoError(t, json.Unmarshal([]byte(cdradmin(t, db, lines, "ingest", "--json")), &res))
 	return res
 }
@@ -76,7 +77,7 @@ func TestLateCDRAfterEraseIsStoredErased(t *testing.T) {
 
 	res := ingestJSON(t, db, smsLine("late", "+33612345678", "SECRET-2", "2026-10-31T10:00:00Z")+
 		smsLine("after", "+33612345678", "AFTER-OK", "2026-11-01T00:00:00Z"))
-	assert.Equal(t, ingestResult{Read: 2, Stored: 2, Redacted: 1}, res)
+	assert.Equal(t, control.IngestResult{Read: 2, Stored: 2, Redacted: 1}, res)
 	assert.Contains(t, cdradmin(t, db, "", "get", "-w", "w", "late"), `"body":"[REDACTED]"`)
 	assert.Contains(t, cdradmin(t, db, "", "get", "-w", "w", "after"), `"body":"AFTER-OK"`)
 	noMarker(t, db, "SECRET-2")
@@ -109,7 +110,7 @@ func TestSweptCDRDoesNotComeBack(t *testing.T) {
 	cdradmin(t, db, old, "ingest")
 	assert.Contains(t, cdradmin(t, db, "", "sweep"), "deleted 1 expired records")
 
-	assert.Equal(t, ingestResult{Read: 1, Expired: 1}, ingestJSON(t, db, old))
+	assert.Equal(t, control.IngestResult{Read: 1, Expired: 1}, ingestJSON(t, db, old))
 	code, _, _ := cli(t, "", "--db", db, "get", "-w", "w", "old1")
 	assert.Equal(t, 1, code, "not stored")
 	noMarker(t, db, "SECRET-3")

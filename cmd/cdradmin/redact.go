@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
@@ -38,27 +39,35 @@ func (c *redactCmd) validate(e *env) error {
 	if c.d, err = redaction.ParseDirection(c.typ); err != nil {
 		return err
 	}
-	c.ids = e.args
-	if c.idsFrom != "" {
-		f, err := os.Open(c.idsFrom)
+	c.ids, err = readIDs(e.args, c.idsFrom)
+	return err
+}
+
+// readIDs returns the transaction IDs given as arguments and in file
+// idsFrom (one a line; blank lines and '#' comments skipped): redact and
+// fleet redact.
+func readIDs(args []string, idsFrom string) ([]string, error) {
+	ids := slices.Clone(args)
+	if idsFrom != "" {
+		f, err := os.Open(idsFrom)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer f.Close()
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
 			if id := strings.TrimSpace(sc.Text()); id != "" && !strings.HasPrefix(id, "#") {
-				c.ids = append(c.ids, id)
+				ids = append(ids, id)
 			}
 		}
 		if err := sc.Err(); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if len(c.ids) == 0 {
-		return usageErr("no IDs: give them as arguments or with --ids-from")
+	if len(ids) == 0 {
+		return nil, usageErr("no IDs: give them as arguments or with --ids-from")
 	}
-	return nil
+	return ids, nil
 }
 
 type redactOutcome struct {
@@ -69,7 +78,7 @@ type redactOutcome struct {
 }
 
 func (c *redactCmd) run(ctx context.Context, e *env) error {
-	rd, done, err := e.redactor(readWrite)
+	ops, done, err := e.ops(ctx, readWrite)
 	if err != nil {
 		return err
 	}
@@ -79,7 +88,7 @@ func (c *redactCmd) run(ctx context.Context, e *env) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		res, err := rd.RedactByID(ctxRequest(ctx, ""), c.ws, id, c.p, c.d)
+		res, err := ops.RedactByID(ctxRequest(ctx, ""), c.ws, id, c.p, c.d)
 		o := redactOutcome{ID: id, Status: "redacted", AuditSeq: res.AuditSeq}
 		switch {
 		case err == nil && res.Affected == 0:

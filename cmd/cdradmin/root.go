@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/control"
 	"github.com/cdrvault/cdrvault/redaction"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
@@ -36,7 +37,10 @@ func usageErr(format string, args ...any) error {
 // env is what a subcommand runs with.
 type env struct {
 	db     string
-	dbSet  bool // --db was given
+	dbSet  bool   // --db was given
+	socket string // --socket: the control socket; default the store's path + ".ctl"
+	local  bool   // --local: open the file, never the socket
+	remote bool   // --remote: go through the socket, never open the file
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
@@ -86,7 +90,8 @@ var verbs = []verb{
 	{"migrate", "", "upgrade a store written by an older cdradmin to this one's on-disk format (one transaction)", "cdradmin migrate", func() subcommand { return &migrateCmd{} }},
 	{"workspace", "create WS | list | show WS", "create a workspace explicitly, or list and show them (nothing else creates one but ingest)", "cdradmin workspace create acme", func() subcommand { return &workspaceCmd{} }},
 	{"keys", "add -w WS [--products sms,voice] | list [-w WS] | revoke -w WS KEY", "API credentials for serve (the secret is printed once)", "cdradmin keys add -w acme --products sms,voice --json", func() subcommand { return &keysCmd{} }},
-	{"serve", "[--addr 127.0.0.1:8080] [--rate 170]", "serve the Redact, contact-erasure and subject-access HTTP API", "cdradmin serve --addr 127.0.0.1:8080", func() subcommand { return &serveCmd{} }},
+	{"fleet", "keygen --out DIR | erase|redact|delete|hold|optout|policy ... --nats URL --fleet-keys DIR [--request-id ID] [--wait DUR] | status REQUEST-ID | nodes | node retire ID | export -w WS --number N | search -w WS --ids ID,... | demo", "apply an erasure, hold, opt-out or policy on every store of a fleet over NATS JetStream and print the fleet record; gather a contact's records from every store", "cdradmin fleet erase -w acme --nats nats://127.0.0.1:4222 --fleet-keys ./fleet-keys --wait 30s +2348031234567", func() subcommand { return &fleetCmd{} }},
+	{"serve", "[--addr 127.0.0.1:8080] [--rate 170] [--control=false] [--nats URL --node ID --fleet-keys DIR [--nats-creds FILE]]", "serve the Redact, contact-erasure and subject-access HTTP API, cdradmin's commands on the control socket, and (with --nats) this store's part in a fleet", "cdradmin serve --addr 127.0.0.1:8080", func() subcommand { return &serveCmd{} }},
 }
 
 func findVerb(name string) (verb, bool) {
@@ -99,8 +104,10 @@ func findVerb(name string) (verb, bool) {
 }
 
 func rootUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: cdradmin [--db PATH] COMMAND [flags]")
-	fmt.Fprintln(w, "\nPATH defaults to $CDRVAULT_DB, else ./cdrvault.db. Commands:")
+	fmt.Fprintln(w, "usage: cdradmin [--db PATH] [--local | --remote] [--socket PATH] COMMAND [flags]")
+	fmt.Fprintln(w, "\nPATH defaults to $CDRVAULT_DB, else ./cdrvault.db. When another process holds the")
+	fmt.Fprintln(w, "file (cdradmin serve, or a service embedding the store), commands run in it")
+	fmt.Fprintln(w, "through its control socket (PATH.ctl); --local and --remote choose. Commands:")
 	for _, v := range verbs {
 		fmt.Fprintf(w, "  %-11s %s\n", v.name, v.summary)
 	}
@@ -130,6 +137,18 @@ func runWithClock(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	dbFlag := func(fs *flag.FlagSet) {
 		fs.Func("db", "store file (default $CDRVAULT_DB, else ./cdrvault.db); before or after the command", func(v string) error {
 			e.db, e.dbSet = v, true
+			return nil
+		})
+		fs.Func("socket", "control socket of the service holding the store (default PATH.ctl)", func(v string) error {
+			e.socket = v
+			return nil
+		})
+		fs.BoolFunc("local", "open the store file; never go through a control socket", func(string) error {
+			e.local = true
+			return nil
+		})
+		fs.BoolFunc("remote", "go through the control socket; never open the store file", func(string) error {
+			e.remote = true
 			return nil
 		})
 	}
@@ -179,12 +198,18 @@ func runWithClock(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		return exitUsage
 	}
 	e.args = fs.Args()
+	if e.local && e.remote {
+		fmt.Fprintf(stderr, "cdradmin %s: --local and --remote exclude each other\n", v.name)
+		return exitUsage
+	}
 	if err := cmd.validate(e); err != nil {
 		fmt.Fprintf(stderr, "cdradmin %s: %v\n", v.name, err)
 		usage(stderr)
 		return exitUsage
 	}
-	if err := e.checkWorkspaceFlag(fs); err != nil {
+	if v.name == "fleet" {
+		// -w names a workspace on the fleet's stores, not the local file.
+	} else if err := e.checkWorkspaceFlag(ctx, fs); err != nil {
 		fmt.Fprintf(stderr, "cdradmin %s: %s\n", v.name, oneLine(err))
 		return exitFailure
 	}
@@ -198,6 +223,9 @@ func runWithClock(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		fmt.Fprintf(stderr, "cdradmin %s: %s\n", v.name, oneLine(err))
 		if errors.Is(err, errUsage) {
 			return exitUsage
+		}
+		if errors.Is(err, errPending) {
+			return exitPending
 		}
 		return exitFailure
 	}
@@ -276,6 +304,9 @@ const (
 
 // openStore opens the store file in mode m.
 func (e *env) openStore(m openMode) (*cdrstore.Store, error) {
+	if e.remote {
+		return nil, usageErr("--remote: this command does not run through the control socket; run it with the service stopped")
+	}
 	opts := &cdrstore.Options{ReadOnly: m == readOnly, LockTimeout: 2 * time.Second, Now: e.now, Logger: e.logger}
 	if m == readOnly {
 		opts.LockTimeout = time.Second
@@ -338,14 +369,33 @@ func looksLikeJSON(path string) bool {
 	return strings.HasPrefix(trimmed, "{") || strings.HasPrefix(trimmed, "[")
 }
 
-// redactor opens the store in mode m and returns a Redactor on it, and
-// the function that closes it.
-func (e *env) redactor(m openMode) (*redaction.Redactor, func(), error) {
+// ops returns the store's operations and the function that releases them.
+// Without --local or --remote, a store file another process holds (probed
+// without waiting) is reached through its control socket, and a free one
+// (or a held one with no socket answering) is opened in mode m: the file
+// wins when it is free. --local never dials;
+// --remote never opens the file.
+func (e *env) ops(ctx context.Context, m openMode) (control.Ops, func(), error) {
+	if e.remote || (!e.local && fileLocked(e.db)) {
+		sock := e.socket
+		if sock == "" {
+			sock = control.SocketPath(e.db)
+		}
+		c, err := control.Dial(ctx, sock, fileOwner(e.db)...)
+		if err == nil {
+			return c, func() { c.Close() }, nil
+		}
+		if e.remote || !errors.Is(err, control.ErrNoService) {
+			return nil, nil, err
+		}
+		// No service: the holder may be another cdradmin about to
+		// finish, which the lock timeout waits for.
+	}
 	s, err := e.openStore(m)
 	if err != nil {
 		return nil, nil, err
 	}
-	return redaction.New(s, nil), func() { s.Close() }, nil
+	return control.NewLocal(redaction.New(s, nil)), func() { s.Close() }, nil
 }
 
 func (e *env) printJSON(v any) error { return encodeJSON(e.stdout, v) }

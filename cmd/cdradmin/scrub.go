@@ -4,7 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -14,12 +16,12 @@ func (c *scrubCmd) flags(fs *flag.FlagSet) {}
 func (c *scrubCmd) validate(e *env) error  { return noArgs(e) }
 
 func (c *scrubCmd) run(ctx context.Context, e *env) error {
-	s, err := e.openStore(readWrite)
+	ops, done, err := e.ops(ctx, readWrite)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	res, err := s.Scrub(ctx)
+	defer done()
+	res, err := ops.Scrub(ctx)
 	if err != nil {
 		return err
 	}
@@ -40,12 +42,12 @@ func (c *compactCmd) flags(fs *flag.FlagSet) {}
 func (c *compactCmd) validate(e *env) error  { return noArgs(e) }
 
 func (c *compactCmd) run(ctx context.Context, e *env) error {
-	s, err := e.openStore(readWrite)
+	ops, done, err := e.ops(ctx, readWrite)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	res, err := s.Compact(ctx)
+	defer done()
+	res, err := ops.Compact(ctx)
 	if err != nil {
 		return err
 	}
@@ -70,24 +72,16 @@ func (c *backupCmd) validate(e *env) error {
 }
 
 func (c *backupCmd) run(ctx context.Context, e *env) error {
-	s, err := e.openStore(readOnly)
+	if _, err := os.Lstat(c.to); err == nil {
+		return fmt.Errorf("%s exists: %w", c.to, fs.ErrExist)
+	}
+	ops, done, err := e.ops(ctx, readOnly)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	f, err := os.OpenFile(c.to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	defer done()
+	n, err := writeWhole(c.to, func(f *os.File) (int64, error) { return ops.Backup(ctx, f) })
 	if err != nil {
-		return err
-	}
-	n, err := s.Backup(ctx, f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(c.to)
 		return err
 	}
 	if e.json {
@@ -99,4 +93,36 @@ func (c *backupCmd) run(ctx context.Context, e *env) error {
 	}
 	fmt.Fprintf(e.stdout, "backed up %s to %s (%d bytes, no free pages)\n", e.db, c.to, n)
 	return nil
+}
+
+// writeWhole has write fill a hidden temporary file beside path, syncs
+// it, and links it to path, which must not exist: path holds a whole
+// file or none, even if this process is killed while writing.
+func writeWhole(path string, write func(*os.File) (int64, error)) (int64, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".partial-*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name())
+	n, err := write(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Link(f.Name(), path) // fails if path exists
+	}
+	if err == nil {
+		if d, derr := os.Open(dir); derr == nil {
+			err = d.Sync()
+			d.Close()
+		}
+	}
+	return n, err
 }

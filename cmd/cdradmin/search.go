@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/control"
 	"github.com/cdrvault/cdrvault/e164"
-	"github.com/cdrvault/cdrvault/internal/cdrjson"
 )
 
 type searchCmd struct {
@@ -81,49 +81,29 @@ func (c *searchCmd) validate(e *env) error {
 }
 
 func (c *searchCmd) run(ctx context.Context, e *env) error {
-	s, err := e.openStore(readOnly)
+	ops, done, err := e.ops(ctx, readOnly)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	n := 0
-	var last cdrstore.Record
-	err = s.View(func(tx *cdrstore.Tx) error {
-		if c.ids != "" {
-			for _, id := range strings.Split(c.ids, ",") {
-				r, err := tx.Get(c.ws, strings.TrimSpace(id))
-				if err != nil {
-					fmt.Fprintf(e.stderr, "%s: not found\n", id)
-					continue
-				}
-				n++
-				if err := e.printJSON(cdrjson.Encode(&r)); err != nil {
-					return err
-				}
-			}
-			return nil
+	defer done()
+	q := control.Search{Workspace: c.ws, Number: c.n, Query: c.q}
+	if c.ids != "" {
+		for _, id := range strings.Split(c.ids, ",") {
+			q.IDs = append(q.IDs, strings.TrimSpace(id))
 		}
-		seq := tx.ByTime(c.ws, c.q)
-		if c.n.IsValid() {
-			seq = tx.ByNumber(c.ws, c.n, c.q)
+	}
+	end, err := ops.Search(ctx, q, func(it control.SearchItem) error {
+		if it.Record == nil {
+			_, err := fmt.Fprintf(e.stderr, "%s: not found\n", it.NotFound)
+			return err
 		}
-		for r, err := range seq {
-			if err != nil {
-				return err
-			}
-			n++
-			last = r
-			if err := e.printJSON(cdrjson.Encode(&r)); err != nil {
-				return err
-			}
-		}
-		return nil
+		return e.printJSON(it.Record)
 	})
 	if err != nil {
 		return err
 	}
-	if c.ids == "" && n == c.limit {
-		fmt.Fprintf(e.stderr, "more: --cursor %s\n", last.Cursor())
+	if end.Cursor != "" {
+		fmt.Fprintf(e.stderr, "more: --cursor %s\n", end.Cursor)
 	}
 	return nil
 }

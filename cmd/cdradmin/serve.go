@@ -10,20 +10,33 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cdrvault/cdrvault/control"
 	"github.com/cdrvault/cdrvault/httpapi"
 	"github.com/cdrvault/cdrvault/redaction"
 )
 
 type serveCmd struct {
-	addr string
-	rate float64
+	addr    string
+	rate    float64
+	control bool
+	fleet   natsFlags
+	node    string
 }
 
 func (c *serveCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.Float64Var(&c.rate, "rate", 170, "requests per second per key")
+	fs.BoolVar(&c.control, "control", true, "serve cdradmin's commands on the control socket beside the store (PATH.ctl, or --socket)")
+	c.fleet.flags(fs)
+	fs.StringVar(&c.node, "node", "", "this node's ID in the fleet (with --nats)")
 }
-func (c *serveCmd) validate(e *env) error { return noArgs(e) }
+
+func (c *serveCmd) validate(e *env) error {
+	if (c.fleet.url != "") != (c.node != "") || (c.fleet.url != "" && c.fleet.keysDir == "") {
+		return usageErr("--nats, --node and --fleet-keys go together")
+	}
+	return noArgs(e)
+}
 
 func (c *serveCmd) run(ctx context.Context, e *env) error {
 	// The store logs to the same place: a commit that fails and halts
@@ -35,7 +48,24 @@ func (c *serveCmd) run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer s.Close()
-	api := httpapi.New(redaction.New(s, nil), &httpapi.Options{RateLimit: c.rate, Logger: logger})
+	rd := redaction.New(s, nil)
+	if c.control {
+		ctl, err := control.Start(rd, &control.Options{SocketPath: e.socket, Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer ctl.Close()
+		logger.Info("control socket", "path", ctl.Path())
+	}
+	if c.fleet.url != "" {
+		stop, err := c.fleet.startAgent(ctx, e, c.node, rd, logger)
+		if err != nil {
+			return fmt.Errorf("join fleet: %w", err)
+		}
+		defer stop()
+		logger.Info("fleet node", "node", c.node)
+	}
+	api := httpapi.New(rd, &httpapi.Options{RateLimit: c.rate, Logger: logger})
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 5 * time.Second,

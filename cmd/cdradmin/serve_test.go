@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +49,23 @@ func TestKeysAndServe(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, 200, resp.StatusCode, string(body))
 	assert.JSONEq(t, `{"erased":true,"e164":"+2348031234567","records_affected":0}`, string(body))
+
+	// While serve holds the store, cdradmin reaches it through the
+	// control socket, and a revocation there is refused over HTTP at once.
+	fi, err := os.Lstat(db + ".ctl")
+	require.NoError(t, err, "serve turns the control socket on")
+	assert.Zero(t, fi.Mode().Perm()&0o077)
+	code, out, stderr = cli(t, "", "--db", db, "keys", "revoke", "-w", "acme", k.Key)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "revoked "+k.Key+"\n", out)
+	req, _ = http.NewRequest("DELETE", "http://"+addr+"/v1/contacts/+2348031234567", nil)
+	req.Header.Set("Authorization", "Bearer "+k.Token)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 401, resp.StatusCode, "the key revoked through the socket is refused from the next request")
 	stop()
+	assert.NoFileExists(t, db+".ctl", "a clean shutdown removes the socket")
 	code, _, _ = cli(t, "", "--db", db, "keys", "revoke", "-w", "acme", k.Key)
 	assert.Equal(t, 0, code)
 }

@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"flag"
 	"fmt"
-	"os"
-
-	"github.com/cdrvault/cdrvault/cdrstore"
 )
 
 type statsCmd struct{}
@@ -15,78 +11,17 @@ type statsCmd struct{}
 func (c *statsCmd) flags(fs *flag.FlagSet) {}
 func (c *statsCmd) validate(e *env) error  { return noArgs(e) }
 
-type wsStats struct {
-	Workspace string `json:"workspace"`
-	Records   int    `json:"records"`
-	Outbox    int    `json:"outbox_pending"`
-	OptOuts   int    `json:"optouts"`
-	Holds     int    `json:"holds"`
-	AuditSeq  uint64 `json:"audit_seq"`
-	AuditHead string `json:"audit_head,omitempty"`
-}
-
-type storeStats struct {
-	Path       string    `json:"path"`
-	FileBytes  int64     `json:"file_bytes"`
-	Workspaces []wsStats `json:"workspaces"`
-}
-
-func collectStats(s *cdrstore.Store) (storeStats, error) {
-	st := storeStats{Path: s.Path()}
-	if fi, err := os.Stat(s.Path()); err == nil {
-		st.FileBytes = fi.Size()
-	}
-	err := s.View(func(tx *cdrstore.Tx) error {
-		for _, ws := range tx.Workspaces() {
-			w, err := workspaceStats(tx, ws)
-			if err != nil {
-				return err
-			}
-			st.Workspaces = append(st.Workspaces, w)
-		}
-		return nil
-	})
-	return st, err
-}
-
-// workspaceStats counts what workspace ws holds.
-func workspaceStats(tx *cdrstore.Tx, ws string) (wsStats, error) {
-	w := wsStats{Workspace: ws}
-	n, err := tx.Count(ws)
-	if err != nil {
-		return w, err
-	}
-	w.Records = n
-	for _, b := range []struct {
-		name cdrstore.Name
-		dst  *int
-	}{{cdrstore.BucketOutbox, &w.Outbox}, {cdrstore.BucketOptout, &w.OptOuts}, {cdrstore.BucketHolds, &w.Holds}} {
-		kv, err := tx.Bucket(ws, b.name)
-		if err != nil {
-			return w, err
-		}
-		*b.dst = kv.Len()
-	}
-	head, ok, err := tx.AuditHead(ws)
-	if err != nil {
-		return w, err
-	}
-	if ok {
-		w.AuditSeq, w.AuditHead = head.Seq, hex.EncodeToString(head.Hash[:8])
-	}
-	return w, nil
-}
-
 func (c *statsCmd) run(ctx context.Context, e *env) error {
-	s, err := e.openStore(readOnly)
+	ops, done, err := e.ops(ctx, readOnly)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	st, err := collectStats(s)
+	defer done()
+	st, err := ops.Stats(ctx)
 	if err != nil {
 		return err
 	}
+	st.Path = e.db // as the operator named it
 	if e.json {
 		return e.printJSON(st)
 	}

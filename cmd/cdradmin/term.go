@@ -3,9 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
-	"strconv"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/cdrvault/cdrvault/internal/termtext"
 )
 
 // Everything cdradmin prints goes through one rule, termSafe: a character
@@ -16,33 +16,10 @@ import (
 // repaint the operator's screen or pass for another.
 
 // termSafe reports whether c may be written to a terminal as it is.
-func termSafe(c rune) bool { return c != utf8.RuneError && unicode.IsPrint(c) }
+func termSafe(c rune) bool { return termtext.Safe(c) }
 
-// show returns s for a line of text: as it is when every character is
-// termSafe and no space begins or ends it (or s is empty), else Go-quoted
-// ("acme\n", " acme", "acme\u202e"), so that a look-alike is visibly not
-// the name it imitates and a stored newline cannot forge a line.
-func show(s string) string {
-	if s == "" {
-		return s
-	}
-	plain := true
-	for _, c := range s {
-		if !termSafe(c) {
-			plain = false
-			break
-		}
-	}
-	if plain {
-		first, _ := utf8.DecodeRuneInString(s)
-		last, _ := utf8.DecodeLastRuneInString(s)
-		plain = !unicode.IsSpace(first) && !unicode.IsSpace(last)
-	}
-	if plain {
-		return s
-	}
-	return strconv.Quote(s)
-}
+// show returns s for a line of text (see termtext.Show).
+func show(s string) string { return termtext.Show(s) }
 
 // termWriter guards a stream (stdout, stderr): every character that is not
 // termSafe, other than the newlines and tabs that lay out the output, is

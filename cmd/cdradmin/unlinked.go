@@ -34,13 +34,13 @@ func (c *unlinkedCmd) run(ctx context.Context, e *env) error {
 	if c.discard {
 		mode = readWrite
 	}
-	rd, done, err := e.redactor(mode)
+	ops, done, err := e.ops(ctx, mode)
 	if err != nil {
 		return err
 	}
 	defer done()
 	if c.discard {
-		res, err := rd.DiscardUnlinked(ctxRequest(ctx, ""), c.ws)
+		res, err := ops.DiscardUnlinked(ctxRequest(ctx, ""), c.ws)
 		if err != nil {
 			return err
 		}
@@ -50,7 +50,7 @@ func (c *unlinkedCmd) run(ctx context.Context, e *env) error {
 		fmt.Fprintf(e.stdout, "discarded the content of %d unlinked records of %s (held: %d, audit seq %d)\n", res.Affected, show(c.ws), res.SkippedCount, res.AuditSeq)
 		return nil
 	}
-	n, err := rd.Unlinked(ctx)
+	n, err := ops.Unlinked(ctx)
 	if err != nil {
 		return err
 	}

@@ -38,31 +38,21 @@ func (c *workspaceCmd) validate(e *env) error {
 
 func (c *workspaceCmd) run(ctx context.Context, e *env) error {
 	if e.args[0] == "create" {
-		return c.create(e, e.args[1])
+		return c.create(ctx, e, e.args[1])
 	}
-	s, err := e.openStore(readOnly)
+	ops, done, err := e.ops(ctx, readOnly)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	var ws []wsStats
-	err = s.View(func(tx *cdrstore.Tx) error {
-		names := tx.Workspaces()
-		if e.args[0] == "show" {
-			if err := requireWorkspaceTx(tx, e.args[1]); err != nil {
-				return err
-			}
-			names = []string{e.args[1]}
-		}
-		for _, name := range names {
-			w, err := workspaceStats(tx, name)
-			if err != nil {
-				return err
-			}
-			ws = append(ws, w)
-		}
-		return nil
-	})
+	defer done()
+	name := ""
+	if e.args[0] == "show" {
+		name = e.args[1]
+	}
+	ws, err := ops.Workspaces(ctx, name)
+	if errors.Is(err, cdrstore.ErrNotFound) {
+		return noWorkspace(name)
+	}
 	if err != nil {
 		return err
 	}
@@ -76,9 +66,6 @@ func (c *workspaceCmd) run(ctx context.Context, e *env) error {
 		return nil
 	}
 	if e.json {
-		if ws == nil {
-			ws = []wsStats{}
-		}
 		return e.printJSON(ws)
 	}
 	for _, w := range ws {
@@ -89,13 +76,13 @@ func (c *workspaceCmd) run(ctx context.Context, e *env) error {
 
 // create makes workspace ws, and the store when there is none (as ingest
 // does). Creating one that exists says so and changes nothing.
-func (c *workspaceCmd) create(e *env, ws string) error {
-	s, err := e.openStore(create)
+func (c *workspaceCmd) create(ctx context.Context, e *env, ws string) error {
+	ops, done, err := e.ops(ctx, create)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	created, err := s.CreateWorkspace(ws)
+	defer done()
+	created, err := ops.CreateWorkspace(ctx, ws)
 	if err != nil {
 		return err
 	}
@@ -110,19 +97,6 @@ func (c *workspaceCmd) create(e *env, ws string) error {
 	return nil
 }
 
-// requireWorkspaceTx returns a *cdrstore.NoWorkspaceError, with a hint,
-// when ws does not exist.
-func requireWorkspaceTx(tx *cdrstore.Tx, ws string) error {
-	found, err := tx.HasWorkspace(ws)
-	if err != nil {
-		return err
-	}
-	if !found {
-		return noWorkspace(ws)
-	}
-	return nil
-}
-
 func noWorkspace(ws string) error {
 	return fmt.Errorf("%w (cdradmin workspace list shows them; ingest or 'workspace create' makes one)", &cdrstore.NoWorkspaceError{Workspace: ws})
 }
@@ -133,19 +107,18 @@ func noWorkspace(ws string) error {
 // writes to an unknown workspace too; this check gives every command the
 // same error. A store that cannot be opened read-only (missing, held,
 // in an older format) is left to the command, which reports it.
-func (e *env) checkWorkspaceFlag(fs *flag.FlagSet) error {
+func (e *env) checkWorkspaceFlag(ctx context.Context, fs *flag.FlagSet) error {
 	f := fs.Lookup("w")
 	if f == nil || f.Value.String() == "" {
 		return nil
 	}
-	s, err := e.openStore(readOnly)
+	ops, done, err := e.ops(ctx, readOnly)
 	if err != nil {
 		return nil
 	}
-	defer s.Close()
-	err = s.View(func(tx *cdrstore.Tx) error { return requireWorkspaceTx(tx, f.Value.String()) })
-	if errors.Is(err, cdrstore.ErrNotFound) {
-		return err
+	defer done()
+	if _, err := ops.Workspaces(ctx, f.Value.String()); errors.Is(err, cdrstore.ErrNotFound) {
+		return noWorkspace(f.Value.String())
 	}
 	return nil
 }

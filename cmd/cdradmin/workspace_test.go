@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cdrvault/cdrvault/control"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -42,7 +43,7 @@ func TestNoWorkspaceByTypo(t *testing.T) {
 
 	code, out, stderr := cli(t, "", "--db", db, "workspace", "list", "--json")
 	require.Equal(t, 0, code, stderr)
-	var list []wsStats
+	var list []control.WorkspaceStats
 	require.NoError(t, json.Unmarshal([]byte(out), &list))
 	require.Len(t, list, 2)
 	assert.Equal(t, "acme", list[0].Workspace)

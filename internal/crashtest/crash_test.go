@@ -62,6 +62,13 @@ func openStore(path string) (*cdrstore.Store, error) {
 
 // TestMain runs the child workload when asked to.
 func TestMain(m *testing.M) {
+	if dir := os.Getenv("CDRVAULT_FLEET_CHILD"); dir != "" {
+		if err := fleetChild(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "fleet child:", err)
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
 	if dir := os.Getenv("CDRVAULT_CRASH_CHILD"); dir != "" {
 		seed, _ := strconv.ParseUint(os.Getenv("CDRVAULT_CRASH_SEED"), 10, 64)
 		run := child

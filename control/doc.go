@@ -1,0 +1,39 @@
+// Package control serves a store's operations to cdradmin over a Unix
+// domain socket beside the store file, so an operator can run every
+// command against a store that a running service holds (bbolt locks the
+// file to one process).
+//
+// # Overview
+//
+// An embedding service turns it on with one call, [Start], on the
+// Redactor it already has; cdradmin finds the socket at the store's path
+// plus ".ctl" ([SocketPath]) and goes through it whenever the file is
+// locked. The protocol is HTTP/1.1 with JSON bodies; long results
+// (search, export, audit list, backup) stream.
+//
+// Every operation is written once, in [Local]: the socket's handlers call
+// Local's methods, and [Client] has the same methods ([Ops]), so a caller
+// renders a result the same way wherever it was computed.
+//
+// # Security
+//
+//   - The socket is created owner-only (bound under umask 0077, never
+//     chmod-ed afterwards) and removed by [Server.Close].
+//   - Only the process holding the store's exclusive file lock (a store
+//     opened for writing) may start a server, and so replace a stale
+//     socket left by a process that died.
+//   - Each connection's peer credentials (SO_PEERCRED) are read before
+//     anything is read from it: only the socket owner's uid and root are
+//     served. Where credentials cannot be read the connection is refused
+//     (fail closed). A refused peer is logged and closed unread.
+//   - [Dial] checks the server's credentials the same way, so a socket
+//     planted by another user never receives a request carrying a number.
+//   - The peer's uid and pid become the audit actor of what it runs.
+//
+// # Caveats
+//
+// Peer credentials are read on Linux only; elsewhere every connection is
+// refused. Binding sets the process umask for an instant (under a lock
+// in this package); a file another goroutine creates in that instant is
+// created owner-only.
+package control
