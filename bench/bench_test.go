@@ -284,3 +284,40 @@ func BenchmarkSweep(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRedactConcurrent redacts by ID from ConcurrentWriters
+// goroutines at once on one store: each iteration is a round of
+// ConcurrentWriters×8 records of the older half, distinct within the
+// round, redacted with RedactConcurrently as compare's concurrent phase
+// does. Rounds pick at random, so a later one may redact a record again
+// (still a durable write on every engine, as the Redact API's repeat is).
+func BenchmarkRedactConcurrent(b *testing.B) {
+	w := workloadOnce()
+	const round = ConcurrentWriters * 8
+	forEngines(b, func(b *testing.B, f Factory) {
+		e := loaded(b, f)
+		rng := rand.New(rand.NewPCG(4, 4))
+		total := 0
+		cv, isCdrvault := e.(*cdrvault)
+		var before cdrstore.GroupStats
+		if isCdrvault {
+			before = cv.s.GroupStats()
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			rs := ConcurrentRedactions(w, rng, round)
+			b.StartTimer()
+			if err := RedactConcurrently(e, rs, ConcurrentWriters); err != nil {
+				b.Fatal(err)
+			}
+			total += len(rs)
+		}
+		b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "redactions/s")
+		if isCdrvault {
+			// How many redactions shared a commit, on average.
+			gs := cv.s.GroupStats().Sub(before)
+			b.ReportMetric(float64(gs.Calls)/float64(max(gs.Groups, 1)), "calls/commit")
+		}
+	})
+}

@@ -118,6 +118,18 @@ func (e *boltholdEngine) Redact(r cdrstore.Record) error {
 	})
 }
 
+func (e *boltholdEngine) Redacted(r cdrstore.Record) (bool, error) {
+	var h holdRecord
+	if err := e.s.Get(r.Workspace+"/"+r.ID, &h); err != nil {
+		return false, err
+	}
+	counterparty := h.To
+	if r.Direction == cdrstore.Inbound {
+		counterparty = h.From
+	}
+	return h.Body == "" && len(h.Transcript) == 0 && h.RecordingURL == "" && len(h.Media) == 0 && counterparty == "", nil
+}
+
 func (e *boltholdEngine) Erase(ws string, n e164.Number) (int, error) {
 	count := 0
 	err := e.s.Bolt().Update(func(tx *bolt.Tx) error {

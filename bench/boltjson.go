@@ -151,6 +151,20 @@ func (e *boltJSON) Redact(r cdrstore.Record) error {
 	})
 }
 
+func (e *boltJSON) Redacted(r cdrstore.Record) (bool, error) {
+	var done bool
+	err := e.db.View(func(tx *bolt.Tx) error {
+		old, err := e.get(tx, r.Workspace, r.ID)
+		counterparty := old.To
+		if r.Direction == cdrstore.Inbound {
+			counterparty = old.From
+		}
+		done = old.Body == "" && len(old.Transcript) == 0 && old.RecordingURL == "" && len(old.Media) == 0 && counterparty == ""
+		return err
+	})
+	return done, err
+}
+
 func (e *boltJSON) Erase(ws string, n e164.Number) (int, error) {
 	count := 0
 	err := e.db.Update(func(tx *bolt.Tx) error {

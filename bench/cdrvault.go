@@ -64,9 +64,20 @@ func (c *cdrvault) List(ws string, n e164.Number, limit int) (int, error) {
 	return count, err
 }
 
+// Redact is the Redact API's redaction, which shares its commit with
+// concurrent callers (group commit).
 func (c *cdrvault) Redact(r cdrstore.Record) error {
 	_, err := c.rd.RedactByID(context.Background(), r.Workspace, r.ID, r.Product, r.Direction)
 	return err
+}
+
+func (c *cdrvault) Redacted(r cdrstore.Record) (bool, error) {
+	rec, err := c.s.Get(r.Workspace, r.ID)
+	if err != nil {
+		return false, err
+	}
+	return rec.Body == "" && len(rec.Transcript) == 0 && rec.RecordingURL == "" && len(rec.Media) == 0 &&
+		!redaction.Counterparty(&rec).IsValid(), nil
 }
 
 func (c *cdrvault) Erase(ws string, n e164.Number) (int, error) {

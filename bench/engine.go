@@ -15,8 +15,11 @@ import (
 )
 
 // Engine is one storage engine under test. Every write is durable when it
-// returns; cdrvault's single-record ingest shares its commit with
-// concurrent callers (group commit).
+// returns; cdrvault's single-record ingest and its redactions share their
+// commits with concurrent callers (group commit). Every method is safe
+// for concurrent use: the concurrent phases call Ingest and Redact from
+// many goroutines (each engine serialises its writers its own way: bbolt's
+// one writer lock, SQLite's one connection).
 type Engine interface {
 	// Ingest stores a batch in one durable transaction, which an engine
 	// may share with concurrent callers (group commit).
@@ -28,6 +31,10 @@ type Engine interface {
 	// Redact removes r's content and counterparty number (with its index
 	// entries), as the Redact API does.
 	Redact(r cdrstore.Record) error
+	// Redacted reports whether r's stored record has no content (body,
+	// transcript, recording) and no counterparty number: what Redact
+	// leaves.
+	Redacted(r cdrstore.Record) (bool, error)
 	// Erase replaces the content of every record holding n with the
 	// [REDACTED] placeholders, in one transaction, and counts them.
 	Erase(ws string, n e164.Number) (int, error)

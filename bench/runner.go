@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
@@ -65,9 +66,62 @@ func SweepMetric(batch int) string  { return fmt.Sprintf("sweep %d/tx rec/s", ba
 
 // Metric names of the rest, in the order they print.
 const (
-	MetricSize   = "size bytes"
-	MetricMemory = "memory bytes"
+	MetricSize             = "size bytes"
+	MetricMemory           = "memory bytes"
+	MetricRedactConcurrent = "concurrent redact/s"
 )
+
+// ConcurrentWriters is the number of goroutines of the concurrent phases
+// (ingest and redaction), and ConcurrentRedactionCount the number of
+// records the concurrent redaction phase redacts between them.
+const (
+	ConcurrentWriters        = 16
+	ConcurrentRedactionCount = 1600
+)
+
+// ConcurrentRedactions picks n distinct records of the older half of w
+// (old enough for every workspace's premature window) with rng, for the
+// concurrent redaction phase: every engine, given the same rng, redacts
+// the same records.
+func ConcurrentRedactions(w *Workload, rng *rand.Rand, n int) []cdrstore.Record {
+	half := len(w.Records) / 2
+	n = min(n, half)
+	seen := make(map[int]bool, n)
+	rs := make([]cdrstore.Record, 0, n)
+	for len(rs) < n {
+		i := rng.IntN(half)
+		if !seen[i] {
+			seen[i] = true
+			rs = append(rs, w.Records[i])
+		}
+	}
+	return rs
+}
+
+// RedactConcurrently redacts rs with e.Redact from writers goroutines,
+// each taking the next record not yet taken, and returns the first error.
+func RedactConcurrently(e Engine, rs []cdrstore.Record, writers int) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for range writers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(rs) {
+					return
+				}
+				if err := e.Redact(rs[i]); err != nil {
+					errs <- fmt.Errorf("redact %s: %w", rs[i].ID, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
 
 // Metrics lists the metric names for bs, in the order they print.
 func Metrics(bs Batches) []string {
@@ -75,7 +129,7 @@ func Metrics(bs Batches) []string {
 	for _, b := range bs.Ingest {
 		ms = append(ms, IngestMetric(b))
 	}
-	ms = append(ms, "get ns", "get warm ns", "list100 ns", "redact ns", "erase contact ns", "erase10k ns", "concurrent commits/s")
+	ms = append(ms, "get ns", "get warm ns", "list100 ns", "redact ns", MetricRedactConcurrent, "erase contact ns", "erase10k ns", "concurrent commits/s")
 	for _, b := range bs.Sweep {
 		ms = append(ms, SweepMetric(b))
 	}
@@ -268,7 +322,8 @@ func Run(f Factory, root string, w *Workload, bs Batches, progress func(string))
 }
 
 // operate runs the phases after the bulk load on e: gets, lists (then the
-// memory e holds), redactions, erasures and concurrent single-record
+// memory e holds), redactions one at a time and then from
+// ConcurrentWriters goroutines, erasures and concurrent single-record
 // ingest.
 func operate(e Engine, w *Workload, m map[string]float64, phase func(string)) error {
 	rng := rand.New(rand.NewPCG(7, 7))
@@ -320,6 +375,14 @@ func operate(e Engine, w *Workload, m map[string]float64, phase func(string)) er
 	}
 	m["redact ns"] = median(ds)
 
+	phase("concurrent redact")
+	asked := ConcurrentRedactions(w, rng, ConcurrentRedactionCount)
+	start := time.Now()
+	if err := RedactConcurrently(e, asked, ConcurrentWriters); err != nil {
+		return fmt.Errorf("concurrent redact: %w", err)
+	}
+	m[MetricRedactConcurrent] = float64(len(asked)) / time.Since(start).Seconds()
+
 	phase("erase")
 	ds = ds[:0]
 	for i := range min(20, len(light)) {
@@ -339,10 +402,10 @@ func operate(e Engine, w *Workload, m map[string]float64, phase func(string)) er
 	}
 
 	phase("concurrent ingest")
-	const writers, each = 16, 50
+	const writers, each = ConcurrentWriters, 50
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
-	start := time.Now()
+	start = time.Now()
 	for g := range writers {
 		wg.Add(1)
 		go func() {

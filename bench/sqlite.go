@@ -26,6 +26,7 @@ type sqliteEngine struct {
 	// cacheBytes is the page cache's limit (PRAGMA cache_size).
 	cacheBytes               int64
 	insert, get, list, sweep *sql.Stmt
+	redacted                 *sql.Stmt
 	redact                   map[cdrstore.Direction]*sql.Stmt // which number goes depends on the direction
 	erase                    []*sql.Stmt                      // one per number column
 }
@@ -62,7 +63,15 @@ func OpenSQLite(dir, sync string) (Engine, error) {
 		return nil, err
 	}
 	// One connection, kept open: the pragmas and prepared statements
-	// belong to it.
+	// belong to it. It is also how SQLite is set up for concurrent
+	// writers: in WAL mode it admits one writer at a time and has no
+	// group commit (each autocommit UPDATE is a WAL commit and, at FULL,
+	// an fsync of its own), so concurrent callers queue for the one
+	// connection in database/sql's pool, which serialises them as a
+	// mutex would. A pool of several connections would commit no faster
+	// and would add lock contention: a writer finding the write lock taken
+	// gets SQLITE_BUSY, and the busy handler (busy_timeout) sleeps and
+	// retries rather than queueing.
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
@@ -118,6 +127,9 @@ func (e *sqliteEngine) prepare() error {
 		e.redact[d] = prep(`UPDATE cdrs SET body = '', transcript = 'null', recording_url = '', media = 'null', ` + col + ` = '', redacted = 1
 			WHERE ws = ? AND id = ? AND product = ? AND direction = ?`)
 	}
+	e.redacted = prep(`SELECT body = '' AND transcript = 'null' AND recording_url = '' AND media = 'null'
+		AND CASE WHEN direction = 'inbound' THEN from_num ELSE to_num END = ''
+		FROM cdrs WHERE ws = ? AND id = ?`)
 	// Erase runs one UPDATE per number column, each on its index (named,
 	// as SQLite plans without statistics).
 	for _, c := range []struct{ index, where string }{
@@ -203,6 +215,12 @@ func (e *sqliteEngine) List(ws string, n e164.Number, limit int) (int, error) {
 func (e *sqliteEngine) Redact(r cdrstore.Record) error {
 	_, err := e.redact[r.Direction].Exec(r.Workspace, r.ID, string(r.Product), string(r.Direction))
 	return err
+}
+
+func (e *sqliteEngine) Redacted(r cdrstore.Record) (bool, error) {
+	var done bool
+	err := e.redacted.QueryRow(r.Workspace, r.ID).Scan(&done)
+	return done, err
 }
 
 func (e *sqliteEngine) Erase(ws string, n e164.Number) (int, error) {
