@@ -187,8 +187,9 @@ func (n *Number) UnmarshalText(text []byte) error {
 	return nil
 }
 
-// numberRun matches a run of digits that could be a written phone number.
-var numberRun = regexp.MustCompile(`\+?[0-9][0-9 ()\-.]{5,}[0-9]`)
+// numberRun matches a run of digits that could be a written phone number,
+// with the separators Mask passes over (and '_').
+var numberRun = regexp.MustCompile(`\+?[0-9][0-9 ()\-./_\t\x{00A0}]{5,}[0-9]`)
 
 // MaskText returns s with every run of digits that could be a phone
 // number passed through Mask: for text from elsewhere (a URL path, an

@@ -173,3 +173,22 @@ func BenchmarkParseCanonical(b *testing.B) {
 		}
 	}
 }
+
+// TestMaskTextHidesWrittenNumbers: every way Parse accepts a number written
+// inside text (spaces, dots, dashes, slashes, underscores, tabs,
+// non-breaking spaces) leaves MaskText with no more than three of its
+// digits.
+func TestMaskTextHidesWrittenNumbers(t *testing.T) {
+	for _, s := range []string{
+		"/v1/contacts/+14155550123",
+		"/v1/contacts/+1 415 555 0123",
+		"/v1/contacts/+1\u00a0415\u00a0555\u00a00123",
+		"/v1/records/+1/415/555/0123",
+		"/v1/conversations/+44_20_7946_0958",
+		"ticket +1\t415\t555\t0123 closed",
+		"call (415) 555-0123 back",
+	} {
+		got := e164.MaskText(s)
+		assert.NotRegexp(t, `[0-9][^0-9]{0,2}[0-9][^0-9]{0,2}[0-9][^0-9]{0,2}[0-9]`, got, "%q masked as %q", s, got)
+	}
+}
