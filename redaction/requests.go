@@ -113,10 +113,12 @@ func replay(tx *cdrstore.Tx, ws, id, action, fingerprint string, out any) (bool,
 		return false, &cdrstore.CorruptionError{Workspace: ws, Bucket: string(cdrstore.BucketRequests), Key: hex.EncodeToString(key), Err: err}
 	}
 	if st.Action != action {
-		return false, fmt.Errorf("%w: %q was %s", ErrRequestConflict, id, st.Action)
+		// The ID is the caller's own string: it is not repeated here, as
+		// the error travels to logs, sockets and fleet reports.
+		return false, fmt.Errorf("%w: it was %s", ErrRequestConflict, st.Action)
 	}
 	if st.Fingerprint != "" && st.Fingerprint != fingerprint {
-		return false, fmt.Errorf("%w: %q was %s with other arguments", ErrRequestConflict, id, action)
+		return false, fmt.Errorf("%w: it was %s with other arguments", ErrRequestConflict, action)
 	}
 	if err := json.Unmarshal(st.Result, out); err != nil {
 		return false, err

@@ -16,6 +16,30 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// TestRequestConflictDoesNotRepeatTheID: a request ID is the caller's own
+// string (a ticket that names a number, say), kept only as a keyed HMAC;
+// the conflict error, which travels to logs, the control socket and fleet
+// reports, does not carry it either.
+func TestRequestConflictDoesNotRepeatTheID(t *testing.T) {
+	_, rd := setup(t, smsOut("s1", ada, "to Ada"), smsOut("s2", bob, "to Bob"))
+	const id = "ticket-jane.doe-+14155550123"
+	rctx := redaction.WithRequest(ctx, redaction.Request{ID: id})
+	_, err := rd.EraseContact(rctx, "acme", ada, "gdpr_art17")
+	require.NoError(t, err)
+	for _, op := range []func() error{
+		func() error { _, err := rd.EraseContact(rctx, "acme", bob, "gdpr_art17"); return err },
+		func() error {
+			_, err := rd.RedactByID(rctx, "acme", "s1", cdrstore.ProductSMS, cdrstore.Outbound)
+			return err
+		},
+	} {
+		err := op()
+		require.ErrorIs(t, err, redaction.ErrRequestConflict)
+		assert.NotContains(t, err.Error(), "jane.doe")
+		assert.NotContains(t, err.Error(), "4155550123")
+	}
+}
+
 func TestRequestIDIsBoundToItsRequest(t *testing.T) {
 	s, rd := setup(t, smsOut("s1", ada, "to Ada"), smsOut("s2", bob, "to Bob"))
 	rctx := redaction.WithRequest(ctx, redaction.Request{ID: "k1"})
