@@ -264,7 +264,7 @@ func (a *Agent) handle(ctx context.Context, msg jetstream.Msg) error {
 		}
 		a.log.Warn("transient error; retrying", "corr", corr, "seq", seq, "attempt", attempt, "err", transient)
 		if attempt == 0 {
-			r := Report{Corr: corr, Node: a.o.Node, Kind: cmd.Kind, Status: StatusRetrying, Reason: transient.Error(), StreamSeq: seq}
+			r := Report{Corr: corr, Node: a.o.Node, Kind: cmd.Kind, Status: StatusRetrying, Reason: transientReason(transient), StreamSeq: seq}
 			_ = a.report(ctx, r)
 		}
 		a.sleep(ctx, backoff(attempt, a.o.RetryBase, a.o.RetryMax))
@@ -447,23 +447,58 @@ func classify(rep *Report, res redaction.Result, err error) error {
 		rep.RecordsAffected, rep.Skipped = res.Affected, res.SkippedCount
 		rep.AuditSeq, rep.AuditHash, rep.Receipt, rep.Replayed = res.AuditSeq, res.AuditHash, res.Receipt, res.Replayed
 	case errors.As(err, &prem):
-		rep.Status, rep.Reason = StatusDeferred, err.Error()
+		rep.Status, rep.Reason = StatusDeferred, redaction.ErrPrematureRedaction.Error()
 		t := prem.EligibleAt.UTC()
 		rep.EligibleAt = &t
 	case errors.Is(err, redaction.ErrLegalHold):
 		rep.Status, rep.Reason, rep.Skipped = StatusPartial, "kept by a legal hold", 1
 	case errors.Is(err, cdrstore.ErrNotFound):
-		rep.Status, rep.Reason = StatusAbsent, err.Error()
-	case errors.Is(err, redaction.ErrRequestConflict), errors.Is(err, redaction.ErrInvalidProduct),
-		errors.Is(err, redaction.ErrInvalidDirection), errors.Is(err, redaction.ErrNotProvisioned),
-		errors.Is(err, redaction.ErrInvalidSettings), errors.Is(err, redaction.ErrInvalidReason),
-		errors.Is(err, e164.ErrInvalidNumber), errors.Is(err, cdrstore.ErrInvalidRecord),
-		errors.Is(err, ErrInvalidCommand):
+		rep.Status, rep.Reason = StatusAbsent, cdrstore.ErrNotFound.Error()
+	case errors.Is(err, ErrInvalidCommand):
+		// A *CommandError names the field at fault, never its value.
 		rep.Status, rep.Reason = StatusRejected, err.Error()
 	default:
-		return err
+		reason, ok := rejectedReason(err)
+		if !ok {
+			return err
+		}
+		rep.Status, rep.Reason = StatusRejected, reason
 	}
 	return nil
+}
+
+// rejected are the errors that reject a command for good.
+var rejected = []error{
+	redaction.ErrRequestConflict, redaction.ErrInvalidProduct,
+	redaction.ErrInvalidDirection, redaction.ErrNotProvisioned,
+	redaction.ErrInvalidSettings, redaction.ErrInvalidReason,
+	e164.ErrInvalidNumber, cdrstore.ErrInvalidRecord,
+}
+
+// rejectedReason returns the text of the sentinel in rejected that err
+// matches: a report travels unsealed and is kept by the broker, so it
+// never carries err's own text, which may name a record ID, a request ID
+// or a number the command carried sealed.
+func rejectedReason(err error) (string, bool) {
+	for _, s := range rejected {
+		if errors.Is(err, s) {
+			return s.Error(), true
+		}
+	}
+	return "", false
+}
+
+// transientReason is what a retrying report says of err: whether the store
+// is damaged or halted, never err's own text (a corruption error quotes the
+// key it met, which may hold a record ID).
+func transientReason(err error) string {
+	switch {
+	case errors.Is(err, cdrstore.ErrHalted):
+		return cdrstore.ErrHalted.Error()
+	case errors.Is(err, cdrstore.ErrCorrupt):
+		return cdrstore.ErrCorrupt.Error()
+	}
+	return "transient error; retrying"
 }
 
 // Node returns the agent's node ID.

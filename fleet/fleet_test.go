@@ -336,7 +336,7 @@ func TestRedactByIDAbsentDeferredNotFound(t *testing.T) {
 	srv := runServer(t)
 	h := newHarness(t, srv.URL(), fleet.Config{})
 	young := contactRecords("a", 1)
-	young[0].ID, young[0].StartedAt = "young", epoch.Add(-10*time.Minute)
+	young[0].ID, young[0].StartedAt = "acct-14155550199", epoch.Add(-10*time.Minute)
 	h.addNode("a", append(contactRecords("a", 1), young...)...)
 	h.addNode("b", contactRecords("b", 1)...)
 	redact := func(req, id string) fleet.Command {
@@ -352,15 +352,25 @@ func TestRedactByIDAbsentDeferredNotFound(t *testing.T) {
 	}
 	assert.Equal(t, map[string]fleet.Status{"a": fleet.StatusDone, "b": fleet.StatusAbsent}, statuses)
 
-	rec = h.wait(h.publish(redact("r2", "nowhere")), 20*time.Second)
+	// Reports travel unsealed and stay on the broker: an ID the command
+	// carried sealed is in none of their reasons.
+	noID := func(rec fleet.Record) {
+		t.Helper()
+		for _, nr := range rec.Nodes {
+			assert.NotContains(t, nr.Reason, "4155550", "%s: %s", nr.Node, nr.Reason)
+		}
+	}
+	rec = h.wait(h.publish(redact("r2", "cust-+14155550177")), 20*time.Second)
 	require.True(t, rec.Complete())
 	assert.Equal(t, "not found anywhere", rec.Note)
+	noID(rec)
 
-	corr := h.publish(redact("r3", "young"))
+	corr := h.publish(redact("r3", "acct-14155550199"))
 	later := h.publish(erase("after-deferred"))
 	require.True(t, h.wait(later, 20*time.Second).Complete(), "a deferred command does not block the log")
 	rec = h.wait(corr, 200*time.Millisecond)
 	require.False(t, rec.Complete())
+	noID(rec)
 	h.clock.Add(time.Hour)
 	rec = h.wait(corr, 20*time.Second)
 	require.True(t, rec.Complete(), rec.Summary())
