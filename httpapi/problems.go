@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/e164"
 )
 
 // Problem is an RFC 7807 problem body.
@@ -63,8 +64,14 @@ func truncate(s string, n int) string {
 	return s
 }
 
+// logFailure logs a request that failed inside, its error's digit runs
+// masked as every other log line's are (e164.MaskText).
+func (srv *Server) logFailure(r *http.Request, err error) {
+	srv.opts.Logger.Error("request failed", "trace", traceID(r), "err", e164.MaskText(err.Error()))
+}
+
 func (srv *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
-	srv.opts.Logger.Error("request failed", "trace", traceID(r), "err", err)
+	srv.logFailure(r, err)
 	if errors.Is(err, cdrstore.ErrHalted) {
 		problem(w, r, http.StatusServiceUnavailable, typeBase+"#unavailable", "Service Unavailable", haltedMessage)
 		return
@@ -84,7 +91,7 @@ func contactFail(w http.ResponseWriter, status int, code, msg string) {
 
 // contactInternal is internal in the contact endpoint's body shape.
 func (srv *Server) contactInternal(w http.ResponseWriter, r *http.Request, err error) {
-	srv.opts.Logger.Error("request failed", "trace", traceID(r), "err", err)
+	srv.logFailure(r, err)
 	if errors.Is(err, cdrstore.ErrHalted) {
 		contactFail(w, http.StatusServiceUnavailable, "UNAVAILABLE", haltedMessage)
 		return
