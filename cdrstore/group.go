@@ -202,6 +202,7 @@ func (s *Store) tryGroup(calls []*groupCall) (failed int, err error) {
 			failed, err = -1, s.halt(cause)
 		}
 	}()
+	s.begun.Add(1)
 	err = s.db.Update(func(btx *bolt.Tx) error {
 		wait := s.opts.Now().Sub(calls[0].arrived) // the longest wait of the group
 		var tx *Tx

@@ -66,6 +66,7 @@ type Store struct {
 	tombs      tombSet // the write hook and the tombstones' subjects, per workspace
 
 	group  group                       // UpdateGrouped's queue (PutGrouped's too)
+	begun  atomic.Uint64               // transactions begun, read and write: Transactions
 	halted atomic.Pointer[HaltedError] // set when a commit panicked: writes are refused
 
 	counts  counts  // Counts, kept when Options.Observer is set
@@ -456,6 +457,7 @@ func (s *Store) View(fn func(*Tx) error) (err error) {
 		return ErrClosed
 	}
 	defer s.recoverDamage(&err, debug.SetPanicOnFault(true))
+	s.begun.Add(1)
 	btx, n, err := s.readers.begin(s.db, s.pageSize)
 	if err != nil {
 		return err
@@ -463,6 +465,12 @@ func (s *Store) View(fn func(*Tx) error) (err error) {
 	defer s.readers.end(btx, n)
 	return fn(newTx(s, btx))
 }
+
+// Transactions returns how many transactions, read and write, the store
+// has begun since it was opened. Work that should yield to the store's
+// other users compares two readings: the control socket's streams pace
+// themselves when the count moved by more than their own.
+func (s *Store) Transactions() uint64 { return s.begun.Load() }
 
 // Update runs fn in a read-write transaction, committed when fn returns nil
 // and rolled back when it returns an error, which Update returns (or when

@@ -30,6 +30,16 @@
 //     planted by another user never receives a request carrying a number.
 //   - The peer's uid and pid become the audit actor of what it runs.
 //
+// # Streams yield to the service
+//
+// search, export and audit list read a page (PageSize entries) per read
+// transaction and send it before the next. When the store began other
+// transactions during a page (the service serving its own traffic), the
+// stream then waits, so that it works at most [Options.StreamShare] of
+// the time (default [DefaultStreamShare]): an operator's export slows
+// down rather than the service's requests. On a store nobody else uses
+// it never waits.
+//
 // # Caveats
 //
 // Peer credentials are read on Linux only; elsewhere every connection is

@@ -66,8 +66,9 @@ type Ops interface {
 // Local runs the operations on a Redactor in this process. It is safe
 // for concurrent use as its Redactor is.
 type Local struct {
-	rd *redaction.Redactor
-	s  *cdrstore.Store
+	rd   *redaction.Redactor
+	s    *cdrstore.Store
+	pace *pacer // the socket's streams yield to the service's traffic; nil in cdradmin
 }
 
 // NewLocal returns the operations of rd.
@@ -244,7 +245,7 @@ func (l *Local) Search(ctx context.Context, q Search, emit func(SearchItem) erro
 	}
 	page := q.Query
 	var last cdrstore.Record
-	err := pages(ctx, l.s, limit, &page, func(tx *cdrstore.Tx, qq cdrstore.Query) seq {
+	err := l.pages(ctx, limit, &page, func(tx *cdrstore.Tx, qq cdrstore.Query) seq {
 		if q.Number.IsValid() {
 			return seq(tx.ByNumber(q.Workspace, q.Number, qq))
 		}
@@ -268,8 +269,9 @@ type seq = func(yield func(cdrstore.Record, error) bool)
 
 // pages reads up to limit records of scan in read transactions of at most
 // PageSize records each, handing each page to fn after its transaction
-// closed; q.Cursor carries the position from one to the next.
-func pages(ctx context.Context, s *cdrstore.Store, limit int, q *cdrstore.Query, scan func(*cdrstore.Tx, cdrstore.Query) seq, fn func(*cdrstore.Record) error) error {
+// closed; q.Cursor carries the position from one to the next. Served on
+// the socket, pages yield to the service's traffic (pacer).
+func (l *Local) pages(ctx context.Context, limit int, q *cdrstore.Query, scan func(*cdrstore.Tx, cdrstore.Query) seq, fn func(*cdrstore.Record) error) error {
 	buf := make([]cdrstore.Record, 0, min(limit, pageSize))
 	for done := 0; done < limit; {
 		if err := ctx.Err(); err != nil {
@@ -277,22 +279,23 @@ func pages(ctx context.Context, s *cdrstore.Store, limit int, q *cdrstore.Query,
 		}
 		q.Limit = min(limit-done, pageSize)
 		buf = buf[:0]
-		err := s.View(func(tx *cdrstore.Tx) error {
-			for r, err := range scan(tx, *q) {
-				if err != nil {
-					return err
+		err := l.pace.page(ctx, 1, func() error {
+			err := l.s.View(func(tx *cdrstore.Tx) error {
+				for r, err := range scan(tx, *q) {
+					if err != nil {
+						return err
+					}
+					buf = append(buf, r)
 				}
-				buf = append(buf, r)
+				return nil
+			})
+			for i := 0; err == nil && i < len(buf); i++ {
+				err = fn(&buf[i])
 			}
-			return nil
+			return err
 		})
 		if err != nil {
 			return err
-		}
-		for i := range buf {
-			if err := fn(&buf[i]); err != nil {
-				return err
-			}
 		}
 		done += len(buf)
 		if len(buf) < q.Limit {
@@ -350,7 +353,7 @@ func (l *Local) Export(ctx context.Context, ws string, n e164.Number, head func(
 		return err
 	}
 	q := cdrstore.Query{}
-	return pages(ctx, l.s, int(^uint(0)>>1), &q, func(tx *cdrstore.Tx, qq cdrstore.Query) seq {
+	return l.pages(ctx, int(^uint(0)>>1), &q, func(tx *cdrstore.Tx, qq cdrstore.Query) seq {
 		return seq(tx.ByNumber(ws, n, qq))
 	}, func(r *cdrstore.Record) error { return emit(cdrjson.Encode(r)) })
 }
@@ -549,32 +552,38 @@ func (l *Local) auditPages(ctx context.Context, ws string, after uint64, limit i
 		}
 		want := min(limit-done, pageSize)
 		buf = buf[:0]
-		err := l.s.View(func(tx *cdrstore.Tx) error {
-			for en, err := range tx.AuditEntries(ws, after) {
-				if err != nil {
+		err := l.pace.page(ctx, 1, func() error {
+			err := l.s.View(func(tx *cdrstore.Tx) error {
+				for en, err := range tx.AuditEntries(ws, after) {
+					if err != nil {
+						return err
+					}
+					if en.Seq > upTo {
+						break
+					}
+					buf = append(buf, AuditLine{Seq: en.Seq, Time: en.Time.Format(time.RFC3339Nano), Action: en.Action, Reason: en.Reason, Actor: en.Actor,
+						Subject: hex.EncodeToString(en.Subject), Count: en.Count, Detail: en.Detail, RequestID: en.RequestID, Hash: hex.EncodeToString(en.Hash[:])})
+					if len(buf) == want {
+						break
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if reverse {
+				slices.Reverse(buf)
+			}
+			for _, line := range buf {
+				if err := emit(line); err != nil {
 					return err
-				}
-				if en.Seq > upTo {
-					break
-				}
-				buf = append(buf, AuditLine{Seq: en.Seq, Time: en.Time.Format(time.RFC3339Nano), Action: en.Action, Reason: en.Reason, Actor: en.Actor,
-					Subject: hex.EncodeToString(en.Subject), Count: en.Count, Detail: en.Detail, RequestID: en.RequestID, Hash: hex.EncodeToString(en.Hash[:])})
-				if len(buf) == want {
-					break
 				}
 			}
 			return nil
 		})
 		if err != nil {
 			return err
-		}
-		if reverse {
-			slices.Reverse(buf)
-		}
-		for _, line := range buf {
-			if err := emit(line); err != nil {
-				return err
-			}
 		}
 		done += len(buf)
 		if len(buf) < want {

@@ -31,6 +31,13 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBodyBytes caps a request body; default 1 MiB.
 	MaxBodyBytes int64
+	// StreamShare is the share of wall time, in (0, 1], that a stream
+	// (export, search, audit list) may spend reading and sending while
+	// the service's own traffic uses the store: after a page during which
+	// others began transactions, it waits (1/StreamShare - 1) times as
+	// long as the page took. On a store nobody else uses, streams never
+	// wait. Default DefaultStreamShare; 1 never waits.
+	StreamShare float64
 }
 
 // Server serves a store's operations on its control socket.
@@ -70,11 +77,19 @@ func Start(rd *redaction.Redactor, opts *Options) (*Server, error) {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 1 << 20
 	}
+	switch {
+	case o.StreamShare == 0:
+		o.StreamShare = DefaultStreamShare
+	case !(o.StreamShare > 0 && o.StreamShare <= 1): // NaN too
+		return nil, fmt.Errorf("control: options: StreamShare %v is not in (0, 1]", o.StreamShare)
+	}
 	ln, err := listen(o.SocketPath)
 	if err != nil {
 		return nil, err
 	}
-	srv := &Server{local: NewLocal(rd), opts: o, ln: ln, mux: http.NewServeMux(), done: make(chan error, 1)}
+	local := NewLocal(rd)
+	local.pace = newPacer(s, o.StreamShare)
+	srv := &Server{local: local, opts: o, ln: ln, mux: http.NewServeMux(), done: make(chan error, 1)}
 	srv.routes()
 	srv.http = &http.Server{
 		Handler:           srv.mux,

@@ -20,8 +20,10 @@ import (
 
 // BenchmarkServerLoadWithOperator is httpapi's BenchmarkServerLoad (reads
 // by ID, 16 concurrent clients) on a service that also serves its control
-// socket, alone and while an operator runs export and stats through the
-// socket in a loop: the throughput the operator costs the service.
+// socket: alone, and while an operator runs export and stats through the
+// socket in a loop, with the socket's streams paced as served by default
+// (control.DefaultStreamShare) and unpaced (StreamShare 1). What the
+// operator costs the service is the loss of requests/s from alone.
 func BenchmarkServerLoadWithOperator(b *testing.B) {
 	n := 1_000_000
 	if testing.Short() {
@@ -36,18 +38,21 @@ func BenchmarkServerLoadWithOperator(b *testing.B) {
 	}
 	srv := httptest.NewServer(httpapi.New(rd, &httpapi.Options{RateLimit: 1e9}))
 	defer srv.Close()
-	ctl, err := control.Start(rd, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ctl.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	for _, operator := range []bool{false, true} {
-		b.Run(fmt.Sprintf("operator=%v/records=%d", operator, n), func(b *testing.B) {
+	for _, operator := range []struct {
+		name  string
+		share float64 // 0: no operator
+	}{{"none", 0}, {"paced", control.DefaultStreamShare}, {"unpaced", 1}} {
+		b.Run(fmt.Sprintf("operator=%s/records=%d", operator.name, n), func(b *testing.B) {
 			ctx, stop := context.WithCancel(context.Background())
 			var opWG sync.WaitGroup
-			var exported atomic.Int64
-			if operator {
+			var exported, loops atomic.Int64
+			if operator.share > 0 {
+				ctl, err := control.Start(rd, &control.Options{StreamShare: operator.share})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer ctl.Close()
 				c, err := control.Dial(ctx, ctl.Path())
 				if err != nil {
 					b.Fatal(err)
@@ -60,6 +65,7 @@ func BenchmarkServerLoadWithOperator(b *testing.B) {
 						c.Export(ctx, "acme", f.Contacts[0], func(control.Subject) error { return nil },
 							func(cdrjson.Record) error { exported.Add(1); return nil })
 						c.Stats(ctx)
+						loops.Add(1)
 					}
 				}()
 			}
@@ -71,6 +77,7 @@ func BenchmarkServerLoadWithOperator(b *testing.B) {
 			stop()
 			opWG.Wait()
 			b.ReportMetric(float64(exported.Load())/elapsed.Seconds(), "exported-records/s")
+			b.ReportMetric(float64(loops.Load())/elapsed.Seconds(), "operator-loops/s")
 		})
 	}
 }
