@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 )
 
+// openUnnamed is unnamedFile; a test replaces it to take the other way.
+var openUnnamed = unnamedFile
+
 // writeWhole has write fill a new file in path's directory, syncs it, and
 // links it to path, which must not exist: path holds a whole file or
 // none, even if this process is killed while writing. Where the system
@@ -17,7 +20,7 @@ func writeWhole(path string, write func(*os.File) (int64, error)) (int64, error)
 	if dir == "" {
 		dir = "."
 	}
-	f, link, err := unnamedFile(dir)
+	f, link, err := openUnnamed(dir)
 	if err != nil {
 		if f, err = os.CreateTemp(dir, "."+base+".partial-*"); err != nil {
 			return 0, err
