@@ -127,7 +127,7 @@ func send(ctx context.Context, c *Client, name string, body io.Reader, options s
 		if err := json.NewDecoder(resp.Body).Decode(&we); err != nil || we.Message == "" {
 			return nil, fmt.Errorf("control: %s: service answered %s", name, resp.Status)
 		}
-		return nil, &RemoteError{Code: we.Code, Message: we.Message}
+		return nil, we.err()
 	}
 	return resp, nil
 }
@@ -186,7 +186,7 @@ func readFrames[Item, Res any](ctx context.Context, resp *http.Response, name st
 		}
 		switch {
 		case f.Error != nil:
-			return res, &RemoteError{Code: f.Error.Code, Message: f.Error.Message}
+			return res, f.Error.err()
 		case f.End != nil:
 			return *f.End, nil
 		case f.Item == nil:
@@ -282,7 +282,7 @@ func (c *Client) Check(ctx context.Context) (Report, error) {
 func (c *Client) VerifyAudit(ctx context.Context, ws string) ([]ChainStatus, error) {
 	res, err := call[wsReq, verifyRes](ctx, c, "audit/verify", wsReq{ws})
 	if err == nil && res.Err != nil {
-		err = &RemoteError{Code: res.Err.Code, Message: res.Err.Message}
+		err = res.Err.err()
 	}
 	return res.Chains, err
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cdrvault/cdrvault/audit"
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/control"
 	"github.com/cdrvault/cdrvault/e164"
@@ -26,6 +28,7 @@ import (
 	"github.com/cdrvault/cdrvault/redaction"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 )
 
 var (
@@ -408,4 +411,148 @@ func TestAuditListPages(t *testing.T) {
 		require.NoError(t, c.AuditList(ctx, q, func(l control.AuditLine) error { got = append(got, l.Seq); return nil }))
 		assert.Equal(t, want, got, "%+v", q)
 	}
+}
+
+// Bad input over the socket gets the error it gets locally: the same
+// text, the same sentinel (errors.Is) and the same detail struct
+// (errors.As), field for field.
+func TestTypedErrorsCrossTheSocket(t *testing.T) {
+	f := setup(t, 3)
+	c := dial(t, f)
+	local := control.NewLocal(f.rd)
+	ctx := context.Background()
+	_, err := local.SetSettings(ctx, "acme", redaction.Settings{Products: []cdrstore.Product{cdrstore.ProductSMS}, PrematureWindow: redaction.Duration(2 * time.Minute)})
+	require.NoError(t, err)
+	_, err = local.Hold(ctx, control.HoldChange{Workspace: "acme", ID: "rec-00000", Reason: "litigation"})
+	require.NoError(t, err)
+
+	redact := func(id string, p cdrstore.Product) func(control.Ops) error {
+		return func(o control.Ops) error {
+			_, err := o.RedactByID(ctx, "acme", id, p, cdrstore.Outbound)
+			return err
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		call   func(control.Ops) error
+		is     error
+		detail any // a pointer to a nil pointer of the detail type
+		want   any // what that detail holds, where the test sets it
+	}{
+		{"no workspace", func(o control.Ops) error { _, err := o.AddKey(ctx, "acmee", nil); return err },
+			cdrstore.ErrNotFound, new(*cdrstore.NoWorkspaceError), &cdrstore.NoWorkspaceError{Workspace: "acmee"}},
+		{"not found", redact("nope", cdrstore.ProductSMS),
+			cdrstore.ErrNotFound, new(*redaction.NotFoundError), &redaction.NotFoundError{ID: "nope", Product: cdrstore.ProductSMS, Direction: cdrstore.Outbound}},
+		{"legal hold", redact("rec-00000", cdrstore.ProductSMS),
+			redaction.ErrLegalHold, new(*redaction.HoldError), &redaction.HoldError{ID: "rec-00000", Reason: "legal hold: litigation"}},
+		{"premature", redact("rec-00002", cdrstore.ProductSMS),
+			redaction.ErrPrematureRedaction, new(*redaction.PrematureRedactionError), &redaction.PrematureRedactionError{ID: "rec-00002", EligibleAt: storetest.Epoch.Add(time.Minute), Wait: time.Minute}},
+		{"not provisioned", redact("rec-00001", cdrstore.ProductVoice),
+			redaction.ErrNotProvisioned, new(*redaction.NotProvisionedError), &redaction.NotProvisionedError{Workspace: "acme", Product: cdrstore.ProductVoice}},
+		{"product", redact("rec-00001", "telex"),
+			redaction.ErrInvalidProduct, new(*redaction.ProductError), &redaction.ProductError{Input: "telex"}},
+		{"product holding a number", redact("rec-00001", cdrstore.Product(ada.String())),
+			redaction.ErrInvalidProduct, new(*redaction.ProductError), &redaction.ProductError{Input: "+234XXXXXXXXXX"}},
+		{"validation", redact("", cdrstore.ProductSMS),
+			cdrstore.ErrInvalidRecord, new(*cdrstore.ValidationError), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lerr, rerr := tc.call(local), tc.call(c)
+			require.ErrorIs(t, lerr, tc.is)
+			require.ErrorIs(t, rerr, tc.is)
+			assert.Equal(t, lerr.Error(), rerr.Error())
+			assert.NotContains(t, rerr.Error(), ada.String()[4:])
+
+			ldetail := reflect.New(reflect.TypeOf(tc.detail).Elem())
+			rdetail := reflect.New(reflect.TypeOf(tc.detail).Elem())
+			require.ErrorAs(t, lerr, ldetail.Interface())
+			require.ErrorAs(t, rerr, rdetail.Interface())
+			if tc.want != nil {
+				assert.Equal(t, tc.want, ldetail.Elem().Interface(), "the local detail")
+			}
+			assert.Equal(t, ldetail.Elem().Interface(), rdetail.Elem().Interface(), "the same detail crossed")
+		})
+	}
+}
+
+// A damaged store's typed errors cross the socket too: the
+// *cdrstore.CorruptionError says where and the *audit.ChainError at which
+// entry, as they do locally.
+func TestDamageErrorsCrossTheSocket(t *testing.T) {
+	ctx := context.Background()
+	local, remote := damaged(t, func(path string) { storetest.DamagePage(t, path, "ws", "acme", "audit") })
+	for name, call := range map[string]func(control.Ops) error{
+		"audit verify": func(o control.Ops) error { _, err := o.VerifyAudit(ctx, "acme"); return err },
+		"erase": func(o control.Ops) error {
+			_, err := o.EraseContact(ctx, "acme", ada, "gdpr_art17", false)
+			return err
+		},
+	} {
+		lerr, rerr := call(local), call(remote)
+		require.ErrorIs(t, lerr, cdrstore.ErrCorrupt, name)
+		require.ErrorIs(t, rerr, cdrstore.ErrCorrupt, name)
+		assert.Equal(t, lerr.Error(), rerr.Error(), name)
+		var lce, rce *cdrstore.CorruptionError
+		require.ErrorAs(t, lerr, &lce, name)
+		require.ErrorAs(t, rerr, &rce, name)
+		assert.Equal(t, "(pages)", lce.Bucket, name)
+		assert.Equal(t, cdrstore.CorruptionError{Workspace: lce.Workspace, Bucket: lce.Bucket, Key: lce.Key}, *rce,
+			"%s: the same place, without the cause (its text is in the message)", name)
+	}
+
+	// An audit entry rewritten in place breaks the chain there.
+	local, remote = damaged(t, func(path string) {
+		db, err := bolt.Open(path, 0o600, nil)
+		require.NoError(t, err)
+		defer db.Close()
+		require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket([]byte("ws")).Bucket([]byte("acme")).Bucket([]byte("audit"))
+			k, v := b.Cursor().Last()
+			v = bytes.Clone(v)
+			v[len(v)-1] ^= 1
+			return b.Put(k, v)
+		}))
+	})
+	_, lerr := local.VerifyAudit(ctx, "acme")
+	_, rerr := remote.VerifyAudit(ctx, "acme")
+	require.ErrorIs(t, lerr, audit.ErrChainBroken)
+	require.ErrorIs(t, rerr, audit.ErrChainBroken)
+	assert.Equal(t, lerr.Error(), rerr.Error())
+	var lche, rche *audit.ChainError
+	require.ErrorAs(t, lerr, &lche)
+	require.ErrorAs(t, rerr, &rche)
+	assert.NotZero(t, lche.Seq)
+	assert.Equal(t, audit.ChainError{Seq: lche.Seq}, *rche, "the same entry, without the cause (its text is in the message)")
+}
+
+// damaged serves a store of one record and 40 audit entries that damage
+// changed while it was closed, and returns its operations run here and
+// through the socket.
+func damaged(t *testing.T, damage func(path string)) (*control.Local, *control.Client) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "damaged.db")
+	opts := &cdrstore.Options{NoSync: true, Now: func() time.Time { return storetest.Epoch }}
+	s, err := cdrstore.Open(path, opts)
+	require.NoError(t, err)
+	require.NoError(t, s.Put(cdrstore.Record{ID: "rec-1", Workspace: "acme", Product: cdrstore.ProductSMS, Direction: cdrstore.Outbound,
+		From: plat, To: ada, Body: "hello", StartedAt: storetest.Epoch.Add(-time.Hour)}))
+	rd := redaction.New(s, nil)
+	for m := range 40 { // audit entries enough for a page of their own
+		_, err := rd.SetSettings(context.Background(), "acme", redaction.Settings{Retention: redaction.Retention{Months: 12 + m%12}})
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.Close())
+	damage(path)
+
+	s, err = cdrstore.Open(path, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	rd = redaction.New(s, nil)
+	srv, err := control.Start(rd, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+	c, err := control.Dial(context.Background(), srv.Path())
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return control.NewLocal(rd), c
 }

@@ -15,6 +15,15 @@
 // Local's methods, and [Client] has the same methods ([Ops]), so a caller
 // renders a result the same way wherever it was computed.
 //
+// # Errors
+//
+// An error the service returns reaches the caller as a *[RemoteError]
+// with the service's text, and errors.Is and errors.As work on it as they
+// do on the local error: it matches the same sentinel, and holds the same
+// detail structs (*cdrstore.NoWorkspaceError, *redaction.NotFoundError,
+// *redaction.HoldError, *redaction.PrematureRedactionError and the others
+// listed in errors.go), with the same fields but a wrapped cause.
+//
 // # Security
 //
 //   - The socket is created owner-only (bound under umask 0077, never

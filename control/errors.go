@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -72,13 +73,16 @@ func (e *PeerError) Is(target error) bool { return target == ErrPeerRefused }
 // Unwrap returns the cause.
 func (e *PeerError) Unwrap() error { return e.Err }
 
-// RemoteError is an error the service returned. Its text is the service's
-// error text, and errors.Is matches the sentinel it matched there (its
-// code), so a caller handles it as it would the local error. Detail
-// structs (errors.As) do not cross the socket.
+// RemoteError is an error the service returned, so a caller handles it
+// as it would the local error: its text is the service's error text,
+// errors.Is matches the sentinel it matched there (its code), and
+// errors.As finds the detail structs it held there (the types of
+// errorDetails), rebuilt field for field. A detail's wrapped cause (the
+// Err field of some) stays in the service; its text is part of Message.
 type RemoteError struct {
-	Code    string // a name from the table in errors.go; "" for none
-	Message string
+	Code    string  // a name from errorCodes; "" for none
+	Message string  // the service's err.Error()
+	Details []error // the detail structs of the service's error, outermost first
 }
 
 func (e *RemoteError) Error() string { return e.Message }
@@ -92,6 +96,10 @@ func (e *RemoteError) Is(target error) bool {
 	}
 	return false
 }
+
+// Unwrap returns the detail structs, for errors.As (and errors.Is,
+// through their own Is).
+func (e *RemoteError) Unwrap() []error { return e.Details }
 
 // errorCodes name the sentinels that cross the socket; the first match
 // names an error.
@@ -132,4 +140,111 @@ func codeOf(err error) string {
 		}
 	}
 	return ""
+}
+
+// errorDetails name the detail structs that cross the socket, as JSON of
+// the struct under their kind: every field but a wrapped cause (an error
+// has no JSON form; its text is in the message). None holds a plaintext
+// number: workspace names, record IDs and hold reasons are not numbers
+// (a hold reason that may hold one is refused), a product name is masked
+// (redaction.ProductError), a corrupt key is described with its numbers
+// masked. Two detail types never come from the service, so they are not
+// listed: *cdrstore.FormatError (the service has opened its store) and
+// *e164.NumberError (cdradmin parses numbers before it sends them).
+var errorDetails = []detailType{
+	detail("no_workspace", func(e *cdrstore.NoWorkspaceError) *cdrstore.NoWorkspaceError { return e }),
+	detail("validation", func(e *cdrstore.ValidationError) *cdrstore.ValidationError {
+		return &cdrstore.ValidationError{Field: e.Field, Reason: e.Reason}
+	}),
+	detail("corruption", func(e *cdrstore.CorruptionError) *cdrstore.CorruptionError {
+		return &cdrstore.CorruptionError{Workspace: e.Workspace, Bucket: e.Bucket, Key: e.Key}
+	}),
+	detail("not_found", func(e *redaction.NotFoundError) *redaction.NotFoundError { return e }),
+	detail("hold", func(e *redaction.HoldError) *redaction.HoldError { return e }),
+	detail("premature", func(e *redaction.PrematureRedactionError) *redaction.PrematureRedactionError { return e }),
+	detail("not_provisioned", func(e *redaction.NotProvisionedError) *redaction.NotProvisionedError { return e }),
+	detail("product", func(e *redaction.ProductError) *redaction.ProductError { return e }),
+	detail("chain", func(e *audit.ChainError) *audit.ChainError { return &audit.ChainError{Seq: e.Seq} }),
+}
+
+// detailType is an entry of errorDetails.
+type detailType struct {
+	kind  string
+	wire  func(error) (any, bool)     // what of err crosses, if err is of this type
+	build func([]byte) (error, error) // the struct again, from its JSON
+}
+
+// detail is the detailType of *T, of which wire keeps what crosses.
+func detail[T any, P interface {
+	*T
+	error
+}](kind string, wire func(P) P) detailType {
+	return detailType{
+		kind: kind,
+		wire: func(err error) (any, bool) {
+			if e, ok := err.(P); ok {
+				return wire(e), true
+			}
+			return nil, false
+		},
+		build: func(raw []byte) (error, error) {
+			e := P(new(T))
+			return e, json.Unmarshal(raw, e)
+		},
+	}
+}
+
+// wireDetail is a detail struct on the wire.
+type wireDetail struct {
+	Kind string          `json:"kind"`
+	Data json.RawMessage `json:"data"`
+}
+
+// detailsOf returns the detail structs along err's chain, outermost
+// first.
+func detailsOf(err error) []wireDetail {
+	var out []wireDetail
+	var walk func(error)
+	walk = func(err error) {
+		for err != nil {
+			for _, d := range errorDetails {
+				if v, ok := d.wire(err); ok {
+					if raw, jerr := json.Marshal(v); jerr == nil {
+						out = append(out, wireDetail{Kind: d.kind, Data: raw})
+					}
+					break
+				}
+			}
+			switch u := err.(type) {
+			case interface{ Unwrap() error }:
+				err = u.Unwrap()
+			case interface{ Unwrap() []error }:
+				for _, e := range u.Unwrap() {
+					walk(e)
+				}
+				return
+			default:
+				return
+			}
+		}
+	}
+	walk(err)
+	return out
+}
+
+// rebuild returns the detail structs of ds; a kind this client does not
+// know (a newer service) is left out.
+func rebuild(ds []wireDetail) []error {
+	var out []error
+	for _, w := range ds {
+		for _, d := range errorDetails {
+			if d.kind == w.Kind {
+				if e, err := d.build(w.Data); err == nil {
+					out = append(out, e)
+				}
+				break
+			}
+		}
+	}
+	return out
 }

@@ -148,11 +148,19 @@ const headerRequestID = "Cdrvault-Request-Id"
 
 // wireError is an error on the wire.
 type wireError struct {
-	Code    string `json:"code,omitempty"`
-	Message string `json:"message"`
+	Code    string       `json:"code,omitempty"`
+	Message string       `json:"message"`
+	Details []wireDetail `json:"details,omitempty"`
 }
 
-func toWire(err error) *wireError { return &wireError{Code: codeOf(err), Message: err.Error()} }
+func toWire(err error) *wireError {
+	return &wireError{Code: codeOf(err), Message: err.Error(), Details: detailsOf(err)}
+}
+
+// err is the error the client returns for we.
+func (we *wireError) err() error {
+	return &RemoteError{Code: we.Code, Message: we.Message, Details: rebuild(we.Details)}
+}
 
 // frame is one line of a stream: an item, the end (with the result), or
 // an error that ends it.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
+	"github.com/cdrvault/cdrvault/e164"
 )
 
 // Errors of the redaction operations. Records that are not found are
@@ -91,15 +92,22 @@ func mayHoldNumber(s string) bool {
 	return digits > maxReasonDigits
 }
 
-// ProductError reports a product name that is not known.
+// ProductError reports a product name that is not known. Input is the
+// name as given, cut to 32 bytes, with every run of digits that could be
+// a phone number masked (e164.MaskText): it never holds a number.
 type ProductError struct{ Input string }
 
-func (e *ProductError) Error() string {
-	in := e.Input
+// productError returns the *ProductError of the name in.
+func productError(in string) *ProductError {
+	in = e164.MaskText(in)
 	if len(in) > 32 {
 		in = in[:32]
 	}
-	return fmt.Sprintf("redaction: no product corresponding to supplied string %q", in)
+	return &ProductError{Input: in}
+}
+
+func (e *ProductError) Error() string {
+	return fmt.Sprintf("redaction: no product corresponding to supplied string %q", e.Input)
 }
 
 // Is reports whether target is ErrInvalidProduct.

@@ -25,7 +25,7 @@ func (r *Redactor) RedactByID(ctx context.Context, ws, id string, p cdrstore.Pro
 		return Result{}, err
 	}
 	if !p.Valid() {
-		return Result{}, &ProductError{Input: string(p)}
+		return Result{}, productError(string(p))
 	}
 	if !d.Valid() {
 		return Result{}, ErrInvalidDirection

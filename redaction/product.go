@@ -29,7 +29,7 @@ func ParseProduct(s string) (cdrstore.Product, error) {
 	if p, ok := productAliases[strings.ToLower(strings.TrimSpace(s))]; ok {
 		return p, nil
 	}
-	return "", &ProductError{Input: s}
+	return "", productError(s)
 }
 
 // ParseDirection reads a direction (the Redact API's "type")

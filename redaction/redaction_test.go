@@ -221,6 +221,19 @@ func TestParseProduct(t *testing.T) {
 	_, err := redaction.ParseProduct("sms2")
 	require.ErrorIs(t, err, redaction.ErrInvalidProduct)
 	assert.Equal(t, `redaction: no product corresponding to supplied string "sms2"`, err.Error())
+	// A number given as the product is masked, and a long name cut, in
+	// the error's text and in its detail alike.
+	for in, shown := range map[string]string{
+		"+234 803 123 4567":                "+234XXXXXXXXXX",
+		"sms to 08031234567":               "sms to 080XXXXXXXX",
+		strings.Repeat("numberinsight", 4): strings.Repeat("numberinsight", 4)[:32],
+	} {
+		_, err = redaction.ParseProduct(in)
+		var pe *redaction.ProductError
+		require.ErrorAs(t, err, &pe, in)
+		assert.Equal(t, shown, pe.Input, in)
+		assert.Equal(t, fmt.Sprintf("redaction: no product corresponding to supplied string %q", shown), err.Error())
+	}
 
 	for in, want := range map[string]cdrstore.Direction{"": cdrstore.Outbound, "Outbound": cdrstore.Outbound, "inbound": cdrstore.Inbound, "INBOUND": cdrstore.Inbound} {
 		got, err := redaction.ParseDirection(in)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -93,36 +92,4 @@ func (c *backupCmd) run(ctx context.Context, e *env) error {
 	}
 	fmt.Fprintf(e.stdout, "backed up %s to %s (%d bytes, no free pages)\n", e.db, c.to, n)
 	return nil
-}
-
-// writeWhole has write fill a hidden temporary file beside path, syncs
-// it, and links it to path, which must not exist: path holds a whole
-// file or none, even if this process is killed while writing.
-func writeWhole(path string, write func(*os.File) (int64, error)) (int64, error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".partial-*")
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(f.Name())
-	n, err := write(f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Link(f.Name(), path) // fails if path exists
-	}
-	if err == nil {
-		if d, derr := os.Open(dir); derr == nil {
-			err = d.Sync()
-			d.Close()
-		}
-	}
-	return n, err
 }
