@@ -32,6 +32,9 @@ type group struct {
 	mu      sync.Mutex
 	queue   []*groupCall // calls waiting for a transaction, in arrival order
 	running bool         // a caller is running a group; it hands on to queue[0]
+	last    int           // calls the last group ran
+	took    time.Duration // how long the last group took to run and commit
+	grew    chan struct{} // closed when the queue grows, if a leader waits for that
 
 	groups, calls, reruns atomic.Uint64 // GroupStats
 }
@@ -119,6 +122,10 @@ func (s *Store) UpdateGrouped(fn func(*Tx) error) error {
 	}
 	g.queue = append(g.queue, c)
 	g.running = true
+	if g.grew != nil {
+		close(g.grew)
+		g.grew = nil
+	}
 	g.mu.Unlock()
 	if !lead {
 		<-c.wake
@@ -136,6 +143,7 @@ func (s *Store) UpdateGrouped(fn func(*Tx) error) error {
 func (s *Store) leadGroup(self *groupCall) {
 	g := &s.group
 	g.mu.Lock()
+	s.gather(self.lead)
 	n := min(len(g.queue), maxGroup)
 	calls := g.queue[:n:n]
 	g.queue = g.queue[n:]
@@ -143,9 +151,12 @@ func (s *Store) leadGroup(self *groupCall) {
 	g.groups.Add(1)
 	g.calls.Add(uint64(n))
 
+	start := time.Now()
 	s.runGroup(calls)
+	took := time.Since(start)
 
 	g.mu.Lock()
+	g.last, g.took = n, took
 	if len(g.queue) > 0 {
 		next := g.queue[0]
 		next.lead = true
@@ -157,6 +168,46 @@ func (s *Store) leadGroup(self *groupCall) {
 	for _, c := range calls {
 		if c != self {
 			c.wake <- struct{}{}
+		}
+	}
+}
+
+// gather waits, with g.mu held, for the callers a leader can expect to
+// join its group: those of the last group, which their callers are likely
+// to follow with another call (a client answered sends its next request),
+// and, for a leader handed the lead, those that queued while the last
+// group ran. It waits until they are queued, or for
+// Options.GroupCommitDelay, and never longer than the last group took: a
+// group commit delay, as PostgreSQL's commit_delay and MySQL's
+// binlog_group_commit_sync_delay wait for the transactions they expect.
+// Without it, callers split into two cohorts that take turns, each
+// committing half of them: one queues while the other's group commits.
+// A caller that last ran alone, or found as many callers queued as it
+// expects, never waits.
+func (s *Store) gather(handed bool) {
+	g := &s.group
+	want := g.last
+	if handed {
+		want += len(g.queue)
+	}
+	want = min(want, maxGroup)
+	wait := min(s.opts.GroupCommitDelay, g.took)
+	if len(g.queue) >= want || wait <= 0 {
+		return
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for len(g.queue) < want {
+		grew := make(chan struct{})
+		g.grew = grew
+		g.mu.Unlock()
+		select {
+		case <-grew:
+			g.mu.Lock()
+		case <-t.C:
+			g.mu.Lock()
+			g.grew = nil
+			return
 		}
 	}
 }

@@ -176,17 +176,64 @@ func TestUpdateGroupedIsolatesFailures(t *testing.T) {
 }
 
 // A caller with no one to share with starts its transaction at once: no
-// window is waited for, by UpdateGrouped or by PutGrouped on it.
+// window is waited for, by UpdateGrouped or by PutGrouped on it, even
+// after its commits took time (a group commit delay waits no longer than
+// the last commit took).
 func TestUpdateGroupedAloneDoesNotWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := storetest.Open(t, nil)
 		start := time.Now()
-		for range 3 {
-			require.NoError(t, s.UpdateGrouped(func(tx *cdrstore.Tx) error { return tx.Put(sms("a", t2026, ada, "hi")) }))
+		for i := range 3 {
+			require.NoError(t, s.UpdateGrouped(func(tx *cdrstore.Tx) error {
+				time.Sleep(time.Millisecond) // the call's own work
+				return tx.Put(sms(fmt.Sprint("a", i), t2026, ada, "hi"))
+			}))
 			require.NoError(t, s.PutGrouped([]cdrstore.Record{sms("b", t2026, ada, "hi")}))
 		}
-		assert.Zero(t, time.Since(start))
+		assert.Equal(t, 3*time.Millisecond, time.Since(start))
 	})
+}
+
+// Callers that come back with another call as soon as theirs is answered
+// (16 clients of the Redact API) share their commits: the first of them
+// waits, up to GroupCommitDelay, for the others of the last commit,
+// instead of committing half of them while the other half is on its way
+// back. Without the delay they split into cohorts that take turns.
+func TestGroupCommitDelayGathersReturningCallers(t *testing.T) {
+	const callers, each = 8, 20
+	run := func(t *testing.T, delay time.Duration) float64 {
+		var perCommit float64
+		synctest.Test(t, func(t *testing.T) {
+			opts := storetest.Options()
+			opts.GroupCommitDelay = delay
+			s := storetest.Open(t, opts)
+			before := s.GroupStats()
+			var wg sync.WaitGroup
+			for c := range callers {
+				wg.Go(func() {
+					for i := range each {
+						err := s.UpdateGrouped(func(tx *cdrstore.Tx) error {
+							time.Sleep(100 * time.Microsecond) // the call's work in the transaction
+							return tx.Put(sms(fmt.Sprintf("c%d-%d", c, i), t2026, ada, "hi"))
+						})
+						if !assert.NoError(t, err) {
+							return
+						}
+						time.Sleep(300 * time.Microsecond) // the answer goes out, the next request comes in
+					}
+				})
+			}
+			wg.Wait()
+			g := s.GroupStats().Sub(before)
+			require.Equal(t, uint64(callers*each), g.Calls)
+			perCommit = float64(g.Calls) / float64(g.Groups)
+		})
+		return perCommit
+	}
+	with, without := run(t, time.Millisecond), run(t, -1)
+	t.Logf("calls per commit: %.1f with the delay, %.1f without", with, without)
+	assert.GreaterOrEqual(t, with, 0.8*callers, "nearly every caller shares each commit")
+	assert.Less(t, without, 0.7*callers, "without the delay, cohorts take turns")
 }
 
 // Many goroutines, some of whose calls fail after writing: every

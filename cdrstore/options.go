@@ -74,6 +74,17 @@ type Options struct {
 	// the pages were freed) to end, before it tries those pages once more
 	// and reports the rest as pinned. Default: 1s.
 	ScrubReaderWait time.Duration
+
+	// GroupCommitDelay bounds how long the first caller of a group commit
+	// (UpdateGrouped, and the erasures and PutGrouped on it) waits for the
+	// callers it can expect to share the commit: as many as shared the
+	// last one. It never waits longer than the last group took to commit,
+	// and a caller that has nobody to expect never waits. With 16 clients
+	// of the Redact API on a 1,000,000-record store, commits went from
+	// 7.6 calls each to 16, requests/s from 2,611 to 3,113 and p99 from
+	// 17.6 to 11.6 ms (medians of five runs of httpapi's
+	// BenchmarkServerLoad). Default: 1ms. Negative: never wait.
+	GroupCommitDelay time.Duration
 }
 
 // DefaultOptions returns a fresh Options holding every default.
@@ -84,6 +95,8 @@ func DefaultOptions() *Options {
 		LockTimeout:     5 * time.Second,
 		SlowCommit:      100 * time.Millisecond,
 		ScrubReaderWait: time.Second,
+
+		GroupCommitDelay: time.Millisecond,
 	}
 }
 
@@ -109,6 +122,9 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if c.ScrubReaderWait == 0 {
 		c.ScrubReaderWait = d.ScrubReaderWait
+	}
+	if c.GroupCommitDelay == 0 {
+		c.GroupCommitDelay = d.GroupCommitDelay
 	}
 	switch {
 	case c.LockTimeout < 0:

@@ -40,6 +40,12 @@ func AuditEntries(t testing.TB, s *cdrstore.Store, ws string) []audit.Entry {
 	return entries
 }
 
+// Options returns the options Open gives a store when it is given none, for
+// a test to change one of them.
+func Options() *cdrstore.Options {
+	return &cdrstore.Options{NoSync: true, Now: func() time.Time { return Epoch }, Logger: Logger(), Observer: func(cdrstore.Event) {}}
+}
+
 // Open creates a store in t.TempDir(). A nil opts gets NoSync, a fixed
 // clock at Epoch, the log scan's Logger and an Observer that ignores what
 // it is told (so that the store keeps its counts). Cleanup checks the
@@ -48,7 +54,7 @@ func AuditEntries(t testing.TB, s *cdrstore.Store, ws string) []audit.Entry {
 func Open(t testing.TB, opts *cdrstore.Options) *cdrstore.Store {
 	t.Helper()
 	if opts == nil {
-		opts = &cdrstore.Options{NoSync: true, Now: func() time.Time { return Epoch }, Logger: Logger(), Observer: func(cdrstore.Event) {}}
+		opts = Options()
 	}
 	path := filepath.Join(t.TempDir(), "cdrvault.db")
 	s, err := cdrstore.Open(path, opts)
