@@ -30,8 +30,8 @@ var beforeCommit = func() {}
 // group is the queue of UpdateGrouped calls.
 type group struct {
 	mu      sync.Mutex
-	queue   []*groupCall // calls waiting for a transaction, in arrival order
-	running bool         // a caller is running a group; it hands on to queue[0]
+	queue   []*groupCall  // calls waiting for a transaction, in arrival order
+	running bool          // a caller is running a group; it hands on to queue[0]
 	last    int           // calls the last group ran
 	took    time.Duration // how long the last group took to run and commit
 	grew    chan struct{} // closed when the queue grows, if a leader waits for that
