@@ -466,8 +466,10 @@ func (s *Store) View(fn func(*Tx) error) (err error) {
 	return fn(newTx(s, btx))
 }
 
-// Transactions returns how many transactions, read and write, the store
-// has begun since it was opened. Work that should yield to the store's
+// Transactions returns how many transactions the store has begun for its
+// callers since it was opened: every View, and every write transaction of
+// Update, UpdateGrouped and the writes on them (Scrub's, Compact's and
+// Backup's own are not counted). Work that should yield to the store's
 // other users compares two readings: the control socket's streams pace
 // themselves when the count moved by more than their own.
 func (s *Store) Transactions() uint64 { return s.begun.Load() }

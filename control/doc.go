@@ -41,13 +41,15 @@
 //
 // # Streams yield to the service
 //
-// search, export and audit list read a page (PageSize entries) per read
-// transaction and send it before the next. When the store began other
-// transactions during a page (the service serving its own traffic), the
-// stream then waits, so that it works at most [Options.StreamShare] of
-// the time (default [DefaultStreamShare]): an operator's export slows
-// down rather than the service's requests. On a store nobody else uses
-// it never waits.
+// export, search by number or time, and audit list read a page
+// (PageSize entries) per read transaction and send it before the next.
+// When the store began transactions during a page other than the
+// streams' own (the service serving its traffic), the stream waits
+// before its next page, so that it works at most [Options.StreamShare]
+// of the time (default [DefaultStreamShare]; a wait is at most a
+// second): an operator's export slows down rather than the service's
+// requests. On a store that only the streams use, and after a stream's
+// last page, nothing waits.
 //
 // # Caveats
 //

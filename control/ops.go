@@ -273,13 +273,14 @@ type seq = func(yield func(cdrstore.Record, error) bool)
 // the socket, pages yield to the service's traffic (pacer).
 func (l *Local) pages(ctx context.Context, limit int, q *cdrstore.Query, scan func(*cdrstore.Tx, cdrstore.Query) seq, fn func(*cdrstore.Record) error) error {
 	buf := make([]cdrstore.Record, 0, min(limit, pageSize))
+	st := l.pace.stream()
 	for done := 0; done < limit; {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		q.Limit = min(limit-done, pageSize)
 		buf = buf[:0]
-		err := l.pace.page(ctx, 1, func() error {
+		err := st.page(ctx, 1, func() error {
 			err := l.s.View(func(tx *cdrstore.Tx) error {
 				for r, err := range scan(tx, *q) {
 					if err != nil {
@@ -514,8 +515,9 @@ type AuditQuery struct {
 // transaction. Newest first, pages run backwards from the head: seqs run
 // 1, 2, … with no gap (audit.Verify checks it).
 func (l *Local) AuditList(ctx context.Context, q AuditQuery, emit func(AuditLine) error) error {
+	st := l.pace.stream()
 	if !q.NewestFirst {
-		return l.auditPages(ctx, q.Workspace, q.After, q.Limit, math.MaxUint64, false, emit)
+		return l.auditPages(ctx, st, q.Workspace, q.After, q.Limit, math.MaxUint64, false, emit)
 	}
 	var head uint64
 	err := l.s.View(func(tx *cdrstore.Tx) error {
@@ -534,7 +536,7 @@ func (l *Local) AuditList(ctx context.Context, q AuditQuery, emit func(AuditLine
 	}
 	for hi := head; hi > lo; {
 		from := max(lo, hi-min(hi, uint64(pageSize)))
-		if err := l.auditPages(ctx, q.Workspace, from, int(hi-from), hi, true, emit); err != nil {
+		if err := l.auditPages(ctx, st, q.Workspace, from, int(hi-from), hi, true, emit); err != nil {
 			return err
 		}
 		hi = from
@@ -543,8 +545,9 @@ func (l *Local) AuditList(ctx context.Context, q AuditQuery, emit func(AuditLine
 }
 
 // auditPages emits up to limit entries with after < seq <= upTo, in pages
-// of PageSize read transactions (one page, reversed, when reverse).
-func (l *Local) auditPages(ctx context.Context, ws string, after uint64, limit int, upTo uint64, reverse bool, emit func(AuditLine) error) error {
+// of PageSize read transactions (one page, reversed, when reverse), paced
+// as the pages of stream st.
+func (l *Local) auditPages(ctx context.Context, st *paced, ws string, after uint64, limit int, upTo uint64, reverse bool, emit func(AuditLine) error) error {
 	buf := make([]AuditLine, 0, min(limit, pageSize))
 	for done := 0; done < limit; {
 		if err := ctx.Err(); err != nil {
@@ -552,7 +555,7 @@ func (l *Local) auditPages(ctx context.Context, ws string, after uint64, limit i
 		}
 		want := min(limit-done, pageSize)
 		buf = buf[:0]
-		err := l.pace.page(ctx, 1, func() error {
+		err := st.page(ctx, 1, func() error {
 			err := l.s.View(func(tx *cdrstore.Tx) error {
 				for en, err := range tx.AuditEntries(ws, after) {
 					if err != nil {

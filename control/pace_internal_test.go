@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
@@ -40,11 +41,13 @@ func pacedLocal(t *testing.T, n int) (*Local, e164.Number, *[]time.Duration) {
 }
 
 // A stream on a store nobody else uses never waits; a page during which
-// the service began transactions of its own is followed by a wait of nine
-// times the page's time (a share of a tenth), and only that page is.
+// the service began transactions of its own earns a wait of nine times
+// the page's time (a share of a tenth) before the next page, and only
+// that page does; the last page earns none (the work is done).
 func TestStreamsYieldToTheServiceTraffic(t *testing.T) {
 	ctx := context.Background()
 	head := func(Subject) error { return nil }
+	serviceReads := func(l *Local) error { _, err := l.s.Get("acme", "rec-000"); return err }
 
 	t.Run("export alone", func(t *testing.T) {
 		l, num, waits := pacedLocal(t, 25)
@@ -57,10 +60,8 @@ func TestStreamsYieldToTheServiceTraffic(t *testing.T) {
 		l, num, waits := pacedLocal(t, 25)
 		got := 0
 		require.NoError(t, l.Export(ctx, "acme", num, head, func(cdrjson.Record) error {
-			got++
-			if got == 13 { // in the second page, the service reads
-				_, err := l.s.Get("acme", "rec-000")
-				return err
+			if got++; got == 13 { // in the second page, the service reads
+				return serviceReads(l)
 			}
 			return nil
 		}))
@@ -68,14 +69,24 @@ func TestStreamsYieldToTheServiceTraffic(t *testing.T) {
 		require.Len(t, *waits, 1)
 		assert.Positive(t, (*waits)[0])
 	})
+	t.Run("traffic in the last page", func(t *testing.T) {
+		l, num, waits := pacedLocal(t, 25)
+		got := 0
+		require.NoError(t, l.Export(ctx, "acme", num, head, func(cdrjson.Record) error {
+			if got++; got == 23 {
+				return serviceReads(l)
+			}
+			return nil
+		}))
+		assert.Equal(t, 25, got)
+		assert.Empty(t, *waits, "nothing is left to pace after the last page")
+	})
 	t.Run("search beside traffic", func(t *testing.T) {
 		l, _, waits := pacedLocal(t, 25)
 		got := 0
 		_, err := l.Search(ctx, Search{Workspace: "acme", Query: cdrstore.Query{Limit: 25}}, func(SearchItem) error {
-			got++
-			if got == 3 {
-				_, err := l.s.Get("acme", "rec-000")
-				return err
+			if got++; got == 3 {
+				return serviceReads(l)
 			}
 			return nil
 		})
@@ -83,39 +94,59 @@ func TestStreamsYieldToTheServiceTraffic(t *testing.T) {
 		assert.Equal(t, 25, got)
 		assert.Len(t, *waits, 1)
 	})
-	t.Run("audit list beside traffic", func(t *testing.T) {
-		l, num, waits := pacedLocal(t, 1)
-		for range 6 { // twelve audit entries
-			_, err := l.rd.OptOut(ctx, "acme", num)
-			require.NoError(t, err)
-			_, err = l.rd.RemoveOptOut(ctx, "acme", num)
-			require.NoError(t, err)
-		}
-		*waits = nil
+	t.Run("another stream is not the service", func(t *testing.T) {
+		l, num, waits := pacedLocal(t, 25)
 		got := 0
-		require.NoError(t, l.AuditList(ctx, AuditQuery{Workspace: "acme", Limit: 100}, func(AuditLine) error {
-			got++
-			if got == 1 {
-				_, _, err := l.rd.IsOptedOut("acme", num)
+		require.NoError(t, l.Export(ctx, "acme", num, head, func(cdrjson.Record) error {
+			if got++; got == 3 { // a second operator searches meanwhile
+				_, err := l.Search(ctx, Search{Workspace: "acme", Number: num, Query: cdrstore.Query{Limit: 25}}, func(SearchItem) error { return nil })
 				return err
 			}
 			return nil
 		}))
-		assert.Equal(t, 12, got)
-		assert.Len(t, *waits, 1)
+		assert.Equal(t, 25, got)
+		assert.Empty(t, *waits)
 	})
-	t.Run("cancelled while waiting", func(t *testing.T) {
-		l, num, _ := pacedLocal(t, 25)
-		l.pace.wait = sleep
-		l.pace.share = 1e-9 // the wait after a busy page is long
-		ctx, cancel := context.WithCancel(ctx)
-		err := l.Export(ctx, "acme", num, head, func(cdrjson.Record) error {
-			cancel()
+	for _, newestFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("audit list beside traffic, newest first %v", newestFirst), func(t *testing.T) {
+			l, num, waits := pacedLocal(t, 1)
+			for range 6 { // twelve audit entries
+				_, err := l.rd.OptOut(ctx, "acme", num)
+				require.NoError(t, err)
+				_, err = l.rd.RemoveOptOut(ctx, "acme", num)
+				require.NoError(t, err)
+			}
+			*waits = nil
+			got := 0
+			require.NoError(t, l.AuditList(ctx, AuditQuery{Workspace: "acme", Limit: 100, NewestFirst: newestFirst}, func(AuditLine) error {
+				if got++; got == 1 {
+					return serviceReads(l)
+				}
+				return nil
+			}))
+			assert.Equal(t, 12, got)
+			assert.Len(t, *waits, 1)
+		})
+	}
+}
+
+// A page that took long (its frames waited for a paused client) earns a
+// wait of at most maxPageWait, and a wait ends with the stream's context.
+func TestStreamWaitIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l, _, waits := pacedLocal(t, 1)
+		st := l.pace.stream()
+		require.NoError(t, st.page(context.Background(), 0, func() error {
+			time.Sleep(time.Minute) // the client was stopped
 			_, err := l.s.Get("acme", "rec-000")
 			return err
-		})
-		require.ErrorIs(t, err, context.Canceled)
+		}))
+		require.NoError(t, st.page(context.Background(), 0, func() error { return nil }))
+		assert.Equal(t, []time.Duration{maxPageWait}, *waits)
 	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, sleep(ctx, time.Hour), context.Canceled)
 }
 
 // Local, in cdradmin's own process, never paces: it has no pacer.

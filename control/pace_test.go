@@ -12,10 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// A stream share outside (0, 1] is refused before anything is bound.
+// A stream share outside [0.001, 1] is refused before anything is bound.
 func TestStartRefusesABadStreamShare(t *testing.T) {
 	s := storetest.Open(t, nil)
-	for _, share := range []float64{-0.5, 1.5, math.NaN()} {
+	for _, share := range []float64{-0.5, 1e-9, 1.5, math.NaN()} {
 		_, err := control.Start(redaction.New(s, nil), &control.Options{StreamShare: share})
 		require.ErrorContains(t, err, "StreamShare", "%v", share)
 		_, err = os.Lstat(control.SocketPath(s.Path()))

@@ -31,12 +31,14 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBodyBytes caps a request body; default 1 MiB.
 	MaxBodyBytes int64
-	// StreamShare is the share of wall time, in (0, 1], that a stream
-	// (export, search, audit list) may spend reading and sending while
-	// the service's own traffic uses the store: after a page during which
-	// others began transactions, it waits (1/StreamShare - 1) times as
-	// long as the page took. On a store nobody else uses, streams never
-	// wait. Default DefaultStreamShare; 1 never waits.
+	// StreamShare is the share of wall time, in [0.001, 1], that a
+	// stream (export, search by number or time, audit list) may spend
+	// reading and sending while the service's own traffic uses the store:
+	// after a page during which others than the streams began
+	// transactions, it waits (1/StreamShare - 1) times as long as the page
+	// took (at most a second) before its next page. On a store nobody
+	// else uses, streams never wait. Default DefaultStreamShare; 1 never
+	// waits.
 	StreamShare float64
 }
 
@@ -80,8 +82,8 @@ func Start(rd *redaction.Redactor, opts *Options) (*Server, error) {
 	switch {
 	case o.StreamShare == 0:
 		o.StreamShare = DefaultStreamShare
-	case !(o.StreamShare > 0 && o.StreamShare <= 1): // NaN too
-		return nil, fmt.Errorf("control: options: StreamShare %v is not in (0, 1]", o.StreamShare)
+	case !(o.StreamShare >= minStreamShare && o.StreamShare <= 1): // NaN too
+		return nil, fmt.Errorf("control: options: StreamShare %v is not in [%v, 1]", o.StreamShare, minStreamShare)
 	}
 	ln, err := listen(o.SocketPath)
 	if err != nil {
