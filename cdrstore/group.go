@@ -34,6 +34,7 @@ type group struct {
 	running bool          // a caller is running a group; it hands on to queue[0]
 	last    int           // calls the last group ran
 	took    time.Duration // how long the last group took to run and commit
+	ended   time.Time     // when it ended
 	grew    chan struct{} // closed when the queue grows, if a leader waits for that
 
 	groups, calls, reruns atomic.Uint64 // GroupStats
@@ -153,10 +154,10 @@ func (s *Store) leadGroup(self *groupCall) {
 
 	start := time.Now()
 	s.runGroup(calls)
-	took := time.Since(start)
+	end := time.Now()
 
 	g.mu.Lock()
-	g.last, g.took = n, took
+	g.last, g.took, g.ended = n, end.Sub(start), end
 	if len(g.queue) > 0 {
 		next := g.queue[0]
 		next.lead = true
@@ -177,7 +178,9 @@ func (s *Store) leadGroup(self *groupCall) {
 // to follow with another call (a client answered sends its next request),
 // and, for a leader handed the lead, those that queued while the last
 // group ran. It waits until they are queued, or for
-// Options.GroupCommitDelay, and never longer than the last group took: a
+// Options.GroupCommitDelay, and never longer than the last group took,
+// counted from the end of that group (callers that come back come back
+// at once; after a pause, nobody is expected): a
 // group commit delay, as PostgreSQL's commit_delay and MySQL's
 // binlog_group_commit_sync_delay wait for the transactions they expect.
 // Without it, callers split into two cohorts that take turns, each
@@ -191,7 +194,7 @@ func (s *Store) gather(handed bool) {
 		want += len(g.queue)
 	}
 	want = min(want, maxGroup)
-	wait := min(s.opts.GroupCommitDelay, g.took)
+	wait := min(s.opts.GroupCommitDelay, g.took) - time.Since(g.ended)
 	if len(g.queue) >= want || wait <= 0 {
 		return
 	}

@@ -191,6 +191,27 @@ func TestUpdateGroupedAloneDoesNotWait(t *testing.T) {
 			require.NoError(t, s.PutGrouped([]cdrstore.Record{sms("b", t2026, ada, "hi")}))
 		}
 		assert.Equal(t, 3*time.Millisecond, time.Since(start))
+
+		// After a group of many callers and a pause, a caller alone
+		// expects nobody: it starts at once too.
+		var wg sync.WaitGroup
+		for i := range 5 {
+			wg.Go(func() {
+				assert.NoError(t, s.UpdateGrouped(func(tx *cdrstore.Tx) error {
+					time.Sleep(time.Millisecond)
+					return tx.Put(sms(fmt.Sprint("c", i), t2026, ada, "hi"))
+				}))
+			})
+		}
+		wg.Wait()
+		require.Greater(t, s.GroupStats().Calls, s.GroupStats().Groups, "the five shared commits")
+		time.Sleep(10 * time.Millisecond)
+		start = time.Now()
+		require.NoError(t, s.UpdateGrouped(func(tx *cdrstore.Tx) error {
+			time.Sleep(time.Millisecond)
+			return tx.Put(sms("d", t2026, ada, "hi"))
+		}))
+		assert.Equal(t, time.Millisecond, time.Since(start))
 	})
 }
 

@@ -79,11 +79,9 @@ type Options struct {
 	// (UpdateGrouped, and the erasures and PutGrouped on it) waits for the
 	// callers it can expect to share the commit: as many as shared the
 	// last one. It never waits longer than the last group took to commit,
-	// and a caller that has nobody to expect never waits. With 16 clients
-	// of the Redact API on a 1,000,000-record store, commits went from
-	// 7.6 calls each to 16, requests/s from 2,611 to 3,113 and p99 from
-	// 17.6 to 11.6 ms (medians of five runs of httpapi's
-	// BenchmarkServerLoad). Default: 1ms. Negative: never wait.
+	// counted from that commit's end, and a caller that has nobody to
+	// expect never waits. ARCHITECTURE.md ("The commit delay") has what
+	// it gained. Default: 1ms. Negative: never wait.
 	GroupCommitDelay time.Duration
 }
 

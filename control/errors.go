@@ -150,7 +150,9 @@ func codeOf(err error) string {
 // (redaction.ProductError), a corrupt key is described with its numbers
 // masked. Two detail types never come from the service, so they are not
 // listed: *cdrstore.FormatError (the service has opened its store) and
-// *e164.NumberError (cdradmin parses numbers before it sends them).
+// *e164.NumberError (cdradmin parses the numbers of its commands before
+// it sends them, and ingest reports a line's bad number in its masked
+// event text, never as the operation's error).
 var errorDetails = []detailType{
 	detail("no_workspace", func(e *cdrstore.NoWorkspaceError) *cdrstore.NoWorkspaceError { return e }),
 	detail("validation", func(e *cdrstore.ValidationError) *cdrstore.ValidationError {

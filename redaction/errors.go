@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cdrvault/cdrvault/cdrstore"
 	"github.com/cdrvault/cdrvault/e164"
@@ -93,7 +94,7 @@ func mayHoldNumber(s string) bool {
 }
 
 // ProductError reports a product name that is not known. Input is the
-// name as given, cut to 32 bytes, with every run of digits that could be
+// name as given, cut to at most 32 bytes (between characters), with every run of digits that could be
 // a phone number masked (e164.MaskText): it never holds a number.
 type ProductError struct{ Input string }
 
@@ -101,7 +102,11 @@ type ProductError struct{ Input string }
 func productError(in string) *ProductError {
 	in = e164.MaskText(in)
 	if len(in) > 32 {
-		in = in[:32]
+		cut := 32
+		for cut > 0 && !utf8.RuneStart(in[cut]) {
+			cut-- // not inside a character
+		}
+		in = in[:cut]
 	}
 	return &ProductError{Input: in}
 }

@@ -227,6 +227,8 @@ func TestParseProduct(t *testing.T) {
 		"+234 803 123 4567":                "+234XXXXXXXXXX",
 		"sms to 08031234567":               "sms to 080XXXXXXXX",
 		strings.Repeat("numberinsight", 4): strings.Repeat("numberinsight", 4)[:32],
+		strings.Repeat("é", 20):            strings.Repeat("é", 16), // 32 bytes, not 31 and half a character
+		"x" + strings.Repeat("é", 20):      "x" + strings.Repeat("é", 15),
 	} {
 		_, err = redaction.ParseProduct(in)
 		var pe *redaction.ProductError

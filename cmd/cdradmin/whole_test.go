@@ -20,8 +20,11 @@ func TestWriteWhole(t *testing.T) {
 		unnamed bool
 	}
 	ways := []way{{"named temporary file", false}}
-	if runtime.GOOS == "linux" {
-		ways = append(ways, way{"unnamed file", true}) // O_TMPFILE
+	if f, _, err := unnamedFile(t.TempDir()); err == nil { // O_TMPFILE: Linux, where the file system offers it
+		f.Close()
+		ways = append(ways, way{"unnamed file", true})
+	} else if runtime.GOOS == "linux" {
+		t.Logf("no unnamed files in the temporary directory (%v): the named way only", err)
 	}
 	for _, tc := range ways {
 		t.Run(tc.name, func(t *testing.T) {
