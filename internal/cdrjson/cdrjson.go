@@ -187,7 +187,8 @@ func jsonError(err error) error {
 		if len(name) > 40 {
 			name = name[:40]
 		}
-		return &LineError{Field: strings.Trim(name, `"`), Reason: "unknown field"}
+		// The name is the caller's, and may be a number.
+		return &LineError{Field: e164.MaskText(strings.Trim(name, `"`)), Reason: "unknown field"}
 	}
 	return &LineError{Reason: "invalid JSON"}
 }

@@ -31,6 +31,7 @@ func TestBadLines(t *testing.T) {
 	require.NoError(t, err)
 	for _, tc := range []struct{ name, line, field string }{
 		{"unknown field", strings.Replace(good, `"body"`, `"bodyy"`, 1), "bodyy"},
+		{"a number as a field name", strings.Replace(good, `"body"`, `"+2348031234567":1,"body"`, 1), "+234XXXXXXXXXX"},
 		{"bad number", strings.Replace(good, "+2348031234567", "+23480312", 1), "to"},
 		{"national without region", strings.Replace(good, "+2348031234567", "08031234567", 1), "to"},
 		{"bad time", strings.Replace(good, "2026-01-02T03:04:05Z", "yesterday", 1), "started_at"},
