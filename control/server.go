@@ -195,7 +195,8 @@ func decode(w http.ResponseWriter, r *http.Request, max int64, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("control: bad request body: %v: %w", err, cdrstore.ErrInvalidRecord)
+		// Masked: the text may quote the caller's field name.
+		return fmt.Errorf("control: bad request body: %s: %w", e164.MaskText(err.Error()), cdrstore.ErrInvalidRecord)
 	}
 	return nil
 }
