@@ -190,13 +190,19 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
+// badJSON is the error of a request's JSON (what: its body, its options)
+// that did not decode, masked: the decoder's text may quote the caller's
+// field name, which may be a number.
+func badJSON(what string, err error) error {
+	return fmt.Errorf("control: bad %s: %s: %w", what, e164.MaskText(err.Error()), cdrstore.ErrInvalidRecord)
+}
+
 // decode reads a bounded JSON body into v; unknown fields are refused.
 func decode(w http.ResponseWriter, r *http.Request, max int64, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		// Masked: the text may quote the caller's field name.
-		return fmt.Errorf("control: bad request body: %s: %w", e164.MaskText(err.Error()), cdrstore.ErrInvalidRecord)
+		return badJSON("request body", err)
 	}
 	return nil
 }
@@ -302,7 +308,7 @@ func handleDuplex[Opt any](srv *Server, name string, fn func(ctx context.Context
 		if err == nil {
 			if raw := r.Header.Get(headerOptions); raw != "" {
 				if jerr := json.Unmarshal([]byte(raw), &o); jerr != nil {
-					err = fmt.Errorf("control: bad options: %v: %w", jerr, cdrstore.ErrInvalidRecord)
+					err = badJSON("options", jerr)
 				}
 			}
 		}
