@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"unsafe"
@@ -31,7 +32,7 @@ func unnamedFile(dir string) (*os.File, func(path string) error, error) {
 		syscall.Close(fd)
 		return nil, nil, err
 	}
-	f := os.NewFile(uintptr(fd), dir)
+	f := os.NewFile(uintptr(fd), filepath.Join(dir, "(unnamed)")) // the name errors give it
 	link := func(path string) error {
 		// linkat(2) with AT_SYMLINK_FOLLOW names the open file; an
 		// unprivileged process may do so through /proc/self/fd.
