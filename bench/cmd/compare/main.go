@@ -25,7 +25,12 @@ func main() {
 		"comma-separated average records per contact, one workload each")
 	ingest := flag.String("ingest", ints(bench.DefaultBatches.Ingest), "comma-separated records per transaction of the bulk loads")
 	sweep := flag.String("sweep", ints(bench.DefaultBatches.Sweep), "comma-separated deletions per transaction of the sweeps")
+	cacheMiB := flag.Int64("sqlite-cache", bench.SQLiteCacheBytes>>20, "SQLite's page cache in MiB (PRAGMA cache_size); above ~3.5 million records its file outgrows its 2 GiB map, and equal memory needs a cache as large as the rest")
 	flag.Parse()
+	if *cacheMiB <= 0 {
+		fail(fmt.Errorf("-sqlite-cache: %d is not a positive number of MiB", *cacheMiB))
+	}
+	bench.SQLiteCacheBytes = *cacheMiB << 20
 	var bs bench.Batches
 	var densities []int
 	var err error
