@@ -1,0 +1,135 @@
+package bench
+
+import (
+	"bytes"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/cdrvault/cdrvault/cdrstore"
+	bolt "go.etcd.io/bbolt"
+)
+
+// floorEntry is what cdrvault's ingest writes for one record, in its
+// buckets: the records key and value (cdrstore.EncodeRecord), and the
+// keys of its by_id, by_number and by_conversation entries.
+type floorEntry struct {
+	key, value []byte
+	numbers    [][]byte // number · 0x00 · records key
+	conv       []byte   // conversation ID · 0x00 · records key, or nil
+}
+
+// floorEntries encodes the workload's records as cdrvault stores them.
+func floorEntries(b *testing.B, rs []cdrstore.Record) []floorEntry {
+	es := make([]floorEntry, len(rs))
+	for i := range rs {
+		r := &rs[i]
+		k, v, err := cdrstore.EncodeRecord(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		e := floorEntry{key: k, value: v}
+		for _, n := range r.Numbers() {
+			e.numbers = append(e.numbers, slices.Concat([]byte(n.String()), []byte{0}, k))
+		}
+		if r.ConversationID != "" {
+			e.conv = slices.Concat([]byte(r.ConversationID), []byte{0}, k)
+		}
+		es[i] = e
+	}
+	return es
+}
+
+// BenchmarkLoadFloor is BenchmarkLoad's cdrvault ingest with none of
+// cdrvault's code: bare bbolt writing the same entries into the same
+// nested buckets, at the same fill percentages (cdrstore/tx.go), each
+// batch in records-key order as PutBatch puts it, without the look-up of
+// a stored copy or the write hook. It is the most any change to cdrvault's
+// code could reach while the store writes these entries; "without" leaves
+// one index out, to show what that index costs.
+func BenchmarkLoadFloor(b *testing.B) {
+	es := floorEntries(b, workloadOnce().Records)
+	for _, without := range []string{"none", "by_id", "by_conversation"} {
+		for _, size := range []int{1000, 10_000} {
+			b.Run("without="+without+"/batch="+strconv.Itoa(size), func(b *testing.B) {
+				for b.Loop() {
+					b.StopTimer()
+					db, err := bolt.Open(filepath.Join(b.TempDir(), "floor.db"), 0o600, &bolt.Options{FreelistType: bolt.FreelistArrayType})
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+					for i := 0; i < len(es); i += size {
+						batch := slices.Clone(es[i:min(i+size, len(es))])
+						slices.SortFunc(batch, func(x, y floorEntry) int { return bytes.Compare(x.key, y.key) })
+						if err := db.Update(func(tx *bolt.Tx) error { return putFloor(tx, batch, without) }); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.StopTimer()
+					if err := db.Close(); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+				b.ReportMetric(float64(b.N*len(es))/b.Elapsed().Seconds(), "records/s")
+			})
+		}
+	}
+}
+
+func putFloor(tx *bolt.Tx, batch []floorEntry, without string) error {
+	ws, err := tx.CreateBucketIfNotExists([]byte("ws"))
+	if err != nil {
+		return err
+	}
+	acme, err := ws.CreateBucketIfNotExists([]byte("acme"))
+	if err != nil {
+		return err
+	}
+	bucket := func(name string, fill float64) (*bolt.Bucket, error) {
+		bk, err := acme.CreateBucketIfNotExists([]byte(name))
+		if bk != nil {
+			bk.FillPercent = fill
+		}
+		return bk, err
+	}
+	records, err := bucket("records", 0.95)
+	if err != nil {
+		return err
+	}
+	byID, err := bucket("by_id", 0.5)
+	if err != nil {
+		return err
+	}
+	byNum, err := bucket("by_number", 0.8)
+	if err != nil {
+		return err
+	}
+	byConv, err := bucket("by_conversation", 0.5)
+	if err != nil {
+		return err
+	}
+	for _, e := range batch {
+		if err := records.Put(e.key, e.value); err != nil {
+			return err
+		}
+		if without != "by_id" {
+			if err := byID.Put(e.key[8:], e.key[:8]); err != nil {
+				return err
+			}
+		}
+		for _, k := range e.numbers {
+			if err := byNum.Put(k, nil); err != nil {
+				return err
+			}
+		}
+		if e.conv != nil && without != "by_conversation" {
+			if err := byConv.Put(e.conv, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
