@@ -63,7 +63,7 @@ func OpenSQLite(dir, sync string) (Engine, error) {
 	path := filepath.Join(dir, "cdrs.sqlite")
 	cache := SQLiteCacheBytes
 	db, err := sql.Open("sqlite3", fmt.Sprintf("file:%s?_journal_mode=WAL&_synchronous=%s&_busy_timeout=10000&_cache_size=-%d",
-		path, sync, cache>>10)) // cache_size in KiB is negative
+		path, sync, cache>>10)) // a negative cache_size is in KiB
 	if err != nil {
 		return nil, err
 	}
