@@ -80,6 +80,13 @@ func BenchmarkLoadFloor(b *testing.B) {
 	}
 }
 
+// floorBuckets are cdrvault's record buckets with their fill percentages
+// (cdrstore/tx.go), in the order putFloor indexes them.
+var floorBuckets = []struct {
+	name string
+	fill float64
+}{{"records", 0.95}, {"by_id", 0.5}, {"by_number", 0.8}, {"by_conversation", 0.5}}
+
 func putFloor(tx *bolt.Tx, batch []floorEntry, without string) error {
 	ws, err := tx.CreateBucketIfNotExists([]byte("ws"))
 	if err != nil {
@@ -89,29 +96,14 @@ func putFloor(tx *bolt.Tx, batch []floorEntry, without string) error {
 	if err != nil {
 		return err
 	}
-	bucket := func(name string, fill float64) (*bolt.Bucket, error) {
-		bk, err := acme.CreateBucketIfNotExists([]byte(name))
-		if bk != nil {
-			bk.FillPercent = fill
+	var bks [4]*bolt.Bucket
+	for i, b := range floorBuckets {
+		if bks[i], err = acme.CreateBucketIfNotExists([]byte(b.name)); err != nil {
+			return err
 		}
-		return bk, err
+		bks[i].FillPercent = b.fill
 	}
-	records, err := bucket("records", 0.95)
-	if err != nil {
-		return err
-	}
-	byID, err := bucket("by_id", 0.5)
-	if err != nil {
-		return err
-	}
-	byNum, err := bucket("by_number", 0.8)
-	if err != nil {
-		return err
-	}
-	byConv, err := bucket("by_conversation", 0.5)
-	if err != nil {
-		return err
-	}
+	records, byID, byNum, byConv := bks[0], bks[1], bks[2], bks[3]
 	for _, e := range batch {
 		if err := records.Put(e.key, e.value); err != nil {
 			return err
