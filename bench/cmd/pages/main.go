@@ -24,34 +24,40 @@ func main() {
 	batch := flag.Int("batch", bench.LoadBatch, "records per transaction of the load")
 	dir := flag.String("dir", "", "directory of the store (default: a new temporary one, removed after)")
 	flag.Parse()
-	if *n <= 0 || *batch <= 0 || *perContact <= 0 {
-		fail(fmt.Errorf("-n, -per-contact and -batch must be positive"))
+	if err := run(*n, *perContact, *batch, *dir); err != nil {
+		fmt.Fprintln(os.Stderr, "pages:", err)
+		os.Exit(1)
 	}
-	if *dir == "" {
+}
+
+func run(n, perContact, batch int, dir string) error {
+	if n <= 0 || batch <= 0 || perContact <= 0 {
+		return fmt.Errorf("-n, -per-contact and -batch must be positive")
+	}
+	if dir == "" {
 		d, err := os.MkdirTemp("", "pages")
 		if err != nil {
-			fail(err)
+			return err
 		}
-		defer os.RemoveAll(d)
-		*dir = d
+		defer os.RemoveAll(d) // a store of a million records takes 600 MB
+		dir = d
 	}
-	w := bench.NewWorkload(*n, *perContact)
-	e, err := bench.OpenCdrvault(*dir)
+	w := bench.NewWorkload(n, perContact)
+	e, err := bench.OpenCdrvault(dir)
 	if err != nil {
-		fail(err)
+		return err
 	}
 	start := time.Now()
-	if err := bench.Load(e, w.Records, *batch); err != nil {
-		fail(err)
+	if err := bench.Load(e, w.Records, batch); err != nil {
+		e.Close()
+		return err
 	}
 	elapsed := time.Since(start)
 	if err := e.Close(); err != nil {
-		fail(err)
+		return err
 	}
-	fmt.Printf("%d records in transactions of %d: %.0f records/s\n", *n, *batch, float64(*n)/elapsed.Seconds())
-	if err := report(filepath.Join(*dir, "cdrvault.db")); err != nil {
-		fail(err)
-	}
+	fmt.Printf("%d records in transactions of %d: %.0f records/s\n", n, batch, float64(n)/elapsed.Seconds())
+	return report(filepath.Join(dir, "cdrvault.db"))
 }
 
 func report(path string) error {
@@ -105,9 +111,4 @@ func report(path string) error {
 		fmt.Printf("file: %.1f MB\n", float64(fi.Size())/1e6)
 		return nil
 	})
-}
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, "pages:", err)
-	os.Exit(1)
 }
